@@ -1,0 +1,29 @@
+namespace KillToken.Core.Gateway;
+
+/// <summary>The metrics object of §8, returned with every gateway answer. Property names are part of the contract.</summary>
+public sealed record ChatMetrics
+{
+    public required string RequestId { get; init; }
+    public string? Provider { get; init; }
+    public string? Model { get; init; }
+    public string? OriginalModel { get; init; }
+    public string? FinalModel { get; init; }
+    public bool WasFallback { get; init; }
+    public string? OptimizationMode { get; init; }
+    public long InputTokens { get; init; }
+    public long OutputTokens { get; init; }
+    public long CachedInputTokens { get; init; }
+    public long TotalTokens { get; init; }
+    public long WasteTokens { get; init; }
+    public long SavedTokens { get; init; }
+    public decimal? CostUsd { get; init; }
+    public required string CostStatus { get; init; }
+    public decimal SavedUsd { get; init; }
+    public required string CacheStatus { get; init; }
+    public required string Idempotency { get; init; }
+    public double LatencyMs { get; init; }
+    public double ProviderLatencyMs { get; init; }
+    public double OverheadMs { get; init; }
+    public required string Feature { get; init; }
+    public string? TemplateId { get; init; }
+}

@@ -1,0 +1,260 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using KillToken.Core.Providers;
+
+namespace KillToken.Core.Gateway;
+
+/// <summary>Turns a <c>/v1/chat</c> body into a <see cref="ChatRequest"/> or the contract's 4xx.</summary>
+public static class ChatRequestParser
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "developer", "user", "assistant", "tool" };
+
+    public static JsonNode? ParseJson(ReadOnlySpan<byte> body, out GatewayError? error)
+    {
+        error = null;
+        try
+        {
+            return JsonNode.Parse(body, documentOptions: DocumentOptions);
+        }
+        catch (JsonException)
+        {
+            error = GatewayError.BadRequest(ErrorCodes.InvalidJson, "The request body is not valid JSON.");
+            return null;
+        }
+    }
+
+    public static ChatRequest? Parse(ReadOnlySpan<byte> body, string? featureHeader, out GatewayError? error)
+    {
+        var root = ParseJson(body, out error);
+        if (error is not null)
+        {
+            return null;
+        }
+
+        if (root is not JsonObject obj)
+        {
+            error = GatewayError.BadRequest(ErrorCodes.InvalidRequest, "The request body must be a JSON object.");
+            return null;
+        }
+
+        return Parse(obj, featureHeader, out error);
+    }
+
+    public static ChatRequest? Parse(JsonObject obj, string? featureHeader, out GatewayError? error)
+    {
+        error = null;
+
+        if (!TryGetString(obj, "provider", out var providerText) || string.IsNullOrWhiteSpace(providerText))
+        {
+            error = GatewayError.BadRequest(ErrorCodes.InvalidRequest, "'provider' is required and must be a string.");
+            return null;
+        }
+
+        if (!ProviderId.TryParse(providerText, out var provider))
+        {
+            error = new GatewayError(422, ErrorCodes.ProviderNotSupported,
+                $"Provider is not supported. Use one of: {string.Join(", ", ProviderId.All)}.");
+            return null;
+        }
+
+        if (!TryGetString(obj, "model", out var model) || string.IsNullOrWhiteSpace(model) || model.Length > 200)
+        {
+            error = GatewayError.BadRequest(ErrorCodes.InvalidModel, "'model' is required: a non-empty string of at most 200 characters.");
+            return null;
+        }
+
+        var messages = ParseMessages(obj["messages"], out error);
+        if (messages is null)
+        {
+            return null;
+        }
+
+        var mode = OptimizationMode.MeasureOnly;
+        if (obj.TryGetPropertyValue("optimizationMode", out var modeNode) && modeNode is not null)
+        {
+            switch (AsString(modeNode))
+            {
+                case "measure_only":
+                    break;
+                case "safe":
+                    mode = OptimizationMode.Safe;
+                    break;
+                default:
+                    error = GatewayError.BadRequest(ErrorCodes.InvalidOptimizationMode, "'optimizationMode' must be 'measure_only' or 'safe'.");
+                    return null;
+            }
+        }
+
+        if (!TryParseCachePolicy(obj["cachePolicy"], out var cachePolicy))
+        {
+            error = GatewayError.BadRequest(ErrorCodes.InvalidCachePolicy,
+                "'cachePolicy' must be { \"exactCache\": \"bypass\" | \"read_only\" | \"write_only\" | \"read_write\" }.");
+            return null;
+        }
+
+        string? idempotencyKey = null;
+        if (obj.TryGetPropertyValue("idempotencyKey", out var keyNode) && keyNode is not null)
+        {
+            idempotencyKey = AsString(keyNode);
+            if (string.IsNullOrEmpty(idempotencyKey) || idempotencyKey.Length > GatewayNames.IdempotencyKeyMaxLength)
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidIdempotencyKey, "'idempotencyKey' must be a string of 1 to 255 characters.");
+                return null;
+            }
+        }
+
+        JsonObject? metadata = null;
+        if (obj.TryGetPropertyValue("metadata", out var metadataNode) && metadataNode is not null)
+        {
+            metadata = metadataNode as JsonObject;
+            if (metadata is null)
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidMetadata, "'metadata' must be an object.");
+                return null;
+            }
+        }
+
+        string? bodyFeature = null;
+        if (metadata is not null && metadata.TryGetPropertyValue("feature", out var featureNode) && featureNode is not null)
+        {
+            bodyFeature = AsString(featureNode);
+            if (bodyFeature is null)
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidMetadata, "'metadata.feature' must be a string.");
+                return null;
+            }
+        }
+
+        JsonObject? providerOptions = null;
+        if (obj.TryGetPropertyValue("providerOptions", out var optionsNode) && optionsNode is not null)
+        {
+            providerOptions = optionsNode as JsonObject;
+            if (providerOptions is null)
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidProviderOptions, "'providerOptions' must be an object.");
+                return null;
+            }
+        }
+
+        var stream = false;
+        if (obj.TryGetPropertyValue("stream", out var streamNode) && streamNode is not null)
+        {
+            if (streamNode.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidRequest, "'stream' must be a boolean.");
+                return null;
+            }
+
+            stream = streamNode.GetValue<bool>();
+        }
+
+        return new ChatRequest
+        {
+            Provider = provider,
+            Model = model.Trim(),
+            Messages = messages,
+            OptimizationMode = mode,
+            Metadata = metadata,
+            ProviderOptions = providerOptions,
+            CachePolicy = cachePolicy,
+            IdempotencyKey = idempotencyKey,
+            Stream = stream,
+            Feature = GatewayNames.NormalizeFeature(bodyFeature, featureHeader),
+        };
+    }
+
+    /// <summary>OpenAI-style messages: a non-empty array of objects with a known role and string or part-array content.</summary>
+    public static IReadOnlyList<JsonObject>? ParseMessages(JsonNode? node, out GatewayError? error)
+    {
+        error = null;
+        if (node is not JsonArray array || array.Count == 0)
+        {
+            error = GatewayError.BadRequest(ErrorCodes.InvalidMessages, "'messages' must be a non-empty array.");
+            return null;
+        }
+
+        var result = new List<JsonObject>(array.Count);
+        for (var i = 0; i < array.Count; i++)
+        {
+            if (array[i] is not JsonObject message)
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidMessages, $"messages[{i}] must be an object.");
+                return null;
+            }
+
+            var role = AsString(message["role"]);
+            if (role is null || !Roles.Contains(role))
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidMessages,
+                    $"messages[{i}].role must be one of system, developer, user, assistant, tool.");
+                return null;
+            }
+
+            var content = message["content"];
+            var hasToolCalls = message["tool_calls"] is JsonArray { Count: > 0 };
+            var contentOk = content switch
+            {
+                null => role == "assistant" && hasToolCalls,
+                JsonArray parts => parts.Count > 0 && parts.All(p => p is JsonObject part && AsString(part["type"]) is not null),
+                _ => AsString(content) is not null,
+            };
+
+            if (!contentOk)
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidMessages,
+                    $"messages[{i}].content must be a string or a non-empty array of typed parts.");
+                return null;
+            }
+
+            result.Add(message);
+        }
+
+        return result;
+    }
+
+    public static bool TryParseCachePolicy(JsonNode? node, out CachePolicy policy)
+    {
+        policy = CachePolicy.Bypass;
+        if (node is null)
+        {
+            return true;
+        }
+
+        var text = node switch
+        {
+            JsonObject o when o.Count == 1 && o.ContainsKey("exactCache") => AsString(o["exactCache"]),
+            JsonObject o when o.Count == 0 => "bypass",
+            JsonValue => AsString(node),
+            _ => null,
+        };
+
+        switch (text)
+        {
+            case "bypass":
+                policy = CachePolicy.Bypass;
+                return true;
+            case "read_only":
+                policy = CachePolicy.ReadOnly;
+                return true;
+            case "write_only":
+                policy = CachePolicy.WriteOnly;
+                return true;
+            case "read_write":
+                policy = CachePolicy.ReadWrite;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    public static string? AsString(JsonNode? node) =>
+        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
+
+    private static bool TryGetString(JsonObject obj, string name, out string value)
+    {
+        var text = AsString(obj[name]);
+        value = text ?? string.Empty;
+        return text is not null;
+    }
+}

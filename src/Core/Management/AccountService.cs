@@ -1,0 +1,169 @@
+using System.Text.Json.Nodes;
+using KillToken.Core.Domain;
+using KillToken.Core.Gateway;
+using KillToken.Core.Ports;
+using KillToken.Core.Security;
+
+namespace KillToken.Core.Management;
+
+public sealed record UserView(string Id, string Email, string? Name, DateTimeOffset CreatedAt)
+{
+    public static UserView From(UserRecord u) => new(u.Id, u.Email, u.Name, u.CreatedAt);
+}
+
+public sealed record WorkspaceView(string Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    public static WorkspaceView From(WorkspaceRecord w, string role) => new(w.Id, w.Name, role, w.CreatedAt, w.UpdatedAt);
+}
+
+public sealed record ProjectView(
+    string Id, string WorkspaceId, string Name, decimal? DailyBudgetUsd, decimal? MonthlyBudgetUsd,
+    string? FallbackModel, string? AlertEmail, bool Active, string KeyPreview, IReadOnlyList<string> Scopes,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastUsedAt)
+{
+    public static ProjectView From(ProjectRecord p) => new(p.Id, p.WorkspaceId, p.Name, p.DailyBudgetUsd, p.MonthlyBudgetUsd,
+        p.FallbackModel, p.AlertEmail, p.Active, p.KeyPreview, p.Scopes, p.CreatedAt, p.UpdatedAt, p.LastUsedAt);
+}
+
+/// <summary>Users, workspaces and membership checks (seed 002's permission matrix).</summary>
+public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces, TimeProvider time)
+{
+    public const int MinPasswordLength = 8;
+
+    public async Task<(UserRecord? User, WorkspaceRecord? Workspace, GatewayError? Error)> SignUpAsync(JsonObject body, CancellationToken cancellationToken = default)
+    {
+        if (!JsonFields.TryString(body, "email", true, 254, out var email, out var error)
+            || !JsonFields.TryString(body, "name", false, 100, out var name, out error))
+        {
+            return (null, null, error);
+        }
+
+        if (!IsEmail(email!))
+        {
+            return (null, null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "'email' must be an email address."));
+        }
+
+        var password = ChatRequestParser.AsString(body["password"]);
+        if (password is null || password.Length < MinPasswordLength || password.Length > 200)
+        {
+            return (null, null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, $"'password' must be {MinPasswordLength} to 200 characters."));
+        }
+
+        var now = time.GetUtcNow();
+        var user = new UserRecord
+        {
+            Id = Ids.New("usr"),
+            Email = email!.ToLowerInvariant(),
+            Name = name,
+            PasswordHash = PasswordHashing.Hash(password),
+            CreatedAt = now,
+        };
+
+        if (!await users.TryCreateAsync(user, cancellationToken))
+        {
+            return (null, null, new GatewayError(409, ErrorCodes.Conflict, "An account with this email already exists."));
+        }
+
+        var workspace = await CreateWorkspaceAsync(user.Id, string.IsNullOrWhiteSpace(name) ? "My workspace" : $"{name}'s workspace", cancellationToken);
+        return (user, workspace, null);
+    }
+
+    /// <summary>The user when email and password match; null otherwise (same time either way).</summary>
+    public async Task<UserRecord?> SignInAsync(string email, string password, CancellationToken cancellationToken = default)
+    {
+        var user = await users.FindByEmailAsync(email.Trim().ToLowerInvariant(), cancellationToken);
+        var ok = PasswordHashing.Verify(password, user?.PasswordHash ?? PasswordHashing.DummyHash);
+        return ok ? user : null;
+    }
+
+    public Task<UserRecord?> GetUserAsync(string userId, CancellationToken cancellationToken = default) => users.GetAsync(userId, cancellationToken);
+
+    public async Task<WorkspaceRecord> CreateWorkspaceAsync(string userId, string name, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        var workspace = new WorkspaceRecord { Id = Ids.New("ws"), Name = name, OwnerUserId = userId, CreatedAt = now, UpdatedAt = now };
+        await workspaces.CreateAsync(workspace, new MembershipRecord { WorkspaceId = workspace.Id, UserId = userId, Role = WorkspaceRoles.Owner, JoinedAt = now }, cancellationToken);
+        return workspace;
+    }
+
+    public async Task<IReadOnlyList<WorkspaceView>> ListWorkspacesAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        var result = new List<WorkspaceView>();
+        foreach (var membership in await workspaces.ListMembershipsOfUserAsync(userId, cancellationToken))
+        {
+            var workspace = await workspaces.GetAsync(membership.WorkspaceId, cancellationToken);
+            if (workspace is { DeletedAt: null })
+            {
+                result.Add(WorkspaceView.From(workspace, membership.Role));
+            }
+        }
+
+        return [.. result.OrderBy(w => w.CreatedAt)];
+    }
+
+    /// <summary>
+    /// The caller's membership when it has at least <paramref name="minimumRole"/>. A stranger (or a deleted
+    /// workspace) gets 404, so workspace ids cannot be probed; a member without the role gets 403.
+    /// </summary>
+    public async Task<(WorkspaceRecord? Workspace, MembershipRecord? Membership, GatewayError? Error)> RequireRoleAsync(
+        string userId, string workspaceId, string minimumRole, CancellationToken cancellationToken = default)
+    {
+        var workspace = await workspaces.GetAsync(workspaceId, cancellationToken);
+        var membership = workspace is { DeletedAt: null } ? await workspaces.GetMembershipAsync(workspaceId, userId, cancellationToken) : null;
+        if (workspace is null || membership is null)
+        {
+            return (null, null, GatewayError.NotFound("Workspace"));
+        }
+
+        if (WorkspaceRoles.Rank(membership.Role) < WorkspaceRoles.Rank(minimumRole))
+        {
+            return (workspace, membership, GatewayError.Forbidden($"This action needs the {minimumRole} role in the workspace."));
+        }
+
+        return (workspace, membership, null);
+    }
+
+    public async Task<(WorkspaceView? View, GatewayError? Error)> RenameWorkspaceAsync(string userId, string workspaceId, JsonObject body, CancellationToken cancellationToken = default)
+    {
+        var (workspace, membership, error) = await RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Owner, cancellationToken);
+        if (error is not null)
+        {
+            return (null, error);
+        }
+
+        if (!JsonFields.TryString(body, "name", true, 100, out var name, out error))
+        {
+            return (null, error);
+        }
+
+        var updated = workspace! with { Name = name!, UpdatedAt = time.GetUtcNow() };
+        await workspaces.UpdateAsync(updated, cancellationToken);
+        return (WorkspaceView.From(updated, membership!.Role), null);
+    }
+
+    /// <summary>Seed 002: owner only, soft delete, and never the caller's last workspace.</summary>
+    public async Task<GatewayError?> DeleteWorkspaceAsync(string userId, string workspaceId, CancellationToken cancellationToken = default)
+    {
+        var (workspace, _, error) = await RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Owner, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var remaining = await ListWorkspacesAsync(userId, cancellationToken);
+        if (remaining.Count <= 1)
+        {
+            return new GatewayError(409, ErrorCodes.Conflict, "You cannot delete your only workspace.");
+        }
+
+        var now = time.GetUtcNow();
+        await workspaces.UpdateAsync(workspace! with { DeletedAt = now, UpdatedAt = now }, cancellationToken);
+        return null;
+    }
+
+    private static bool IsEmail(string email)
+    {
+        var at = email.IndexOf('@', StringComparison.Ordinal);
+        return at > 0 && at < email.Length - 3 && email.IndexOf('.', at) > at + 1 && !email.Any(char.IsWhiteSpace) && email.Count(c => c == '@') == 1;
+    }
+}

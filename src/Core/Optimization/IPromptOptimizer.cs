@@ -1,0 +1,27 @@
+using System.Text.Json.Nodes;
+using KillToken.Core.Gateway;
+
+namespace KillToken.Core.Optimization;
+
+/// <summary>What the optimizer found (measure_only) or did (safe) to one request's messages.</summary>
+public sealed record OptimizationResult
+{
+    /// <summary>The messages to send: unchanged in measure_only.</summary>
+    public required IReadOnlyList<JsonObject> Messages { get; init; }
+    public long WasteTokens { get; init; }
+    public long SavedTokens { get; init; }
+    /// <summary>Waste tokens per category (whitespace, duplicate_message, …).</summary>
+    public IReadOnlyDictionary<string, long> WasteByCategory { get; init; } = new Dictionary<string, long>();
+    public string? TemplateId { get; init; }
+}
+
+public interface IPromptOptimizer
+{
+    OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode);
+}
+
+/// <summary>Sends messages unchanged and reports no waste: the spine's pass-through.</summary>
+public sealed class PassThroughOptimizer : IPromptOptimizer
+{
+    public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode) => new() { Messages = messages };
+}

@@ -1,0 +1,85 @@
+using KillToken.Core.Domain;
+
+namespace KillToken.Core.Ports;
+
+// Store ports, written for Cosmos DB's shape: documents partitioned by workspace, point reads,
+// a small global lookup space for unique keys. SQLite and Cosmos DB implement the same contract.
+
+public interface IUserStore
+{
+    /// <summary>Creates the user; false when the email is taken (emails are unique, compared lower-case).</summary>
+    Task<bool> TryCreateAsync(UserRecord user, CancellationToken cancellationToken = default);
+    Task<UserRecord?> FindByEmailAsync(string email, CancellationToken cancellationToken = default);
+    Task<UserRecord?> GetAsync(string userId, CancellationToken cancellationToken = default);
+}
+
+public interface IWorkspaceStore
+{
+    Task CreateAsync(WorkspaceRecord workspace, MembershipRecord owner, CancellationToken cancellationToken = default);
+    /// <summary>The workspace, deleted or not; callers decide what a soft-deleted one means.</summary>
+    Task<WorkspaceRecord?> GetAsync(string workspaceId, CancellationToken cancellationToken = default);
+    Task UpdateAsync(WorkspaceRecord workspace, CancellationToken cancellationToken = default);
+    Task<MembershipRecord?> GetMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<MembershipRecord>> ListMembershipsOfUserAsync(string userId, CancellationToken cancellationToken = default);
+}
+
+public interface IProjectStore
+{
+    /// <summary>Creates the project and registers its key hash for lookup.</summary>
+    Task CreateAsync(ProjectRecord project, CancellationToken cancellationToken = default);
+    Task<ProjectRecord?> GetAsync(string projectId, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<ProjectRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default);
+    /// <summary>Saves settings; when the key hash changed, the old hash stops resolving at once.</summary>
+    Task UpdateAsync(ProjectRecord project, string? previousKeyHash = null, CancellationToken cancellationToken = default);
+    Task<ProjectRecord?> FindByKeyHashAsync(string keyHash, CancellationToken cancellationToken = default);
+}
+
+public interface ICredentialStore
+{
+    Task CreateAsync(CredentialRecord credential, CancellationToken cancellationToken = default);
+    Task<CredentialRecord?> GetAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<CredentialRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default);
+    Task UpdateAsync(CredentialRecord credential, CancellationToken cancellationToken = default);
+    Task<bool> DeleteAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default);
+}
+
+public sealed record TraceQuery
+{
+    public string? Provider { get; init; }
+    public string? Model { get; init; }
+    public string? Mode { get; init; }
+    public string? CacheStatus { get; init; }
+    public string? Feature { get; init; }
+    public string? ProjectId { get; init; }
+    public DateTimeOffset? From { get; init; }
+    public DateTimeOffset? To { get; init; }
+    /// <summary>Opaque cursor returned by the previous page.</summary>
+    public string? Cursor { get; init; }
+    public int Limit { get; init; } = 50;
+}
+
+public sealed record TracePage(IReadOnlyList<RequestTrace> Items, string? NextCursor);
+
+public interface ITraceStore
+{
+    Task AppendAsync(RequestTrace trace, CancellationToken cancellationToken = default);
+    Task<RequestTrace?> GetAsync(string workspaceId, string requestId, CancellationToken cancellationToken = default);
+    /// <summary>Newest first, within one workspace.</summary>
+    Task<TracePage> QueryAsync(string workspaceId, TraceQuery query, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Readiness of one dependency, without secrets.</summary>
+public sealed record HealthCheckResult(string Name, bool Healthy, string Detail);
+
+public interface IHealthProbe
+{
+    Task<HealthCheckResult> CheckAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>A page cursor the store did not issue; the API answers 400.</summary>
+public sealed class InvalidCursorException : Exception
+{
+    public InvalidCursorException() : base("The cursor is not valid.") { }
+    public InvalidCursorException(string message) : base(message) { }
+    public InvalidCursorException(string message, Exception inner) : base(message, inner) { }
+}

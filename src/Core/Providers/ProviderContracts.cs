@@ -1,0 +1,109 @@
+using System.Text.Json.Nodes;
+using KillToken.Core.Gateway;
+
+namespace KillToken.Core.Providers;
+
+/// <summary>Token counts with each provider's semantics mapped onto one shape.</summary>
+public sealed record TokenUsage
+{
+    public static TokenUsage None { get; } = new();
+
+    /// <summary>All prompt tokens, cached ones included.</summary>
+    public long InputTokens { get; init; }
+    public long OutputTokens { get; init; }
+    /// <summary>Prompt tokens served from the provider's prompt cache (a subset of <see cref="InputTokens"/>).</summary>
+    public long CachedInputTokens { get; init; }
+    /// <summary>Prompt tokens written to the provider's prompt cache (Anthropic bills these apart).</summary>
+    public long CacheWriteTokens { get; init; }
+    public long ReasoningTokens { get; init; }
+    public long TotalTokens => InputTokens + OutputTokens;
+    /// <summary>False when the provider's answer carried no usage at all.</summary>
+    public bool Reported { get; init; }
+}
+
+/// <summary>A workspace's credential with its secret opened; lives for one call and never prints its secrets.</summary>
+public sealed class ResolvedCredential
+{
+    public ResolvedCredential(
+        string credentialId,
+        ProviderId provider,
+        string? apiKey,
+        IReadOnlyDictionary<string, string> secrets,
+        IReadOnlyDictionary<string, string> config)
+    {
+        CredentialId = credentialId;
+        Provider = provider;
+        ApiKey = apiKey;
+        Secrets = secrets;
+        Config = config;
+    }
+
+    public string CredentialId { get; }
+    public ProviderId Provider { get; }
+    public string? ApiKey { get; }
+    public IReadOnlyDictionary<string, string> Secrets { get; }
+    public IReadOnlyDictionary<string, string> Config { get; }
+
+    public string? GetConfig(string name) => Config.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value : null;
+
+    /// <summary>Every secret value, so error text can be scrubbed of them.</summary>
+    public IEnumerable<string> SecretValues()
+    {
+        if (!string.IsNullOrEmpty(ApiKey))
+        {
+            yield return ApiKey;
+        }
+
+        foreach (var value in Secrets.Values)
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                yield return value;
+            }
+        }
+    }
+
+    public override string ToString() => $"credential {CredentialId} ({Provider}, secrets redacted)";
+}
+
+/// <summary>What a provider adapter is asked to do: one chat call, already optimized and on its final model.</summary>
+public sealed record ProviderCall
+{
+    public required ProviderId Provider { get; init; }
+    public required string Model { get; init; }
+    public required IReadOnlyList<JsonObject> Messages { get; init; }
+    public JsonObject? Options { get; init; }
+    public required ResolvedCredential Credential { get; init; }
+    public string? RequestId { get; init; }
+}
+
+public sealed record ProviderResponse
+{
+    public bool IsSuccess => Error is null;
+    public int UpstreamStatus { get; init; }
+    /// <summary>The provider's JSON body, unchanged.</summary>
+    public JsonNode? Body { get; init; }
+    public TokenUsage Usage { get; init; } = TokenUsage.None;
+    public GatewayError? Error { get; init; }
+    public TimeSpan Latency { get; init; }
+    /// <summary>The model the provider says it used, when it says.</summary>
+    public string? ReportedModel { get; init; }
+}
+
+public sealed record CredentialTestResult(bool Ok, double LatencyMs, int? ProviderStatus, string Message);
+
+/// <summary>One wire format; it may serve several provider ids (the OpenAI chat-completions family).</summary>
+public interface IProviderAdapter
+{
+    IReadOnlyCollection<ProviderId> Providers { get; }
+
+    Task<ProviderResponse> SendAsync(ProviderCall call, CancellationToken cancellationToken = default);
+
+    /// <summary>The cheapest real call the provider allows (a models listing where one exists).</summary>
+    Task<CredentialTestResult> TestCredentialAsync(ResolvedCredential credential, CancellationToken cancellationToken = default);
+}
+
+public interface IProviderRegistry
+{
+    bool TryGet(ProviderId provider, out IProviderAdapter adapter);
+}

@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using KillToken.Core;
+using KillToken.Core.Gateway;
+using KillToken.Core.Providers;
+using Microsoft.Extensions.Logging;
+
+namespace KillToken.Providers.Common;
+
+/// <summary>What the shared sender hands back: the upstream's JSON or a mapped failure.</summary>
+internal sealed record UpstreamResult(int Status, JsonNode? Body, GatewayError? Error, TimeSpan Latency);
+
+/// <summary>
+/// Sends one provider request with a per-attempt timeout and bounded, jittered retries on connection
+/// failures, 429 and 5xx; maps failures to the contract's codes; scrubs the credential from anything it returns.
+/// </summary>
+internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOptions options, TimeProvider time, ILogger<ProviderHttp> logger)
+{
+    public const string ClientName = "killtoken-providers";
+    private const int MaxAttempts = 3;
+    private static readonly TimeSpan BaseDelay = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(5);
+
+    public async Task<UpstreamResult> SendAsync(
+        Func<HttpRequestMessage> createRequest, ResolvedCredential credential, string providerName, CancellationToken cancellationToken)
+    {
+        var client = clients.CreateClient(ClientName);
+        var started = time.GetTimestamp();
+        UpstreamResult? last = null;
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.ProviderTimeout);
+            TimeSpan? retryAfter = null;
+            try
+            {
+                using var request = createRequest();
+                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+                var status = (int)response.StatusCode;
+                retryAfter = RetryAfter(response);
+                last = Map(status, bytes, retryAfter, credential, providerName, time.GetElapsedTime(started));
+                if (last.Error is null || !IsRetryable(status) || attempt == MaxAttempts)
+                {
+                    return last;
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // One attempt ran out of time: answer 504 rather than wait for another full timeout.
+                return new UpstreamResult(504, null, new GatewayError(504, ErrorCodes.ProviderTimeout,
+                    $"{providerName} did not answer within {options.ProviderTimeout.TotalSeconds:0} seconds."), time.GetElapsedTime(started));
+            }
+            catch (HttpRequestException ex)
+            {
+                Log.ConnectionFailed(logger, providerName, attempt, ex.HttpRequestError.ToString());
+                last = new UpstreamResult(502, null, new GatewayError(502, ErrorCodes.ProviderError,
+                    $"Could not reach {providerName} ({ex.HttpRequestError})."), time.GetElapsedTime(started));
+                if (attempt == MaxAttempts)
+                {
+                    return last;
+                }
+            }
+
+            await Task.Delay(Backoff(attempt, retryAfter), time, cancellationToken);
+        }
+
+        return last!;
+    }
+
+    private static bool IsRetryable(int status) => status == 429 || status >= 500;
+
+    private static TimeSpan Backoff(int attempt, TimeSpan? retryAfter)
+    {
+        if (retryAfter is { } hint && hint > TimeSpan.Zero)
+        {
+            return hint < MaxRetryAfter ? hint : MaxRetryAfter;
+        }
+
+        var exponential = BaseDelay * Math.Pow(2, attempt - 1);
+        return exponential * (0.5 + (Random.Shared.NextDouble() / 2));
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        return header?.Date is { } date ? date - DateTimeOffset.UtcNow : null;
+    }
+
+    internal static UpstreamResult Map(int status, byte[] bytes, TimeSpan? retryAfter, ResolvedCredential credential, string providerName, TimeSpan latency)
+    {
+        JsonNode? body = null;
+        try
+        {
+            body = bytes.Length == 0 ? null : JsonNode.Parse(bytes);
+        }
+        catch (JsonException)
+        {
+            body = null;
+        }
+
+        if (status is >= 200 and < 300)
+        {
+            return body is JsonObject
+                ? new UpstreamResult(status, body, null, latency)
+                : new UpstreamResult(status, null, new GatewayError(502, ErrorCodes.ProviderError, $"{providerName} answered with a body that is not a JSON object."), latency);
+        }
+
+        var providerError = Scrub(body, bytes, credential);
+        var message = ProviderMessage(body) is { } m ? Redact(m, credential) : $"{providerName} answered HTTP {status}.";
+        var error = status switch
+        {
+            401 or 403 => new GatewayError(502, ErrorCodes.ProviderAuthFailed,
+                $"{providerName} rejected the workspace's credential (HTTP {status}): {message}"),
+            429 => new GatewayError(429, ErrorCodes.ProviderRateLimited, $"{providerName} is rate limiting this credential: {message}")
+            {
+                RetryAfterSeconds = retryAfter is { } r ? Math.Max(1, (int)Math.Ceiling(r.TotalSeconds)) : null,
+            },
+            >= 400 and < 500 => new GatewayError(status, ErrorCodes.ProviderRejected, $"{providerName} rejected the request: {message}"),
+            _ => new GatewayError(502, ErrorCodes.ProviderError, $"{providerName} failed (HTTP {status})."),
+        };
+
+        return new UpstreamResult(status, null, error with
+        {
+            Details = new JsonObject { ["providerStatus"] = status, ["providerError"] = providerError },
+        }, latency);
+    }
+
+    private static string? ProviderMessage(JsonNode? body) =>
+        ChatRequestParser.AsString(body?["error"]?["message"]) ?? ChatRequestParser.AsString(body?["message"])
+        ?? ChatRequestParser.AsString(body?["error"] as JsonValue);
+
+    private static JsonNode? Scrub(JsonNode? body, byte[] bytes, ResolvedCredential credential)
+    {
+        var text = body?.ToJsonString() ?? Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 2048));
+        var redacted = Redact(text, credential);
+        if (body is null)
+        {
+            return redacted.Length == 0 ? null : JsonValue.Create(redacted);
+        }
+
+        return redacted == text ? body : JsonNode.Parse(redacted);
+    }
+
+    /// <summary>Removes every secret of the credential from text that came back from the provider.</summary>
+    internal static string Redact(string text, ResolvedCredential credential)
+    {
+        foreach (var secret in credential.SecretValues())
+        {
+            if (secret.Length >= 4)
+            {
+                text = text.Replace(secret, "[redacted]", StringComparison.Ordinal);
+                var encoded = JsonEncodedText.Encode(secret).ToString();
+                text = text.Replace(encoded, "[redacted]", StringComparison.Ordinal);
+            }
+        }
+
+        return text;
+    }
+
+    public static StringContent JsonContent(JsonNode body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
+
+    public static HttpRequestMessage Get(Uri url) => new(HttpMethod.Get, url);
+
+    public async Task<CredentialTestResult> TestAsync(Func<HttpRequestMessage> createRequest, ResolvedCredential credential, string providerName, CancellationToken cancellationToken)
+    {
+        var client = clients.CreateClient(ClientName);
+        var started = time.GetTimestamp();
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(Math.Min(30, options.ProviderTimeout.TotalSeconds)));
+            using var request = createRequest();
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+            var elapsed = Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1);
+            var status = (int)response.StatusCode;
+            if (response.IsSuccessStatusCode)
+            {
+                return new CredentialTestResult(true, elapsed, status, $"{providerName} accepted the credential.");
+            }
+
+            var mapped = Map(status, bytes, null, credential, providerName, TimeSpan.Zero);
+            return new CredentialTestResult(false, elapsed, status, mapped.Error!.Message);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new CredentialTestResult(false, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1), null, $"{providerName} did not answer in time.");
+        }
+        catch (HttpRequestException ex)
+        {
+            return new CredentialTestResult(false, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1), null, $"Could not reach {providerName} ({ex.HttpRequestError}).");
+        }
+    }
+
+    public static void Bearer(HttpRequestMessage request, string? token) =>
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Connection to {Provider} failed on attempt {Attempt}: {Reason}")]
+        public static partial void ConnectionFailed(ILogger logger, string provider, int attempt, string reason);
+    }
+}

@@ -1,0 +1,30 @@
+using KillToken.Core.Providers;
+using KillToken.Providers.Anthropic;
+using KillToken.Providers.Common;
+using KillToken.Providers.OpenAI;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class ProvidersServiceCollectionExtensions
+{
+    /// <summary>Registers every provider adapter, the registry and the shared HTTP client.</summary>
+    public static IServiceCollection AddKillTokenProviders(this IServiceCollection services, Func<string, string?> readSetting)
+    {
+        services.AddHttpClient(ProviderHttp.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                AutomaticDecompression = System.Net.DecompressionMethods.All,
+                AllowAutoRedirect = false,
+            });
+        services.TryAddSingleton(new ProviderEndpoints(readSetting));
+        services.TryAddSingleton<ProviderHttp>();
+        services.AddSingleton<OpenAIChatAdapter>();
+        services.AddSingleton<AnthropicMessagesAdapter>();
+        services.AddSingleton<IProviderAdapter>(sp => sp.GetRequiredService<OpenAIChatAdapter>());
+        services.AddSingleton<IProviderAdapter>(sp => sp.GetRequiredService<AnthropicMessagesAdapter>());
+        services.TryAddSingleton<IProviderRegistry, ProviderRegistry>();
+        return services;
+    }
+}

@@ -1,0 +1,106 @@
+using Microsoft.Data.Sqlite;
+
+namespace KillToken.Storage.Sqlite;
+
+/// <summary>
+/// The embedded store's one SQLite file (WAL). Readers use pooled connections in parallel; writers take
+/// turns through one gate, so concurrent requests never spin on SQLITE_BUSY.
+/// </summary>
+public sealed class SqliteDatabase : IDisposable
+{
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+
+    public SqliteDatabase(string path)
+    {
+        Path = path;
+        ConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        Initialize();
+    }
+
+    public string Path { get; }
+    public string ConnectionString { get; }
+
+    public SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        connection.Open();
+        return connection;
+    }
+
+    public async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> work)
+    {
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync();
+        return await work(connection);
+    }
+
+    public async Task<T> WriteAsync<T>(Func<SqliteConnection, Task<T>> work, CancellationToken cancellationToken = default)
+    {
+        await _writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var connection = new SqliteConnection(ConnectionString);
+            await connection.OpenAsync(CancellationToken.None);
+            return await work(connection);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    public void Dispose() => _writeGate.Dispose();
+
+    private void Initialize()
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = NORMAL;
+            CREATE TABLE IF NOT EXISTS documents (
+                pk TEXT NOT NULL,
+                id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                body TEXT NOT NULL,
+                etag INTEGER NOT NULL DEFAULT 1,
+                expires_at INTEGER NULL,
+                PRIMARY KEY (pk, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS documents_kind ON documents (pk, kind);
+            CREATE TABLE IF NOT EXISTS lookups (
+                id TEXT NOT NULL PRIMARY KEY,
+                body TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS traces (
+                workspace_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                project_id TEXT NULL,
+                provider TEXT NULL,
+                model TEXT NULL,
+                mode TEXT NULL,
+                cache_status TEXT NULL,
+                feature TEXT NOT NULL,
+                body TEXT NOT NULL,
+                PRIMARY KEY (workspace_id, id)
+            ) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS traces_recent ON traces (workspace_id, created_at DESC, id DESC);
+            CREATE TABLE IF NOT EXISTS vault_secrets (
+                name TEXT NOT NULL,
+                version TEXT NOT NULL,
+                envelope BLOB NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (name, version)
+            ) WITHOUT ROWID;
+            """;
+        command.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,329 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using KillToken.Core.Domain;
+using KillToken.Core.Ports;
+using Microsoft.Data.Sqlite;
+using static KillToken.Storage.Sqlite.SqliteDocuments;
+
+namespace KillToken.Storage.Sqlite;
+
+internal static class Keys
+{
+    public static string User(string userId) => "user:" + userId;
+    public static string Email(string email) => "email:" + email;
+    public static string Memberships(string userId) => "memberships:" + userId;
+    public static string Project(string projectId) => "project:" + projectId;
+    public static string KeyHash(string hash) => "key:" + hash;
+    public static string Member(string userId) => "member:" + userId;
+}
+
+internal sealed class SqliteUserStore(SqliteDatabase db) : IUserStore
+{
+    public Task<bool> TryCreateAsync(UserRecord user, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var transaction = connection.BeginTransaction();
+            if (!await TryInsertLookupAsync(connection, Keys.Email(user.Email), user.Id, cancellationToken, transaction))
+            {
+                return false;
+            }
+
+            await UpsertLookupAsync(connection, Keys.User(user.Id), user, cancellationToken, transaction);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<UserRecord?> FindByEmailAsync(string email, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(async connection =>
+        {
+            var userId = await GetLookupAsync<string>(connection, Keys.Email(email), cancellationToken);
+            return userId is null ? null : await GetLookupAsync<UserRecord>(connection, Keys.User(userId), cancellationToken);
+        });
+
+    public Task<UserRecord?> GetAsync(string userId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(connection => GetLookupAsync<UserRecord>(connection, Keys.User(userId), cancellationToken));
+}
+
+internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
+{
+    private const string WorkspaceKind = "workspace";
+    private const string MemberKind = "member";
+
+    public Task CreateAsync(WorkspaceRecord workspace, MembershipRecord owner, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var transaction = connection.BeginTransaction();
+            await UpsertAsync(connection, workspace.Id, workspace.Id, WorkspaceKind, workspace, cancellationToken, transaction);
+            await UpsertAsync(connection, workspace.Id, Keys.Member(owner.UserId), MemberKind, owner, cancellationToken, transaction);
+            await AddMembershipAsync(connection, owner, transaction, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<WorkspaceRecord?> GetAsync(string workspaceId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(connection => GetAsync<WorkspaceRecord>(connection, workspaceId, workspaceId, cancellationToken));
+
+    public Task UpdateAsync(WorkspaceRecord workspace, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await UpsertAsync(connection, workspace.Id, workspace.Id, WorkspaceKind, workspace, cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<MembershipRecord?> GetMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(connection => GetAsync<MembershipRecord>(connection, workspaceId, Keys.Member(userId), cancellationToken));
+
+    public Task<IReadOnlyList<MembershipRecord>> ListMembershipsOfUserAsync(string userId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync<IReadOnlyList<MembershipRecord>>(async connection =>
+        {
+            var list = await GetLookupAsync<UserMemberships>(connection, Keys.Memberships(userId), cancellationToken);
+            return list is null
+                ? []
+                : [.. list.Items.Select(i => new MembershipRecord { WorkspaceId = i.WorkspaceId, UserId = userId, Role = i.Role, JoinedAt = i.JoinedAt })];
+        });
+
+    private static async Task AddMembershipAsync(SqliteConnection connection, MembershipRecord membership, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        var list = await GetLookupAsync<UserMemberships>(connection, Keys.Memberships(membership.UserId), cancellationToken) ?? new UserMemberships([]);
+        list.Items.RemoveAll(i => i.WorkspaceId == membership.WorkspaceId);
+        list.Items.Add(new UserMembershipEntry(membership.WorkspaceId, membership.Role, membership.JoinedAt));
+        await UpsertLookupAsync(connection, Keys.Memberships(membership.UserId), list, cancellationToken, transaction);
+    }
+}
+
+internal sealed class SqliteProjectStore(SqliteDatabase db) : IProjectStore
+{
+    private const string Kind = "project";
+
+    public Task CreateAsync(ProjectRecord project, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var transaction = connection.BeginTransaction();
+            var pointer = new ProjectPointer(project.WorkspaceId, project.Id);
+            await UpsertAsync(connection, project.WorkspaceId, project.Id, Kind, project, cancellationToken, transaction);
+            await UpsertLookupAsync(connection, Keys.Project(project.Id), pointer, cancellationToken, transaction);
+            await UpsertLookupAsync(connection, Keys.KeyHash(project.KeyHash), pointer, cancellationToken, transaction);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<ProjectRecord?> GetAsync(string projectId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(async connection =>
+        {
+            var pointer = await GetLookupAsync<ProjectPointer>(connection, Keys.Project(projectId), cancellationToken);
+            return pointer is null ? null : await GetAsync<ProjectRecord>(connection, pointer.WorkspaceId, pointer.ProjectId, cancellationToken);
+        });
+
+    public Task<IReadOnlyList<ProjectRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync<IReadOnlyList<ProjectRecord>>(async connection => await ListAsync<ProjectRecord>(connection, workspaceId, Kind, cancellationToken));
+
+    public Task UpdateAsync(ProjectRecord project, string? previousKeyHash = null, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var transaction = connection.BeginTransaction();
+            await UpsertAsync(connection, project.WorkspaceId, project.Id, Kind, project, cancellationToken, transaction);
+            if (previousKeyHash is not null && previousKeyHash != project.KeyHash)
+            {
+                await DeleteLookupAsync(connection, Keys.KeyHash(previousKeyHash), cancellationToken, transaction);
+                await UpsertLookupAsync(connection, Keys.KeyHash(project.KeyHash), new ProjectPointer(project.WorkspaceId, project.Id), cancellationToken, transaction);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<ProjectRecord?> FindByKeyHashAsync(string keyHash, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(async connection =>
+        {
+            var pointer = await GetLookupAsync<ProjectPointer>(connection, Keys.KeyHash(keyHash), cancellationToken);
+            var project = pointer is null ? null : await GetAsync<ProjectRecord>(connection, pointer.WorkspaceId, pointer.ProjectId, cancellationToken);
+            // A stale pointer (key regenerated between the two reads) must not authenticate.
+            return project is not null && project.KeyHash == keyHash ? project : null;
+        });
+}
+
+internal sealed class SqliteCredentialStore(SqliteDatabase db) : ICredentialStore
+{
+    private const string Kind = "credential";
+
+    public Task CreateAsync(CredentialRecord credential, CancellationToken cancellationToken = default) => UpdateAsync(credential, cancellationToken);
+
+    public Task<CredentialRecord?> GetAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(connection => GetAsync<CredentialRecord>(connection, workspaceId, credentialId, cancellationToken));
+
+    public Task<IReadOnlyList<CredentialRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync<IReadOnlyList<CredentialRecord>>(async connection => await ListAsync<CredentialRecord>(connection, workspaceId, Kind, cancellationToken));
+
+    public Task UpdateAsync(CredentialRecord credential, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await UpsertAsync(connection, credential.WorkspaceId, credential.Id, Kind, credential, cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<bool> DeleteAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(connection => SqliteDocuments.DeleteAsync(connection, workspaceId, credentialId, cancellationToken), cancellationToken);
+}
+
+internal sealed class SqliteTraceStore(SqliteDatabase db) : ITraceStore
+{
+    public Task AppendAsync(RequestTrace trace, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO traces (workspace_id, id, created_at, project_id, provider, model, mode, cache_status, feature, body)
+                VALUES ($ws, $id, $at, $project, $provider, $model, $mode, $cache, $feature, $body)
+                ON CONFLICT (workspace_id, id) DO UPDATE SET body = excluded.body
+                """;
+            command.Parameters.AddWithValue("$ws", trace.WorkspaceId);
+            command.Parameters.AddWithValue("$id", trace.Id);
+            command.Parameters.AddWithValue("$at", trace.CreatedAt.UtcTicks);
+            command.Parameters.AddWithValue("$project", (object?)trace.ProjectId ?? DBNull.Value);
+            command.Parameters.AddWithValue("$provider", (object?)trace.Provider ?? DBNull.Value);
+            command.Parameters.AddWithValue("$model", (object?)trace.FinalModel ?? DBNull.Value);
+            command.Parameters.AddWithValue("$mode", (object?)trace.OptimizationMode ?? DBNull.Value);
+            command.Parameters.AddWithValue("$cache", trace.CacheStatus);
+            command.Parameters.AddWithValue("$feature", trace.Feature);
+            command.Parameters.AddWithValue("$body", JsonSerializer.Serialize(trace, Json));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<RequestTrace?> GetAsync(string workspaceId, string requestId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT body FROM traces WHERE workspace_id = $ws AND id = $id";
+            command.Parameters.AddWithValue("$ws", workspaceId);
+            command.Parameters.AddWithValue("$id", requestId);
+            var body = (string?)await command.ExecuteScalarAsync(cancellationToken);
+            return body is null ? null : JsonSerializer.Deserialize<RequestTrace>(body, Json);
+        });
+
+    public Task<TracePage> QueryAsync(string workspaceId, TraceQuery query, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(async connection =>
+        {
+            var limit = Math.Clamp(query.Limit, 1, 500);
+            var sql = new StringBuilder("SELECT body, created_at, id FROM traces WHERE workspace_id = $ws");
+            await using var command = connection.CreateCommand();
+            command.Parameters.AddWithValue("$ws", workspaceId);
+            void Filter(string column, string name, string? value)
+            {
+                if (value is not null)
+                {
+                    sql.Append(CultureInfo.InvariantCulture, $" AND {column} = ${name}");
+                    command.Parameters.AddWithValue("$" + name, value);
+                }
+            }
+
+            Filter("provider", "provider", query.Provider);
+            Filter("model", "model", query.Model);
+            Filter("mode", "mode", query.Mode);
+            Filter("cache_status", "cache", query.CacheStatus);
+            Filter("feature", "feature", query.Feature);
+            Filter("project_id", "project", query.ProjectId);
+            if (query.From is { } from)
+            {
+                sql.Append(" AND created_at >= $from");
+                command.Parameters.AddWithValue("$from", from.UtcTicks);
+            }
+
+            if (query.To is { } to)
+            {
+                sql.Append(" AND created_at <= $to");
+                command.Parameters.AddWithValue("$to", to.UtcTicks);
+            }
+
+            if (query.Cursor is not null)
+            {
+                if (!TraceCursor.TryDecode(query.Cursor, out var cursorTicks, out var cursorId))
+                {
+                    throw new InvalidCursorException();
+                }
+
+                sql.Append(" AND (created_at < $cat OR (created_at = $cat AND id < $cid))");
+                command.Parameters.AddWithValue("$cat", cursorTicks);
+                command.Parameters.AddWithValue("$cid", cursorId);
+            }
+
+            sql.Append(" ORDER BY created_at DESC, id DESC LIMIT $limit");
+            command.Parameters.AddWithValue("$limit", limit + 1);
+            command.CommandText = sql.ToString();
+
+            var items = new List<RequestTrace>();
+            string? next = null;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                if (items.Count == limit)
+                {
+                    var last = items[^1];
+                    next = TraceCursor.Encode(last.CreatedAt.UtcTicks, last.Id);
+                    break;
+                }
+
+                items.Add(JsonSerializer.Deserialize<RequestTrace>(reader.GetString(0), Json)!);
+            }
+
+            return new TracePage(items, next);
+        });
+}
+
+/// <summary>Opaque page cursors: base64url of "ticks|id" of the last item seen.</summary>
+public static class TraceCursor
+{
+    public static string Encode(long ticks, string id) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(ticks.ToString(CultureInfo.InvariantCulture) + "|" + id)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static bool TryDecode(string? cursor, out long ticks, out string id)
+    {
+        ticks = 0;
+        id = string.Empty;
+        if (string.IsNullOrEmpty(cursor) || cursor.Length > 200)
+        {
+            return false;
+        }
+
+        try
+        {
+            var padded = cursor.Replace('-', '+').Replace('_', '/');
+            padded += new string('=', (4 - (padded.Length % 4)) % 4);
+            var text = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
+            var bar = text.IndexOf('|', StringComparison.Ordinal);
+            if (bar <= 0 || !long.TryParse(text.AsSpan(0, bar), NumberStyles.None, CultureInfo.InvariantCulture, out ticks))
+            {
+                return false;
+            }
+
+            id = text[(bar + 1)..];
+            return id.Length > 0;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}
+
+internal sealed class SqliteHealthProbe(SqliteDatabase db) : IHealthProbe
+{
+    public async Task<HealthCheckResult> CheckAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await db.ReadAsync(async connection =>
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = "SELECT 1";
+                return await command.ExecuteScalarAsync(cancellationToken);
+            });
+            return new HealthCheckResult("store", true, "sqlite");
+        }
+        catch (SqliteException ex)
+        {
+            return new HealthCheckResult("store", false, $"sqlite error {ex.SqliteErrorCode}");
+        }
+    }
+}
