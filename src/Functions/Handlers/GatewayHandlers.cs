@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using KillToken.Core;
+using KillToken.Core.Domain;
+using KillToken.Core.Gateway;
+using KillToken.Core.Ports;
+using KillToken.Functions.Http;
+using KillToken.Functions.Security;
+using Microsoft.AspNetCore.Http;
+
+namespace KillToken.Functions.Handlers;
+
+/// <summary><c>POST /v1/chat</c> and the key-authenticated trace reads.</summary>
+public sealed class GatewayHandlers(
+    ApiKeyAuthenticator keys,
+    ChatPipeline pipeline,
+    ITraceStore traces,
+    GatewayOptions options,
+    TimeProvider time)
+{
+    public const string FeatureHeader = "x-killtoken-feature";
+
+    public async Task<IResult> ChatAsync(HttpContext context)
+    {
+        var startedAt = time.GetTimestamp();
+        var requestId = RequestIds.Get(context);
+        var (project, authError) = await keys.AuthenticateAsync(context.Request, ApiKeyScopes.Chat, context.RequestAborted);
+        if (authError is not null)
+        {
+            return GatewayJson.Error(context, authError);
+        }
+
+        var featureHeader = context.Request.Headers[FeatureHeader].ToString();
+        var (body, readError) = await RequestBody.ReadJsonAsync(context.Request, options.MaxBodyBytes, context.RequestAborted);
+        ChatRequest? request = null;
+        var error = readError;
+        if (error is null)
+        {
+            request = ChatRequestParser.Parse(body, featureHeader, out error);
+        }
+
+        if (error is not null)
+        {
+            await pipeline.TraceRejectionAsync(project!, requestId, "chat", startedAt, error, request, GatewayNames.NormalizeFeature(null, featureHeader));
+            return GatewayJson.Error(context, error);
+        }
+
+        var outcome = await pipeline.ExecuteAsync(new ChatCall
+        {
+            RequestId = requestId,
+            Project = project!,
+            Request = request!,
+            Endpoint = "chat",
+            StartedAt = startedAt,
+        }, context.RequestAborted);
+
+        return Respond(context, outcome);
+    }
+
+    public async Task<IResult> ListRequestsAsync(HttpContext context)
+    {
+        var (project, error) = await keys.AuthenticateAsync(context.Request, ApiKeyScopes.AnalyticsRead, context.RequestAborted);
+        return error is not null ? GatewayJson.Error(context, error) : await HandlerSupport.TracePageAsync(context, traces, project!.WorkspaceId);
+    }
+
+    public async Task<IResult> GetRequestAsync(HttpContext context, string requestId)
+    {
+        var (project, error) = await keys.AuthenticateAsync(context.Request, ApiKeyScopes.AnalyticsRead, context.RequestAborted);
+        if (error is not null)
+        {
+            return GatewayJson.Error(context, error);
+        }
+
+        var trace = await traces.GetAsync(project!.WorkspaceId, requestId, context.RequestAborted);
+        return trace is null ? GatewayJson.Error(context, GatewayError.NotFound("Request")) : GatewayJson.Ok(trace);
+    }
+
+    private static IResult Respond(HttpContext context, ChatOutcome outcome)
+    {
+        var metrics = GatewayJson.ToNode(outcome.Metrics);
+        if (outcome.Error is not null)
+        {
+            var details = outcome.Error.Details?.DeepClone().AsObject() ?? [];
+            details["metrics"] = metrics;
+            return GatewayJson.Error(context, outcome.Error with { Details = details });
+        }
+
+        return GatewayJson.Ok(new JsonObject { ["response"] = outcome.ProviderBody?.DeepClone(), ["metrics"] = metrics }, outcome.Status);
+    }
+}

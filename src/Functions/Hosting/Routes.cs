@@ -1,0 +1,39 @@
+namespace KillToken.Functions.Hosting;
+
+/// <summary>
+/// The one route table. Constants, so the Functions host's <c>HttpTrigger(Route = …)</c> attributes and the self-host's
+/// endpoint mapping read the same strings. No leading slash: Functions routes are relative to an empty routePrefix.
+/// </summary>
+public static class Routes
+{
+    public const string Health = "health";
+    public const string Ready = "ready";
+
+    // Gateway (API-key auth)
+    public const string Chat = "v1/chat";
+    public const string Credentials = "v1/provider-credentials";
+    public const string CredentialById = "v1/provider-credentials/{credentialId}";
+    public const string CredentialTest = "v1/provider-credentials/{credentialId}/test";
+    public const string Requests = "v1/requests";
+    public const string RequestById = "v1/requests/{requestId}";
+
+    // Dashboard / management API (JWT session)
+    public const string SignUp = "api/auth/signup";
+    public const string Login = "api/auth/login";
+    public const string Me = "api/me";
+    public const string Workspaces = "api/workspaces";
+    public const string WorkspaceById = "api/workspaces/{workspaceId}";
+    public const string WorkspaceProjects = "api/workspaces/{workspaceId}/projects";
+    public const string ProjectById = "api/projects/{projectId}";
+    public const string ProjectRegenerateKey = "api/projects/{projectId}/regenerate-key";
+    public const string ProjectDeactivate = "api/projects/{projectId}/deactivate";
+    public const string ProjectActivate = "api/projects/{projectId}/activate";
+    public const string WorkspaceCredentials = "api/workspaces/{workspaceId}/provider-credentials";
+    public const string WorkspaceCredentialById = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}";
+    public const string WorkspaceCredentialTest = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}/test";
+    public const string WorkspaceRequests = "api/workspaces/{workspaceId}/requests";
+
+    // Dashboard page
+    public const string Dashboard = "";
+    public const string DashboardAsset = "dashboard/{file}";
+}

@@ -1,0 +1,37 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using KillToken.Functions.Http;
+
+namespace KillToken.Functions.SelfHost;
+
+/// <summary>The ASP.NET Core self-host: embedded store, no cloud, on http://localhost:7071 by default.</summary>
+public static class Program
+{
+    public const string DefaultUrl = "http://localhost:7071";
+
+    public static async Task Main(string[] args)
+    {
+        var app = Build(args);
+        await app.RunAsync();
+    }
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        // Bodies are limited by KILLTOKEN_MAX_BODY_BYTES with the contract's 413; Kestrel's own limit stays above it.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
+        configure?.Invoke(builder);
+        builder.Services.AddKillToken(builder.Configuration);
+
+        var app = builder.Build();
+        app.UseKillTokenErrors();
+        app.MapKillToken();
+        return app;
+    }
+}
