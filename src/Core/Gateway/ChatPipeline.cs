@@ -88,7 +88,7 @@ public sealed partial class ChatPipeline(
         // 3. Idempotency: a finished twin is replayed, a different request under the same key is refused.
         if (request.IdempotencyKey is not null)
         {
-            var decision = await idempotency.BeginAsync(call.Project.Id, request.IdempotencyKey, requestHash!, cancellationToken);
+            var decision = await idempotency.BeginAsync(call.Project.WorkspaceId, call.Project.Id, request.IdempotencyKey, requestHash!, cancellationToken);
             if (decision.Conflict)
             {
                 return await FinishAsync(state, new GatewayError(409, ErrorCodes.IdempotencyKeyReused,
@@ -177,7 +177,7 @@ public sealed partial class ChatPipeline(
 
             if (state.HoldsIdempotencyKey)
             {
-                await idempotency.AbandonAsync(call.Project.Id, request.IdempotencyKey!, CancellationToken.None);
+                await idempotency.AbandonAsync(call.Project.WorkspaceId, call.Project.Id, request.IdempotencyKey!, CancellationToken.None);
             }
         }
 
@@ -186,7 +186,7 @@ public sealed partial class ChatPipeline(
             var outcome = s.ToOutcome(bodyOrError, time);
             if (s.HoldsIdempotencyKey && outcome.Error is null)
             {
-                await idempotency.CompleteAsync(call.Project.Id, request.IdempotencyKey!, requestHash!,
+                await idempotency.CompleteAsync(call.Project.WorkspaceId, call.Project.Id, request.IdempotencyKey!, requestHash!,
                     new StoredOutcome(outcome.Status, outcome.ProviderBody?.ToJsonString() ?? "null",
                         JsonSerializer.Serialize(outcome.Metrics, Json)), ct);
                 s.HoldsIdempotencyKey = false;

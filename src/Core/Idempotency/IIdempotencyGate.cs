@@ -23,20 +23,20 @@ public sealed record IdempotencyDecision
 
 public interface IIdempotencyGate
 {
-    Task<IdempotencyDecision> BeginAsync(string projectId, string key, string requestHash, CancellationToken cancellationToken = default);
+    Task<IdempotencyDecision> BeginAsync(string workspaceId, string projectId, string key, string requestHash, CancellationToken cancellationToken = default);
 
-    Task CompleteAsync(string projectId, string key, string requestHash, StoredOutcome outcome, CancellationToken cancellationToken = default);
+    Task CompleteAsync(string workspaceId, string projectId, string key, string requestHash, StoredOutcome outcome, CancellationToken cancellationToken = default);
 
     /// <summary>The first attempt failed before the provider answered: free the key for a retry.</summary>
-    Task AbandonAsync(string projectId, string key, CancellationToken cancellationToken = default);
+    Task AbandonAsync(string workspaceId, string projectId, string key, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The spine's pass-through: every request proceeds.</summary>
 public sealed class NoIdempotencyGate : IIdempotencyGate
 {
-    public Task<IdempotencyDecision> BeginAsync(string projectId, string key, string requestHash, CancellationToken cancellationToken = default) => Task.FromResult(IdempotencyDecision.Go);
+    public Task<IdempotencyDecision> BeginAsync(string workspaceId, string projectId, string key, string requestHash, CancellationToken cancellationToken = default) => Task.FromResult(IdempotencyDecision.Go);
 
-    public Task CompleteAsync(string projectId, string key, string requestHash, StoredOutcome outcome, CancellationToken cancellationToken = default) => Task.CompletedTask;
+    public Task CompleteAsync(string workspaceId, string projectId, string key, string requestHash, StoredOutcome outcome, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
-    public Task AbandonAsync(string projectId, string key, CancellationToken cancellationToken = default) => Task.CompletedTask;
+    public Task AbandonAsync(string workspaceId, string projectId, string key, CancellationToken cancellationToken = default) => Task.CompletedTask;
 }

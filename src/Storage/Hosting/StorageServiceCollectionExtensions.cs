@@ -17,6 +17,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<ICredentialStore, SqliteCredentialStore>();
         services.AddSingleton<ITraceStore, SqliteTraceStore>();
         services.AddSingleton<IHealthProbe, SqliteHealthProbe>();
+        services.AddSingleton<KillToken.Core.Idempotency.IIdempotencyStore, SqliteIdempotencyStore>();
+        services.AddSingleton<KillToken.Core.Caching.ICacheStore, SqliteCacheStore>();
         return services;
     }
 
