@@ -47,8 +47,13 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<IPricingCatalog>(PricingCatalog.LoadEmbedded());
         services.TryAddSingleton<IPromptOptimizer, PassThroughOptimizer>();
         services.TryAddSingleton<IBudgetGate, UnlimitedBudgetGate>();
-        services.TryAddSingleton<IResponseCache, DisabledResponseCache>();
-        services.TryAddSingleton<IIdempotencyGate, NoIdempotencyGate>();
+        // The cache and idempotency steps work over whichever store provides their storage port.
+        services.TryAddSingleton<IResponseCache>(sp => sp.GetService<ICacheStore>() is { } cacheStore
+            ? new ExactResponseCache(cacheStore, sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<TimeProvider>())
+            : new DisabledResponseCache());
+        services.TryAddSingleton<IIdempotencyGate>(sp => sp.GetService<IIdempotencyStore>() is { } idempotencyStore
+            ? new IdempotencyGate(idempotencyStore, sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<TimeProvider>())
+            : new NoIdempotencyGate());
         services.AddSingleton<CredentialResolver>();
         services.AddSingleton<ChatPipeline>();
 
