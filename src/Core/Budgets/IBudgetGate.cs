@@ -1,34 +1,45 @@
+using System.Text.Json.Nodes;
 using KillToken.Core.Domain;
 using KillToken.Core.Gateway;
+using KillToken.Core.Providers;
 
 namespace KillToken.Core.Budgets;
 
-public sealed record BudgetRequest(ProjectRecord Project, ChatRequest Request, string RequestId);
-
-/// <summary>The budget step's answer: go on (perhaps on the fallback model) holding a reservation, or stop.</summary>
-public sealed record BudgetDecision
+/// <summary>The budget step's view before any reservation: blocked, on the fallback model, or normal.</summary>
+public sealed record BudgetPlan
 {
     public GatewayError? Rejection { get; init; }
     public string? FallbackModel { get; init; }
-    /// <summary>Opaque handle the settle step passes back; null when nothing was reserved.</summary>
-    public string? ReservationId { get; init; }
-    public decimal ReservedUsd { get; init; }
-
-    public static BudgetDecision Unlimited { get; } = new();
+    public ProviderId? FallbackProvider { get; init; }
+    public required BudgetPeriods Periods { get; init; }
+    public BudgetUsage Usage { get; init; } = BudgetUsage.Zero;
 }
+
+/// <summary>Money held for one call until it settles.</summary>
+public sealed record BudgetReservation(BudgetPeriods Periods, decimal AmountUsd);
 
 public interface IBudgetGate
 {
-    Task<BudgetDecision> ReserveAsync(BudgetRequest request, CancellationToken cancellationToken = default);
+    /// <summary>Reads the project's spend: ≥ 100% of a limit blocks, ≥ 80% with a fallback model set switches to it.</summary>
+    Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default);
 
-    /// <summary>Replaces the reservation by the real cost (zero when the call failed).</summary>
-    Task SettleAsync(ProjectRecord project, BudgetDecision decision, decimal actualCostUsd, CancellationToken cancellationToken = default);
+    /// <summary>Reserves the call's maximum cost (input estimate + output cap at the model's prices) or refuses with 429.</summary>
+    Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
+        IReadOnlyList<JsonObject> messages, JsonObject? providerOptions, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces the reservation by the real cost (zero when the call failed) and sends threshold alerts.</summary>
+    Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The spine's pass-through: no limits are enforced.</summary>
-public sealed class UnlimitedBudgetGate : IBudgetGate
+/// <summary>No limits and no counters: used only where a store offers no budget ledger.</summary>
+public sealed class UnlimitedBudgetGate(TimeProvider time) : IBudgetGate
 {
-    public Task<BudgetDecision> ReserveAsync(BudgetRequest request, CancellationToken cancellationToken = default) => Task.FromResult(BudgetDecision.Unlimited);
+    public Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default) =>
+        Task.FromResult(new BudgetPlan { Periods = BudgetPeriods.At(time.GetUtcNow()) });
 
-    public Task SettleAsync(ProjectRecord project, BudgetDecision decision, decimal actualCostUsd, CancellationToken cancellationToken = default) => Task.CompletedTask;
+    public Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
+        IReadOnlyList<JsonObject> messages, JsonObject? providerOptions, CancellationToken cancellationToken = default) =>
+        Task.FromResult<(BudgetReservation?, GatewayError?)>((null, null));
+
+    public Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default) => Task.CompletedTask;
 }

@@ -50,6 +50,8 @@ public sealed record ProjectRecord
     public decimal? DailyBudgetUsd { get; init; }
     public decimal? MonthlyBudgetUsd { get; init; }
     public string? FallbackModel { get; init; }
+    /// <summary>The fallback model's provider when it is not the request's own (seed 002 allows crossing providers).</summary>
+    public string? FallbackProvider { get; init; }
     public string? AlertEmail { get; init; }
     public bool Active { get; init; } = true;
     /// <summary>HMAC-SHA256 of the key with the server pepper, hex. Never the key.</summary>
@@ -104,6 +106,7 @@ public sealed record RequestTrace
     public required DateTimeOffset CreatedAt { get; init; }
     public required string Endpoint { get; init; }
     public string? Provider { get; init; }
+    public string? FinalProvider { get; init; }
     public string? Model { get; init; }
     public string? FinalModel { get; init; }
     public bool WasFallback { get; init; }

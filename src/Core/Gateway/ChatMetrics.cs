@@ -8,7 +8,11 @@ public sealed record ChatMetrics
     public string? Model { get; init; }
     public string? OriginalModel { get; init; }
     public string? FinalModel { get; init; }
+    /// <summary>The provider that answered: the request's own unless a cross-provider fallback was used.</summary>
+    public string? FinalProvider { get; init; }
     public bool WasFallback { get; init; }
+    /// <summary>Why a due fallback was not used (e.g. no credential for the fallback's provider); null otherwise.</summary>
+    public string? FallbackSkipped { get; init; }
     public string? OptimizationMode { get; init; }
     public long InputTokens { get; init; }
     public long OutputTokens { get; init; }

@@ -103,37 +103,67 @@ public sealed partial class ChatPipeline(
             state.HoldsIdempotencyKey = true;
         }
 
-        var budgetDecision = BudgetDecision.Unlimited;
+        BudgetReservation? reservation = null;
         try
         {
-            // 4. Budget: reserve before the call so concurrent requests cannot overspend.
-            budgetDecision = await budget.ReserveAsync(new BudgetRequest(call.Project, request, call.RequestId), cancellationToken);
-            if (budgetDecision.Rejection is not null)
+            // 4a. Budget plan: blocked at 100%, on the fallback model from 80% when one is set.
+            var plan = await budget.PlanAsync(call.Project, cancellationToken);
+            if (plan.FallbackModel is not null)
             {
-                return await FinishAsync(state, budgetDecision.Rejection, cancellationToken);
-            }
+                var fallbackProvider = plan.FallbackProvider ?? request.Provider;
+                if (fallbackProvider != request.Provider)
+                {
+                    // Seed 002 lets the fallback cross providers; it then needs that provider's own credential.
+                    var (fallbackCredential, _) = await credentials.ResolveAsync(call.Project.WorkspaceId, fallbackProvider, cancellationToken);
+                    if (fallbackCredential is not null && providers.TryGet(fallbackProvider, out var fallbackAdapter))
+                    {
+                        credential = fallbackCredential;
+                        adapter = fallbackAdapter;
+                        state.FinalProvider = fallbackProvider;
+                    }
+                    else
+                    {
+                        state.FallbackSkipped = $"fallback provider '{fallbackProvider}' has no active credential in this workspace";
+                    }
+                }
 
-            if (budgetDecision.FallbackModel is not null)
-            {
-                state.FinalModel = budgetDecision.FallbackModel;
-                state.WasFallback = true;
+                if (state.FallbackSkipped is null)
+                {
+                    state.FinalModel = plan.FallbackModel;
+                    state.WasFallback = true;
+                }
             }
 
             // 6. Optimizer (measure_only changes nothing), then 5. the exact cache on the final model and sent messages.
             var optimized = optimizer.Optimize(request.Messages, request.OptimizationMode);
             state.Optimization = optimized;
 
-            var cacheKey = CanonicalRequest.CacheKey(request.Provider.Value, state.FinalModel, optimized.Messages, request.ProviderOptions);
+            // A cache hit spends nothing, so no budget can block it.
+            var cacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, request.ProviderOptions);
             var hit = await TryCacheAsync(state, cacheKey, cancellationToken);
             if (hit is not null)
             {
                 return hit;
             }
 
+            if (plan.Rejection is not null)
+            {
+                return await FinishAsync(state, plan.Rejection, cancellationToken);
+            }
+
+            // 4b. Reserve the call's maximum cost so concurrent calls cannot overspend.
+            var (held, refusal) = await budget.ReserveAsync(call.Project, plan, state.FinalProvider, state.FinalModel, optimized.Messages, request.ProviderOptions, cancellationToken);
+            if (refusal is not null)
+            {
+                return await FinishAsync(state, refusal, cancellationToken);
+            }
+
+            reservation = held;
+
             // 7. The provider call.
             var response = await adapter.SendAsync(new ProviderCall
             {
-                Provider = request.Provider,
+                Provider = state.FinalProvider,
                 Model = state.FinalModel,
                 Messages = optimized.Messages,
                 Options = request.ProviderOptions,
@@ -149,13 +179,16 @@ public sealed partial class ChatPipeline(
             }
 
             state.Cost = response.Usage.Reported
-                ? pricing.Cost(request.Provider, state.FinalModel, response.Usage)
+                ? pricing.Cost(state.FinalProvider, state.FinalModel, response.Usage)
                 : new CostResult(null, CostStatus.Unpriced, null);
             state.SavedUsd = SavedUsd(state);
 
             // 8. Settle, then remember the answer for the cache and for replays.
-            await budget.SettleAsync(call.Project, budgetDecision, state.Cost.CostUsd ?? 0m, cancellationToken);
-            budgetDecision = BudgetDecision.Unlimited;
+            if (reservation is not null)
+            {
+                await budget.SettleAsync(call.Project, reservation, state.Cost.CostUsd ?? 0m, cancellationToken);
+                reservation = null;
+            }
 
             if (cache.Enabled && request.CachePolicy is CachePolicy.WriteOnly or CachePolicy.ReadWrite)
             {
@@ -169,10 +202,10 @@ public sealed partial class ChatPipeline(
         }
         finally
         {
-            if (budgetDecision.ReservationId is not null)
+            if (reservation is not null)
             {
                 // The call failed or was cancelled after the reservation: release it.
-                await budget.SettleAsync(call.Project, budgetDecision, 0m, CancellationToken.None);
+                await budget.SettleAsync(call.Project, reservation, 0m, CancellationToken.None);
             }
 
             if (state.HoldsIdempotencyKey)
@@ -283,7 +316,7 @@ public sealed partial class ChatPipeline(
     private decimal SavedUsd(CallState state)
     {
         var saved = state.Optimization?.SavedTokens ?? 0;
-        var price = pricing.Find(state.Call.Request.Provider, state.FinalModel);
+        var price = pricing.Find(state.FinalProvider, state.FinalModel);
         return price is null || saved == 0 ? 0m : Math.Round(saved * price.Input / 1_000_000m, 10);
     }
 
@@ -314,6 +347,7 @@ public sealed partial class ChatPipeline(
             CreatedAt = time.GetUtcNow(),
             Endpoint = call.Endpoint,
             Provider = m.Provider,
+            FinalProvider = m.FinalProvider,
             Model = m.Model,
             FinalModel = m.FinalModel,
             WasFallback = m.WasFallback,
@@ -345,6 +379,8 @@ public sealed partial class ChatPipeline(
     {
         public ChatCall Call { get; } = call;
         public string FinalModel { get; set; } = call.Request.Model;
+        public ProviderId FinalProvider { get; set; } = call.Request.Provider;
+        public string? FallbackSkipped { get; set; }
         public bool WasFallback { get; set; }
         public bool HoldsIdempotencyKey { get; set; }
         public OptimizationResult? Optimization { get; set; }
@@ -367,7 +403,9 @@ public sealed partial class ChatPipeline(
                 Model = request.Model,
                 OriginalModel = request.Model,
                 FinalModel = FinalModel,
+                FinalProvider = FinalProvider.Value,
                 WasFallback = WasFallback,
+                FallbackSkipped = FallbackSkipped,
                 OptimizationMode = request.OptimizationMode.ToWire(),
                 InputTokens = Usage.InputTokens,
                 OutputTokens = Usage.OutputTokens,

@@ -18,12 +18,24 @@ public sealed record WorkspaceView(string Id, string Name, string Role, DateTime
 
 public sealed record ProjectView(
     string Id, string WorkspaceId, string Name, decimal? DailyBudgetUsd, decimal? MonthlyBudgetUsd,
-    string? FallbackModel, string? AlertEmail, bool Active, string KeyPreview, IReadOnlyList<string> Scopes,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastUsedAt)
+    string? FallbackModel, string? FallbackProvider, string? AlertEmail, bool Active, string KeyPreview, IReadOnlyList<string> Scopes,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastUsedAt, ProjectSpendView? Spend = null)
 {
-    public static ProjectView From(ProjectRecord p) => new(p.Id, p.WorkspaceId, p.Name, p.DailyBudgetUsd, p.MonthlyBudgetUsd,
-        p.FallbackModel, p.AlertEmail, p.Active, p.KeyPreview, p.Scopes, p.CreatedAt, p.UpdatedAt, p.LastUsedAt);
+    public static ProjectView From(ProjectRecord p, Budgets.BudgetPlan? plan = null) => new(p.Id, p.WorkspaceId, p.Name, p.DailyBudgetUsd, p.MonthlyBudgetUsd,
+        p.FallbackModel, p.FallbackProvider, p.AlertEmail, p.Active, p.KeyPreview, p.Scopes, p.CreatedAt, p.UpdatedAt, p.LastUsedAt,
+        plan is null ? null : ProjectSpendView.From(p, plan));
 }
+
+/// <summary>Today's and this month's spend and reservations, and the budget state: normal, fallback or blocked.</summary>
+public sealed record ProjectSpendView(string State, PeriodSpendView Today, PeriodSpendView Month)
+{
+    public static ProjectSpendView From(ProjectRecord p, Budgets.BudgetPlan plan) => new(
+        plan.Rejection is not null ? "blocked" : plan.FallbackModel is not null ? "fallback" : "normal",
+        new PeriodSpendView(plan.Periods.Day, Math.Round(plan.Usage.DaySpent, 6), Math.Round(plan.Usage.DayReserved, 6), p.DailyBudgetUsd, plan.Periods.DayResetsAt),
+        new PeriodSpendView(plan.Periods.Month, Math.Round(plan.Usage.MonthSpent, 6), Math.Round(plan.Usage.MonthReserved, 6), p.MonthlyBudgetUsd, plan.Periods.MonthResetsAt));
+}
+
+public sealed record PeriodSpendView(string Period, decimal SpentUsd, decimal ReservedUsd, decimal? LimitUsd, DateTimeOffset ResetsAt);
 
 /// <summary>Users, workspaces and membership checks (seed 002's permission matrix).</summary>
 public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces, TimeProvider time)

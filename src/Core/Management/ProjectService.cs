@@ -82,15 +82,22 @@ public sealed class ProjectService(IProjectStore projects, ApiKeyHasher hasher, 
         return updated;
     }
 
-    private static readonly string[] Editable = ["name", "dailyBudgetUsd", "monthlyBudgetUsd", "fallbackModel", "alertEmail", "scopes"];
+    private static readonly string[] Editable = ["name", "dailyBudgetUsd", "monthlyBudgetUsd", "fallbackModel", "fallbackProvider", "alertEmail", "scopes"];
 
     private static ProjectRecord? Apply(ProjectRecord project, JsonObject body, out GatewayError? error)
     {
         if (!JsonFields.TryMoney(body, "dailyBudgetUsd", out var hasDaily, out var daily, out error)
             || !JsonFields.TryMoney(body, "monthlyBudgetUsd", out var hasMonthly, out var monthly, out error)
             || !JsonFields.TryString(body, "fallbackModel", false, 200, out var fallback, out error)
+            || !JsonFields.TryString(body, "fallbackProvider", false, 40, out var fallbackProvider, out error)
             || !JsonFields.TryString(body, "alertEmail", false, 254, out var alertEmail, out error))
         {
+            return null;
+        }
+
+        if (!string.IsNullOrEmpty(fallbackProvider) && !Providers.ProviderId.TryParse(fallbackProvider, out _))
+        {
+            error = new GatewayError(422, ErrorCodes.ProviderNotSupported, $"'fallbackProvider' must be one of: {string.Join(", ", Providers.ProviderId.All)}.");
             return null;
         }
 
@@ -117,6 +124,7 @@ public sealed class ProjectService(IProjectStore projects, ApiKeyHasher hasher, 
             DailyBudgetUsd = hasDaily ? daily : project.DailyBudgetUsd,
             MonthlyBudgetUsd = hasMonthly ? monthly : project.MonthlyBudgetUsd,
             FallbackModel = body.ContainsKey("fallbackModel") ? NullIfEmpty(fallback) : project.FallbackModel,
+            FallbackProvider = body.ContainsKey("fallbackProvider") ? NullIfEmpty(fallbackProvider) : project.FallbackProvider,
             AlertEmail = body.ContainsKey("alertEmail") ? NullIfEmpty(alertEmail) : project.AlertEmail,
             Scopes = scopes,
         };

@@ -15,6 +15,8 @@ public sealed record ModelPrice
     /// <summary>Price of prompt tokens written to the provider's cache; defaults to <see cref="Input"/>.</summary>
     public decimal? CacheWrite { get; init; }
     public decimal Output { get; init; }
+    /// <summary>The model's largest output, used to hold a budget reservation when the request sets no cap.</summary>
+    public long? MaxOutput { get; init; }
     public string? Source { get; init; }
     public string? AsOf { get; init; }
 }

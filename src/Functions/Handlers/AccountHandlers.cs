@@ -1,4 +1,5 @@
 using KillToken.Core;
+using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
 using KillToken.Core.Gateway;
 using KillToken.Core.Management;
@@ -17,6 +18,7 @@ public sealed class AccountHandlers(
     ITraceStore traces,
     SessionTokens sessions,
     SignInThrottle throttle,
+    IBudgetGate budgets,
     GatewayOptions options)
 {
     public async Task<IResult> SignUpAsync(HttpContext context)
@@ -127,8 +129,13 @@ public sealed class AccountHandlers(
 
     public Task<IResult> ListProjectsAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Member, async _ =>
     {
-        var list = await projects.ListAsync(workspaceId, context.RequestAborted);
-        return GatewayJson.Ok(new { data = list.OrderBy(p => p.CreatedAt).Select(ProjectView.From) });
+        var views = new List<ProjectView>();
+        foreach (var project in (await projects.ListAsync(workspaceId, context.RequestAborted)).OrderBy(p => p.CreatedAt))
+        {
+            views.Add(ProjectView.From(project, await budgets.PlanAsync(project, context.RequestAborted)));
+        }
+
+        return GatewayJson.Ok(new { data = views });
     });
 
     public Task<IResult> CreateProjectAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Admin, async _ =>
@@ -146,7 +153,8 @@ public sealed class AccountHandlers(
     });
 
     public Task<IResult> GetProjectAsync(HttpContext context, string projectId) =>
-        WithProjectAsync(context, projectId, WorkspaceRoles.Member, project => Task.FromResult(GatewayJson.Ok(ProjectView.From(project))));
+        WithProjectAsync(context, projectId, WorkspaceRoles.Member, async project =>
+            GatewayJson.Ok(ProjectView.From(project, await budgets.PlanAsync(project, context.RequestAborted))));
 
     public Task<IResult> UpdateProjectAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async project =>
     {

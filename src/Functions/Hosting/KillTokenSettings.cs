@@ -21,6 +21,7 @@ public sealed record KillTokenSettings
     public string? KeyVaultUri { get; init; }
     public string? FrontendUrl { get; init; }
     public string? CorsOrigin { get; init; }
+    public required Notifications.SmtpOptions Smtp { get; init; }
 
     public static KillTokenSettings Read(IConfiguration configuration)
     {
@@ -44,6 +45,7 @@ public sealed record KillTokenSettings
             ProviderTimeout = TimeSpan.FromSeconds(Long(configuration, SettingNames.ProviderTimeoutSeconds, 100, 1, 600, errors)),
         };
 
+        var smtpPort = (int)Long(configuration, SettingNames.SmtpPort, 587, 1, 65535, errors);
         var settings = new KillTokenSettings
         {
             Store = store,
@@ -55,6 +57,15 @@ public sealed record KillTokenSettings
             KeyVaultUri = NullIfEmpty(configuration[SettingNames.KeyVaultUri]),
             FrontendUrl = NullIfEmpty(configuration[SettingNames.FrontendUrl]),
             CorsOrigin = NullIfEmpty(configuration[SettingNames.CorsOrigin]),
+            Smtp = new Notifications.SmtpOptions
+            {
+                Host = NullIfEmpty(configuration[SettingNames.SmtpHost]),
+                Port = smtpPort,
+                User = NullIfEmpty(configuration[SettingNames.SmtpUser]),
+                Password = configuration[SettingNames.SmtpPass],
+                From = NullIfEmpty(configuration[SettingNames.SmtpFrom]) ?? "killtoken@localhost",
+                EnableSsl = smtpPort is 587 or 465,
+            },
         };
 
         if (store == "cosmos" && settings.CosmosEndpoint is null && settings.CosmosConnectionString is null)

@@ -19,6 +19,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IHealthProbe, SqliteHealthProbe>();
         services.AddSingleton<KillToken.Core.Idempotency.IIdempotencyStore, SqliteIdempotencyStore>();
         services.AddSingleton<KillToken.Core.Caching.ICacheStore, SqliteCacheStore>();
+        services.AddSingleton<KillToken.Core.Budgets.IBudgetLedger, SqliteBudgetLedger>();
         return services;
     }
 

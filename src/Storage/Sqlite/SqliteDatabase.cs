@@ -93,6 +93,13 @@ public sealed class SqliteDatabase : IDisposable
                 PRIMARY KEY (workspace_id, id)
             ) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS traces_recent ON traces (workspace_id, created_at DESC, id DESC);
+            CREATE TABLE IF NOT EXISTS counters (
+                pk TEXT NOT NULL,
+                id TEXT NOT NULL,
+                spent INTEGER NOT NULL DEFAULT 0,
+                reserved INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (pk, id)
+            ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS vault_secrets (
                 name TEXT NOT NULL,
                 version TEXT NOT NULL,

@@ -1,0 +1,44 @@
+using System.Globalization;
+
+namespace KillToken.Core.Budgets;
+
+/// <summary>The UTC day and month a moment falls in: counters are keyed by them, so a missed close never blocks anyone.</summary>
+public sealed record BudgetPeriods(string Day, string Month, DateTimeOffset DayResetsAt, DateTimeOffset MonthResetsAt)
+{
+    public static BudgetPeriods At(DateTimeOffset now)
+    {
+        var utc = now.ToUniversalTime();
+        var dayStart = new DateTimeOffset(utc.Year, utc.Month, utc.Day, 0, 0, 0, TimeSpan.Zero);
+        var monthStart = new DateTimeOffset(utc.Year, utc.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        return new BudgetPeriods(
+            dayStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            monthStart.ToString("yyyy-MM", CultureInfo.InvariantCulture),
+            dayStart.AddDays(1),
+            monthStart.AddMonths(1));
+    }
+}
+
+/// <summary>A project's spend and outstanding reservations in the current day and month.</summary>
+public sealed record BudgetUsage(decimal DaySpent, decimal DayReserved, decimal MonthSpent, decimal MonthReserved)
+{
+    public static BudgetUsage Zero { get; } = new(0, 0, 0, 0);
+}
+
+/// <summary>Per-project spend counters per UTC day and month, updated atomically (patch increments on Cosmos DB).</summary>
+public interface IBudgetLedger
+{
+    Task<BudgetUsage> GetAsync(string workspaceId, string projectId, BudgetPeriods periods, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds <paramref name="amount"/> to the reserved counters of both periods if, for each limit given,
+    /// spent + reserved + amount stays within it; otherwise changes nothing. Returns the usage seen and whether it reserved.
+    /// </summary>
+    Task<(bool Reserved, BudgetUsage Usage)> TryReserveAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal amount,
+        decimal? dailyLimit, decimal? monthlyLimit, CancellationToken cancellationToken = default);
+
+    /// <summary>Releases a reservation and adds the real cost, in the periods the reservation was made in.</summary>
+    Task SettleAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal reserved, decimal actual, CancellationToken cancellationToken = default);
+
+    /// <summary>True the first time a threshold alert is claimed for a scope and period (so exactly one email goes out).</summary>
+    Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,107 @@
+using KillToken.Core.Budgets;
+using Microsoft.Data.Sqlite;
+
+namespace KillToken.Storage.Sqlite;
+
+/// <summary>
+/// Budget counters per project and UTC period, in nano-dollars (exact integers, no float drift). A reservation
+/// checks and increments both periods in one transaction behind the store's write gate.
+/// </summary>
+internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
+{
+    private const decimal NanosPerUsd = 1_000_000_000m;
+
+    public Task<BudgetUsage> GetAsync(string workspaceId, string projectId, BudgetPeriods periods, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(connection => ReadAsync(connection, null, workspaceId, projectId, periods, cancellationToken));
+
+    public Task<(bool Reserved, BudgetUsage Usage)> TryReserveAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal amount,
+        decimal? dailyLimit, decimal? monthlyLimit, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            var usage = await ReadAsync(connection, transaction, workspaceId, projectId, periods, cancellationToken);
+            var fits = (dailyLimit is not { } day || usage.DaySpent + usage.DayReserved + amount <= day)
+                && (monthlyLimit is not { } month || usage.MonthSpent + usage.MonthReserved + amount <= month);
+            if (!fits)
+            {
+                return (false, usage);
+            }
+
+            var nanos = ToNanos(amount);
+            await AddAsync(connection, transaction, workspaceId, DayId(projectId, periods), 0, nanos, cancellationToken);
+            await AddAsync(connection, transaction, workspaceId, MonthId(projectId, periods), 0, nanos, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return (true, usage with { DayReserved = usage.DayReserved + amount, MonthReserved = usage.MonthReserved + amount });
+        }, cancellationToken);
+
+    public Task SettleAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal reserved, decimal actual, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            await AddAsync(connection, transaction, workspaceId, DayId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
+            await AddAsync(connection, transaction, workspaceId, MonthId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO counters (pk, id, spent, reserved) VALUES ($pk, $id, 0, 0) ON CONFLICT (pk, id) DO NOTHING";
+            command.Parameters.AddWithValue("$pk", workspaceId);
+            command.Parameters.AddWithValue("$id", $"alert:{projectId}:{period}:{thresholdPercent}");
+            return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        }, cancellationToken);
+
+    private static string DayId(string projectId, BudgetPeriods periods) => $"budget:{projectId}:day:{periods.Day}";
+
+    private static string MonthId(string projectId, BudgetPeriods periods) => $"budget:{projectId}:month:{periods.Month}";
+
+    // Reservations round up, so the held amount is never below the computed maximum.
+    private static long ToNanos(decimal usd) => (long)Math.Ceiling(usd * NanosPerUsd);
+
+    private static decimal ToUsd(long nanos) => nanos / NanosPerUsd;
+
+    private static async Task<BudgetUsage> ReadAsync(SqliteConnection connection, SqliteTransaction? transaction, string workspaceId, string projectId, BudgetPeriods periods, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT id, spent, reserved FROM counters WHERE pk = $pk AND id IN ($day, $month)";
+        command.Parameters.AddWithValue("$pk", workspaceId);
+        command.Parameters.AddWithValue("$day", DayId(projectId, periods));
+        command.Parameters.AddWithValue("$month", MonthId(projectId, periods));
+        long daySpent = 0, dayReserved = 0, monthSpent = 0, monthReserved = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            if (reader.GetString(0).Contains(":day:", StringComparison.Ordinal))
+            {
+                daySpent = reader.GetInt64(1);
+                dayReserved = reader.GetInt64(2);
+            }
+            else
+            {
+                monthSpent = reader.GetInt64(1);
+                monthReserved = reader.GetInt64(2);
+            }
+        }
+
+        return new BudgetUsage(ToUsd(daySpent), ToUsd(Math.Max(0, dayReserved)), ToUsd(monthSpent), ToUsd(Math.Max(0, monthReserved)));
+    }
+
+    private static async Task AddAsync(SqliteConnection connection, SqliteTransaction transaction, string workspaceId, string id, long spent, long reserved, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO counters (pk, id, spent, reserved) VALUES ($pk, $id, $spent, $reserved)
+            ON CONFLICT (pk, id) DO UPDATE SET spent = spent + excluded.spent, reserved = reserved + excluded.reserved
+            """;
+        command.Parameters.AddWithValue("$pk", workspaceId);
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$spent", spent);
+        command.Parameters.AddWithValue("$reserved", reserved);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
