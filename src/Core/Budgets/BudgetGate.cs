@@ -87,7 +87,8 @@ public sealed partial class BudgetGate(
 
         if (actualCostUsd > 0 && (project.DailyBudgetUsd is not null || project.MonthlyBudgetUsd is not null))
         {
-            await AlertAsync(project, reservation.Periods, cancellationToken);
+            // Off the request path: a slow or broken mail server never delays or fails a call.
+            _ = Task.Run(() => AlertAsync(project, reservation.Periods, CancellationToken.None), CancellationToken.None);
         }
     }
 
