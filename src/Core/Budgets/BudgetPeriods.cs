@@ -41,4 +41,7 @@ public interface IBudgetLedger
 
     /// <summary>True the first time a threshold alert is claimed for a scope and period (so exactly one email goes out).</summary>
     Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default);
+
+    /// <summary>True the first time a period (<c>day:2026-11-22</c>, <c>month:2026-10</c>) is marked closed.</summary>
+    Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default);
 }

@@ -28,6 +28,7 @@ public static class Program
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
         configure?.Invoke(builder);
         builder.Services.AddKillToken(builder.Configuration);
+        builder.Services.AddHostedService<PeriodCloseService>();
 
         var app = builder.Build();
         app.UseKillTokenErrors();

@@ -54,6 +54,15 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
             return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
         }, cancellationToken);
 
+    public Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO counters (pk, id, spent, reserved) VALUES ('_system', $id, 0, 0) ON CONFLICT (pk, id) DO NOTHING";
+            command.Parameters.AddWithValue("$id", "closed:" + period);
+            return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        }, cancellationToken);
+
     private static string DayId(string projectId, BudgetPeriods periods) => $"budget:{projectId}:day:{periods.Day}";
 
     private static string MonthId(string projectId, BudgetPeriods periods) => $"budget:{projectId}:month:{periods.Month}";
