@@ -210,7 +210,7 @@ module rbac './app/rbac.bicep' = {
 
 // ---- Function app settings -------------------------------------------------------------
 // Exactly the settings the code reads (plus the Functions host's own). Keep in sync with
-// src/Functions/local.settings.sample.json. No FUNCTIONS_WORKER_RUNTIME /
+// local.settings.sample.json. No FUNCTIONS_WORKER_RUNTIME /
 // FUNCTIONS_EXTENSION_VERSION: Flex Consumption takes the runtime from functionAppConfig.
 
 var appSettings = {

@@ -1,0 +1,51 @@
+using KillToken.Functions.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Azure.Functions.Worker.Middleware;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KillToken.Functions.AzureFunctions;
+
+/// <summary>
+/// The Azure Functions isolated worker with ASP.NET Core integration (only with <c>-p:AzureFunctions=true</c>).
+/// Same registrations as the self-host (<see cref="KillTokenServiceCollectionExtensions.AddKillToken"/>), same
+/// handlers; the functions in this folder only bind each route to its handler.
+/// </summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        var builder = FunctionsApplication.CreateBuilder(args);
+        builder.ConfigureFunctionsWebApplication();
+
+        // As in the self-host: bodies are limited by KILLTOKEN_MAX_BODY_BYTES with the contract's 413, so the worker's
+        // Kestrel (default 30 MB) stays above that setting's maximum (64 MB).
+        builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
+        builder.Services.AddKillToken(builder.Configuration);
+
+        // The integration offers no hook for ASP.NET Core middleware in the worker's request pipeline, so the self-host's
+        // UnhandledErrorMiddleware runs as worker middleware instead. Registered after ConfigureFunctionsWebApplication,
+        // so it runs inside the integration's proxying middleware, where the HttpContext is already attached.
+        builder.UseMiddleware<HttpErrorWorkerMiddleware>();
+
+        builder.Build().Run();
+    }
+}
+
+/// <summary>
+/// Runs the shared <see cref="UnhandledErrorMiddleware"/> around HTTP invocations: a function that throws answers the
+/// contract's error shape, exactly as under the self-host. Other triggers (the timer) pass straight through.
+/// </summary>
+internal sealed class HttpErrorWorkerMiddleware(ILogger<UnhandledErrorMiddleware> logger) : IFunctionsWorkerMiddleware
+{
+    public Task Invoke(FunctionContext context, FunctionExecutionDelegate next)
+    {
+        var http = context.GetHttpContext();
+        return http is null
+            ? next(context)
+            : new UnhandledErrorMiddleware(_ => next(context), logger).InvokeAsync(http);
+    }
+}
