@@ -19,34 +19,61 @@ public static class TokenEstimator
         foreach (var message in messages)
         {
             total += PerMessageOverhead + EstimateText(TextOf(message));
+            if (ChatRequestParser.AsString(message["name"]) is { Length: > 0 } name)
+            {
+                total += EstimateText(name) + 1;
+            }
         }
 
         return total;
     }
 
+    /// <summary>
+    /// Words of up to 8 letters are one token (BPE vocabularies hold most common words whole), longer ones one more per
+    /// 5 letters; a contraction ("'s", "'re") joins its apostrophe; digits go in groups of 3; other symbols are one each.
+    /// </summary>
     public static long EstimateText(string text)
     {
         long tokens = 0;
-        var letters = 0;
-        foreach (var c in text)
+        var i = 0;
+        while (i < text.Length)
         {
-            if (char.IsLetter(c))
+            var c = text[i];
+            if (char.IsLetter(c) || (c == '\'' && i + 1 < text.Length && char.IsLetter(text[i + 1]) && i > 0 && char.IsLetter(text[i - 1])))
             {
-                letters++;
+                var start = i;
+                i++;
+                while (i < text.Length && char.IsLetter(text[i]))
+                {
+                    i++;
+                }
+
+                var length = i - start;
+                tokens += length <= 8 ? 1 : 1 + ((length - 8 + 4) / 5);
                 continue;
             }
 
-            tokens += (letters + 3) / 4;
-            letters = 0;
-            if (char.IsWhiteSpace(c))
+            if (char.IsDigit(c))
             {
-                continue; // a space usually joins the next word's token
+                var start = i;
+                while (i < text.Length && char.IsDigit(text[i]))
+                {
+                    i++;
+                }
+
+                tokens += (i - start + 2) / 3;
+                continue;
             }
 
-            tokens++; // digits, punctuation and symbols are mostly their own tokens
+            if (!char.IsWhiteSpace(c) || c == '\n')
+            {
+                tokens++;
+            }
+
+            i++;
         }
 
-        return tokens + ((letters + 3) / 4);
+        return tokens;
     }
 
     /// <summary>All text of a message: string content, text parts, and tool-call arguments.</summary>

@@ -1,0 +1,52 @@
+using System.Text.Json.Nodes;
+using KillToken.Core.Gateway;
+
+namespace KillToken.Core.Optimization;
+
+/// <summary>
+/// §3 step 6. <c>measure_only</c> runs every transform on a copy to count its waste and sends the messages unchanged;
+/// <c>safe</c> also applies the meaning-preserving transforms in order and reports the tokens that saved.
+/// </summary>
+public sealed class PromptOptimizer : IPromptOptimizer
+{
+    private readonly IReadOnlyList<IPromptTransform> _transforms;
+
+    public PromptOptimizer()
+        : this([new DuplicateMessageTransform(), new JsonMinifyTransform(), new WhitespaceTransform(), new RepeatedSystemPromptTransform()])
+    {
+    }
+
+    public PromptOptimizer(IReadOnlyList<IPromptTransform> transforms) => _transforms = transforms;
+
+    public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode)
+    {
+        var original = TokenEstimator.EstimateMessages(messages);
+        var waste = new Dictionary<string, long>(StringComparer.Ordinal);
+        var current = messages;
+        foreach (var transform in _transforms)
+        {
+            // Each category is measured on top of the ones before it, so categories never count the same tokens twice.
+            var after = transform.Apply(current);
+            var tokens = TokenEstimator.EstimateMessages(current) - TokenEstimator.EstimateMessages(after);
+            if (tokens > 0)
+            {
+                waste[transform.Category] = tokens;
+            }
+
+            if (transform.IsSafe)
+            {
+                current = after;
+            }
+        }
+
+        var sent = mode == OptimizationMode.Safe && !ReferenceEquals(current, messages) ? current : messages;
+        return new OptimizationResult
+        {
+            Messages = sent,
+            WasteTokens = waste.Values.Sum(),
+            SavedTokens = ReferenceEquals(sent, messages) ? 0 : Math.Max(0, original - TokenEstimator.EstimateMessages(sent)),
+            WasteByCategory = waste,
+            TemplateId = TemplateFingerprint.Of(messages),
+        };
+    }
+}

@@ -1,0 +1,93 @@
+using System.Text;
+
+namespace KillToken.Core.Optimization;
+
+/// <summary>
+/// Splits text into parts a transform may touch and parts it must never touch: fenced code blocks (```),
+/// inline code (`…`) and double-quoted text on one line.
+/// </summary>
+public static class TextSegments
+{
+    public readonly record struct Segment(string Text, bool Protected);
+
+    public static List<Segment> Split(string text)
+    {
+        var segments = new List<Segment>();
+        var plain = new StringBuilder();
+        var i = 0;
+        while (i < text.Length)
+        {
+            var end = ProtectedEnd(text, i);
+            if (end > i)
+            {
+                Flush();
+                segments.Add(new Segment(text[i..end], true));
+                i = end;
+                continue;
+            }
+
+            plain.Append(text[i]);
+            i++;
+        }
+
+        Flush();
+        return segments;
+
+        void Flush()
+        {
+            if (plain.Length > 0)
+            {
+                segments.Add(new Segment(plain.ToString(), false));
+                plain.Clear();
+            }
+        }
+    }
+
+    /// <summary>Applies <paramref name="transform"/> to the unprotected parts only.</summary>
+    public static string MapPlain(string text, Func<string, string> transform)
+    {
+        var builder = new StringBuilder(text.Length);
+        foreach (var segment in Split(text))
+        {
+            builder.Append(segment.Protected ? segment.Text : transform(segment.Text));
+        }
+
+        return builder.ToString();
+    }
+
+    // Returns the end (exclusive) of a protected span starting at i, or i when none starts there.
+    private static int ProtectedEnd(string text, int i)
+    {
+        if (string.CompareOrdinal(text, i, "```", 0, 3) == 0)
+        {
+            var close = text.IndexOf("```", i + 3, StringComparison.Ordinal);
+            return close < 0 ? text.Length : close + 3;
+        }
+
+        if (text[i] == '`')
+        {
+            var close = text.IndexOf('`', i + 1);
+            var newline = text.IndexOf('\n', i + 1);
+            return close > i && (newline < 0 || close < newline) ? close + 1 : i;
+        }
+
+        if (text[i] == '"')
+        {
+            for (var j = i + 1; j < text.Length && text[j] != '\n'; j++)
+            {
+                if (text[j] == '\\')
+                {
+                    j++;
+                    continue;
+                }
+
+                if (text[j] == '"')
+                {
+                    return j + 1;
+                }
+            }
+        }
+
+        return i;
+    }
+}
