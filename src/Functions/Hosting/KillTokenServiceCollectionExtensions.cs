@@ -1,3 +1,5 @@
+using Azure.Core;
+using Azure.Identity;
 using KillToken.Core;
 using KillToken.Core.Budgets;
 using KillToken.Core.Caching;
@@ -11,6 +13,7 @@ using KillToken.Core.Security;
 using KillToken.Functions.Handlers;
 using KillToken.Functions.Hosting;
 using KillToken.Functions.Security;
+using KillToken.Storage.Cosmos;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -31,22 +34,64 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton(secrets);
         services.TryAddSingleton(TimeProvider.System);
 
+        // One credential for every Azure service, created only when one is used: the app's managed identity in Azure.
+        var azureCredential = new Lazy<TokenCredential>(() => new DefaultAzureCredential());
         if (settings.Store == "sqlite")
         {
             services.AddKillTokenSqliteStore(settings.DataDirectory);
         }
+        else if (settings.CosmosConnectionString is { } connectionString)
+        {
+            // Key authentication: an emulator. Its self-signed certificate is accepted only on this machine.
+            services.AddKillTokenCosmosStore(new CosmosStoreOptions
+            {
+                ConnectionString = connectionString,
+                DatabaseName = settings.CosmosDatabase,
+                AcceptLocalEmulatorCertificate = CosmosStoreOptions.IsLocalEmulator(connectionString),
+            });
+        }
         else
         {
-            throw new InvalidOperationException("KILLTOKEN_STORE=cosmos is not available in this build yet.");
+            if (!Uri.TryCreate(settings.CosmosEndpoint, UriKind.Absolute, out var cosmosEndpoint))
+            {
+                throw new InvalidOperationException($"{SettingNames.CosmosEndpoint} must be an absolute URL.");
+            }
+
+            services.AddKillTokenCosmosStore(new CosmosStoreOptions
+            {
+                AccountEndpoint = cosmosEndpoint,
+                Credential = azureCredential.Value,
+                DatabaseName = settings.CosmosDatabase,
+            });
         }
 
-        services.AddKillTokenLocalVault(() => secrets.EncryptionKey, settings.DataDirectory);
+        if (settings.KeyVaultUri is not null)
+        {
+            if (!Uri.TryCreate(settings.KeyVaultUri, UriKind.Absolute, out var vaultUri))
+            {
+                throw new InvalidOperationException($"{SettingNames.KeyVaultUri} must be an absolute URL.");
+            }
+
+            services.AddKillTokenKeyVault(vaultUri, azureCredential.Value);
+        }
+        else
+        {
+            services.AddKillTokenLocalVault(() => secrets.EncryptionKey, settings.DataDirectory);
+        }
+
         services.AddKillTokenProviders(name => configuration[name]);
 
         // The pipeline and its steps.
         services.AddSingleton<IPricingCatalog>(PricingCatalog.LoadEmbedded());
-        services.TryAddSingleton<IPromptOptimizer, PassThroughOptimizer>();
-        services.TryAddSingleton<IBudgetGate, UnlimitedBudgetGate>();
+        services.TryAddSingleton<IPromptOptimizer, PromptOptimizer>();
+        services.AddSingleton(settings.Smtp);
+        services.TryAddSingleton<IBudgetAlertSender, KillToken.Functions.Notifications.SmtpAlertSender>();
+        services.TryAddSingleton<IBudgetGate>(sp => sp.GetService<IBudgetLedger>() is { } ledger
+            ? ActivatorUtilities.CreateInstance<BudgetGate>(sp, ledger)
+            : new UnlimitedBudgetGate(sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<IPeriodCloseJob>(sp => sp.GetService<IBudgetLedger>() is { } ledger
+            ? ActivatorUtilities.CreateInstance<PeriodCloseJob>(sp, ledger)
+            : new NoOpPeriodCloseJob());
         // The cache and idempotency steps work over whichever store provides their storage port.
         services.TryAddSingleton<IResponseCache>(sp => sp.GetService<ICacheStore>() is { } cacheStore
             ? new ExactResponseCache(cacheStore, sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<TimeProvider>())
@@ -54,6 +99,8 @@ public static class KillTokenServiceCollectionExtensions
         services.TryAddSingleton<IIdempotencyGate>(sp => sp.GetService<IIdempotencyStore>() is { } idempotencyStore
             ? new IdempotencyGate(idempotencyStore, sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<TimeProvider>())
             : new NoIdempotencyGate());
+        services.TryAddSingleton<KillToken.Core.Analytics.IUsageRollups, KillToken.Core.Analytics.NoUsageRollups>();
+        services.AddSingleton<KillToken.Core.Analytics.ReportService>();
         services.AddSingleton<CredentialResolver>();
         services.AddSingleton<ChatPipeline>();
 

@@ -20,12 +20,14 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<KillToken.Core.Idempotency.IIdempotencyStore, SqliteIdempotencyStore>();
         services.AddSingleton<KillToken.Core.Caching.ICacheStore, SqliteCacheStore>();
         services.AddSingleton<KillToken.Core.Budgets.IBudgetLedger, SqliteBudgetLedger>();
+        services.AddSingleton<KillToken.Core.Analytics.IUsageRollups, SqliteUsageRollups>();
         return services;
     }
 
     /// <summary>The local AES-256-GCM envelope vault, kept in the embedded store's file.</summary>
     public static IServiceCollection AddKillTokenLocalVault(this IServiceCollection services, Func<byte[]> masterKey, string dataDirectory)
     {
+        Directory.CreateDirectory(dataDirectory);
         services.AddSingleton(sp =>
             new LocalSecretVault(sp.GetService<SqliteDatabase>() ?? new SqliteDatabase(Path.Combine(dataDirectory, "vault.db")), masterKey()));
         services.AddSingleton<ISecretVault>(sp => sp.GetRequiredService<LocalSecretVault>());

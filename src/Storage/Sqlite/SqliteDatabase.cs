@@ -100,6 +100,14 @@ public sealed class SqliteDatabase : IDisposable
                 reserved INTEGER NOT NULL DEFAULT 0,
                 PRIMARY KEY (pk, id)
             ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS rollups (
+                pk TEXT NOT NULL,
+                day TEXT NOT NULL,
+                dim TEXT NOT NULL,
+                key TEXT NOT NULL,
+                body TEXT NOT NULL,
+                PRIMARY KEY (pk, day, dim, key)
+            ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS vault_secrets (
                 name TEXT NOT NULL,
                 version TEXT NOT NULL,

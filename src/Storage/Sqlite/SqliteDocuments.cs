@@ -8,12 +8,14 @@ internal static class SqliteDocuments
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static async Task<T?> GetAsync<T>(SqliteConnection connection, string pk, string id, CancellationToken cancellationToken)
+    /// <summary>A point read that only matches a document of the expected kind (an id of another kind reads as missing).</summary>
+    public static async Task<T?> GetAsync<T>(SqliteConnection connection, string pk, string id, string kind, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT body FROM documents WHERE pk = $pk AND id = $id";
+        command.CommandText = "SELECT body FROM documents WHERE pk = $pk AND id = $id AND kind = $kind";
         command.Parameters.AddWithValue("$pk", pk);
         command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$kind", kind);
         var body = (string?)await command.ExecuteScalarAsync(cancellationToken);
         return body is null ? default : JsonSerializer.Deserialize<T>(body, Json);
     }
@@ -49,12 +51,13 @@ internal static class SqliteDocuments
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public static async Task<bool> DeleteAsync(SqliteConnection connection, string pk, string id, CancellationToken cancellationToken)
+    public static async Task<bool> DeleteAsync(SqliteConnection connection, string pk, string id, string kind, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = "DELETE FROM documents WHERE pk = $pk AND id = $id";
+        command.CommandText = "DELETE FROM documents WHERE pk = $pk AND id = $id AND kind = $kind";
         command.Parameters.AddWithValue("$pk", pk);
         command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$kind", kind);
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 

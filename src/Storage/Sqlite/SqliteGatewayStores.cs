@@ -34,7 +34,7 @@ internal sealed class SqliteIdempotencyStore(SqliteDatabase db, TimeProvider tim
         }, cancellationToken);
 
     public Task DeleteAsync(string workspaceId, string projectId, string key, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(connection => SqliteDocuments.DeleteAsync(connection, workspaceId, Id(projectId, key), cancellationToken), cancellationToken);
+        db.WriteAsync(connection => SqliteDocuments.DeleteAsync(connection, workspaceId, Id(projectId, key), Kind, cancellationToken), cancellationToken);
 
     private static string Id(string projectId, string key) => "idem:" + CanonicalRequest.Sha256Hex(projectId + "\n" + key);
 

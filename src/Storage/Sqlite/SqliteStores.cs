@@ -62,7 +62,7 @@ internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
         }, cancellationToken);
 
     public Task<WorkspaceRecord?> GetAsync(string workspaceId, CancellationToken cancellationToken = default) =>
-        db.ReadAsync(connection => GetAsync<WorkspaceRecord>(connection, workspaceId, workspaceId, cancellationToken));
+        db.ReadAsync(connection => GetAsync<WorkspaceRecord>(connection, workspaceId, workspaceId, WorkspaceKind, cancellationToken));
 
     public Task UpdateAsync(WorkspaceRecord workspace, CancellationToken cancellationToken = default) =>
         db.WriteAsync(async connection =>
@@ -72,7 +72,7 @@ internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
         }, cancellationToken);
 
     public Task<MembershipRecord?> GetMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default) =>
-        db.ReadAsync(connection => GetAsync<MembershipRecord>(connection, workspaceId, Keys.Member(userId), cancellationToken));
+        db.ReadAsync(connection => GetAsync<MembershipRecord>(connection, workspaceId, Keys.Member(userId), MemberKind, cancellationToken));
 
     public Task<IReadOnlyList<MembershipRecord>> ListMembershipsOfUserAsync(string userId, CancellationToken cancellationToken = default) =>
         db.ReadAsync<IReadOnlyList<MembershipRecord>>(async connection =>
@@ -112,7 +112,7 @@ internal sealed class SqliteProjectStore(SqliteDatabase db) : IProjectStore
         db.ReadAsync(async connection =>
         {
             var pointer = await GetLookupAsync<ProjectPointer>(connection, Keys.Project(projectId), cancellationToken);
-            return pointer is null ? null : await GetAsync<ProjectRecord>(connection, pointer.WorkspaceId, pointer.ProjectId, cancellationToken);
+            return pointer is null ? null : await GetAsync<ProjectRecord>(connection, pointer.WorkspaceId, pointer.ProjectId, Kind, cancellationToken);
         });
 
     public Task<IReadOnlyList<ProjectRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default) =>
@@ -137,7 +137,7 @@ internal sealed class SqliteProjectStore(SqliteDatabase db) : IProjectStore
         db.ReadAsync(async connection =>
         {
             var pointer = await GetLookupAsync<ProjectPointer>(connection, Keys.KeyHash(keyHash), cancellationToken);
-            var project = pointer is null ? null : await GetAsync<ProjectRecord>(connection, pointer.WorkspaceId, pointer.ProjectId, cancellationToken);
+            var project = pointer is null ? null : await GetAsync<ProjectRecord>(connection, pointer.WorkspaceId, pointer.ProjectId, Kind, cancellationToken);
             // A stale pointer (key regenerated between the two reads) must not authenticate.
             return project is not null && project.KeyHash == keyHash ? project : null;
         });
@@ -150,7 +150,7 @@ internal sealed class SqliteCredentialStore(SqliteDatabase db) : ICredentialStor
     public Task CreateAsync(CredentialRecord credential, CancellationToken cancellationToken = default) => UpdateAsync(credential, cancellationToken);
 
     public Task<CredentialRecord?> GetAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default) =>
-        db.ReadAsync(connection => GetAsync<CredentialRecord>(connection, workspaceId, credentialId, cancellationToken));
+        db.ReadAsync(connection => GetAsync<CredentialRecord>(connection, workspaceId, credentialId, Kind, cancellationToken));
 
     public Task<IReadOnlyList<CredentialRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default) =>
         db.ReadAsync<IReadOnlyList<CredentialRecord>>(async connection => await ListAsync<CredentialRecord>(connection, workspaceId, Kind, cancellationToken));
@@ -163,7 +163,7 @@ internal sealed class SqliteCredentialStore(SqliteDatabase db) : ICredentialStor
         }, cancellationToken);
 
     public Task<bool> DeleteAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(connection => SqliteDocuments.DeleteAsync(connection, workspaceId, credentialId, cancellationToken), cancellationToken);
+        db.WriteAsync(connection => SqliteDocuments.DeleteAsync(connection, workspaceId, credentialId, Kind, cancellationToken), cancellationToken);
 }
 
 internal sealed class SqliteTraceStore(SqliteDatabase db) : ITraceStore

@@ -1,0 +1,455 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using KillToken.Core.Domain;
+using KillToken.Core.Ports;
+using KillToken.Storage.Sqlite;
+using Microsoft.Azure.Cosmos;
+using Microsoft.Extensions.Logging;
+using static KillToken.Storage.Cosmos.CosmosStoreContext;
+
+namespace KillToken.Storage.Cosmos;
+
+// The SQLite layout on Cosmos DB. Cross-container writes have no transaction, so every multi-document write is ordered
+// so that a crash half-way leaves only unreachable leftovers, never a dangling pointer that resolves.
+
+/// <summary>Lookup ids (container <c>lookups</c>, partition = id) and tenant document ids (container <c>workspaces</c>).</summary>
+internal static class CosmosKeys
+{
+    public static string User(string userId) => CosmosIds.Key("user", userId);
+    /// <summary>Always hashed: an email is personal data, and ids travel in request URLs and diagnostics.</summary>
+    public static string Email(string email) => CosmosIds.HashedKey("email", email);
+    public static string Memberships(string userId) => CosmosIds.Key("memberships", userId);
+    public static string Project(string projectId) => CosmosIds.Key("project", projectId);
+    public static string KeyHash(string hash) => CosmosIds.Key("key", hash);
+    public static string Member(string userId) => CosmosIds.Key("member", userId);
+}
+
+/// <summary>Document and lookup <c>type</c> values.</summary>
+internal static class CosmosTypes
+{
+    public const string Workspace = "workspace";
+    public const string Member = "member";
+    public const string Project = "project";
+    public const string Credential = "credential";
+    public const string Trace = "trace";
+    public const string User = "user";
+    public const string Email = "email";
+    public const string Memberships = "memberships";
+    public const string ProjectPointer = "project";
+    public const string KeyPointer = "key";
+}
+
+internal sealed class CosmosUserStore(CosmosStoreContext db) : IUserStore
+{
+    public async Task<bool> TryCreateAsync(UserRecord user, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        await db.EnsureReadyAsync(cancellationToken);
+
+        // The user document first, under its new id (a 409 means this id exists: nothing of ours to undo); then the
+        // email, whose 409 is the unique check. A crash in between leaves a user no email points at: unreachable.
+        var userKey = CosmosKeys.User(user.Id);
+        using (var document = Lookup(userKey, CosmosTypes.User, user))
+        {
+            if (!await CosmosStoreContext.TryCreateAsync(db.Lookups, document, userKey, cancellationToken))
+            {
+                return false;
+            }
+        }
+
+        var emailKey = CosmosKeys.Email(user.Email);
+        bool created;
+        using (var document = Lookup(emailKey, CosmosTypes.Email, user.Id))
+        {
+            created = await CosmosStoreContext.TryCreateAsync(db.Lookups, document, emailKey, cancellationToken);
+        }
+
+        if (!created)
+        {
+            await DeleteAsync(db.Lookups, userKey, userKey, CancellationToken.None);
+        }
+
+        return created;
+    }
+
+    public async Task<UserRecord?> FindByEmailAsync(string email, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var (userId, _) = await db.ReadLookupAsync<string>(CosmosKeys.Email(email), CosmosTypes.Email, cancellationToken);
+        return userId is null ? null : await GetAsync(userId, cancellationToken);
+    }
+
+    public async Task<UserRecord?> GetAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        return (await db.ReadLookupAsync<UserRecord>(CosmosKeys.User(userId), CosmosTypes.User, cancellationToken)).Value;
+    }
+}
+
+internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogger<CosmosWorkspaceStore> logger) : IWorkspaceStore
+{
+    private const int MaxAttempts = 10;
+
+    public async Task CreateAsync(WorkspaceRecord workspace, MembershipRecord owner, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        ArgumentNullException.ThrowIfNull(owner);
+        RequirePlain(workspace.Id);
+        await db.EnsureReadyAsync(cancellationToken);
+
+        // Workspace, then member, then the user's list: until the list names it, no one reaches the workspace.
+        using (var document = Document(workspace, CosmosTypes.Workspace))
+        {
+            await UpsertAsync(db.Workspaces, document, workspace.Id, cancellationToken);
+        }
+
+        await UpsertMemberAsync(owner, cancellationToken);
+        await AddMembershipAsync(owner, cancellationToken);
+    }
+
+    public async Task<WorkspaceRecord?> GetAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        if (!CosmosIds.IsPlain(workspaceId))
+        {
+            return null;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        return await ReadAsync<WorkspaceRecord>(db.Workspaces, workspaceId, workspaceId, CosmosTypes.Workspace, cancellationToken);
+    }
+
+    public async Task UpdateAsync(WorkspaceRecord workspace, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        RequirePlain(workspace.Id);
+        await db.EnsureReadyAsync(cancellationToken);
+        using var document = Document(workspace, CosmosTypes.Workspace);
+        await UpsertAsync(db.Workspaces, document, workspace.Id, cancellationToken);
+    }
+
+    public async Task<MembershipRecord?> GetMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default)
+    {
+        if (!CosmosIds.IsPlain(workspaceId))
+        {
+            return null;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        return await ReadAsync<MembershipRecord>(db.Workspaces, CosmosKeys.Member(userId), workspaceId, CosmosTypes.Member, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<MembershipRecord>> ListMembershipsOfUserAsync(string userId, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var (list, _) = await db.ReadLookupAsync<UserMemberships>(CosmosKeys.Memberships(userId), CosmosTypes.Memberships, cancellationToken);
+        return list is null
+            ? []
+            : [.. list.Items.Select(i => new MembershipRecord { WorkspaceId = i.WorkspaceId, UserId = userId, Role = i.Role, JoinedAt = i.JoinedAt })];
+    }
+
+    private async Task UpsertMemberAsync(MembershipRecord membership, CancellationToken cancellationToken)
+    {
+        using var document = Document(membership, CosmosTypes.Member, CosmosKeys.Member(membership.UserId));
+        await UpsertAsync(db.Workspaces, document, membership.WorkspaceId, cancellationToken);
+    }
+
+    /// <summary>Read-modify-write of the user's membership list, guarded by its etag (create-if-absent guarded by 409).</summary>
+    private async Task AddMembershipAsync(MembershipRecord membership, CancellationToken cancellationToken)
+    {
+        var key = CosmosKeys.Memberships(membership.UserId);
+        for (var attempt = 1; ; attempt++)
+        {
+            var (list, etag) = await db.ReadLookupAsync<UserMemberships>(key, CosmosTypes.Memberships, cancellationToken);
+            list ??= new UserMemberships([]);
+            list.Items.RemoveAll(i => i.WorkspaceId == membership.WorkspaceId);
+            list.Items.Add(new UserMembershipEntry(membership.WorkspaceId, membership.Role, membership.JoinedAt));
+            using var document = Lookup(key, CosmosTypes.Memberships, list);
+            var saved = etag is null
+                ? await TryCreateAsync(db.Lookups, document, key, cancellationToken)
+                : await TryReplaceAsync(db.Lookups, key, document, key, etag, cancellationToken);
+            if (saved)
+            {
+                return;
+            }
+
+            if (attempt == MaxAttempts)
+            {
+                throw new CosmosConcurrencyException($"The memberships of a user kept changing; gave up after {MaxAttempts} attempts.");
+            }
+
+            LogMembershipsRetry(logger, membership.UserId, attempt);
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * attempt)), cancellationToken);
+        }
+    }
+
+    internal static void RequirePlain(string id)
+    {
+        if (!CosmosIds.IsPlain(id))
+        {
+            throw new ArgumentException("Record ids must be plain ([A-Za-z0-9._:@-], at most 200 characters) to be Cosmos DB document ids.", nameof(id));
+        }
+    }
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "The memberships of user {UserId} changed concurrently; retrying (attempt {Attempt})")]
+    private static partial void LogMembershipsRetry(ILogger logger, string userId, int attempt);
+}
+
+internal sealed class CosmosProjectStore(CosmosStoreContext db) : IProjectStore
+{
+    public async Task CreateAsync(ProjectRecord project, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(project);
+        CosmosWorkspaceStore.RequirePlain(project.Id);
+        CosmosWorkspaceStore.RequirePlain(project.WorkspaceId);
+        await db.EnsureReadyAsync(cancellationToken);
+
+        // The project, then its id pointer, then the key-hash pointer last: the key works once everything behind it exists.
+        using (var document = Document(project, CosmosTypes.Project))
+        {
+            await UpsertAsync(db.Workspaces, document, project.WorkspaceId, cancellationToken);
+        }
+
+        var pointer = new ProjectPointer(project.WorkspaceId, project.Id);
+        await UpsertPointerAsync(CosmosKeys.Project(project.Id), CosmosTypes.ProjectPointer, pointer, cancellationToken);
+        await UpsertPointerAsync(CosmosKeys.KeyHash(project.KeyHash), CosmosTypes.KeyPointer, pointer, cancellationToken);
+    }
+
+    public async Task<ProjectRecord?> GetAsync(string projectId, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var (pointer, _) = await db.ReadLookupAsync<ProjectPointer>(CosmosKeys.Project(projectId), CosmosTypes.ProjectPointer, cancellationToken);
+        return pointer is null ? null : await ReadAsync<ProjectRecord>(db.Workspaces, pointer.ProjectId, pointer.WorkspaceId, CosmosTypes.Project, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<ProjectRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type")
+            .WithParameter("@ws", workspaceId)
+            .WithParameter("@type", CosmosTypes.Project);
+        return await QueryAsync<ProjectRecord>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken);
+    }
+
+    public async Task UpdateAsync(ProjectRecord project, string? previousKeyHash = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(project);
+        CosmosWorkspaceStore.RequirePlain(project.Id);
+        await db.EnsureReadyAsync(cancellationToken);
+        var keyChanged = previousKeyHash is not null && previousKeyHash != project.KeyHash;
+        if (keyChanged)
+        {
+            // The new pointer may exist before the project names the new hash: FindByKeyHash checks the hash it
+            // reaches, so the switch from old key to new key happens at the one project write below.
+            await UpsertPointerAsync(CosmosKeys.KeyHash(project.KeyHash), CosmosTypes.KeyPointer, new ProjectPointer(project.WorkspaceId, project.Id), cancellationToken);
+        }
+
+        using (var document = Document(project, CosmosTypes.Project))
+        {
+            await UpsertAsync(db.Workspaces, document, project.WorkspaceId, cancellationToken);
+        }
+
+        if (keyChanged)
+        {
+            var oldKey = CosmosKeys.KeyHash(previousKeyHash!);
+            await DeleteAsync(db.Lookups, oldKey, oldKey, cancellationToken);
+        }
+    }
+
+    public async Task<ProjectRecord?> FindByKeyHashAsync(string keyHash, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var (pointer, _) = await db.ReadLookupAsync<ProjectPointer>(CosmosKeys.KeyHash(keyHash), CosmosTypes.KeyPointer, cancellationToken);
+        var project = pointer is null
+            ? null
+            : await ReadAsync<ProjectRecord>(db.Workspaces, pointer.ProjectId, pointer.WorkspaceId, CosmosTypes.Project, cancellationToken);
+        // A stale pointer (key regenerated, or a pointer left by a crash) must not authenticate.
+        return project is not null && project.KeyHash == keyHash ? project : null;
+    }
+
+    private async Task UpsertPointerAsync(string key, string type, ProjectPointer pointer, CancellationToken cancellationToken)
+    {
+        using var document = Lookup(key, type, pointer);
+        await UpsertAsync(db.Lookups, document, key, cancellationToken);
+    }
+}
+
+internal sealed class CosmosCredentialStore(CosmosStoreContext db) : ICredentialStore
+{
+    public Task CreateAsync(CredentialRecord credential, CancellationToken cancellationToken = default) => UpdateAsync(credential, cancellationToken);
+
+    public async Task<CredentialRecord?> GetAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default)
+    {
+        if (!CosmosIds.IsPlain(workspaceId) || !CosmosIds.IsPlain(credentialId))
+        {
+            return null;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        return await ReadAsync<CredentialRecord>(db.Workspaces, credentialId, workspaceId, CosmosTypes.Credential, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<CredentialRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type")
+            .WithParameter("@ws", workspaceId)
+            .WithParameter("@type", CosmosTypes.Credential);
+        return await QueryAsync<CredentialRecord>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken);
+    }
+
+    public async Task UpdateAsync(CredentialRecord credential, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        CosmosWorkspaceStore.RequirePlain(credential.Id);
+        await db.EnsureReadyAsync(cancellationToken);
+        using var document = Document(credential, CosmosTypes.Credential);
+        await UpsertAsync(db.Workspaces, document, credential.WorkspaceId, cancellationToken);
+    }
+
+    public async Task<bool> DeleteAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default)
+    {
+        // Only a credential may be deleted through this port, never the workspace or a project sharing the partition.
+        if (await GetAsync(workspaceId, credentialId, cancellationToken) is null)
+        {
+            return false;
+        }
+
+        return await CosmosStoreContext.DeleteAsync(db.Workspaces, credentialId, workspaceId, cancellationToken);
+    }
+}
+
+internal sealed class CosmosTraceStore(CosmosStoreContext db) : ITraceStore
+{
+    public async Task AppendAsync(RequestTrace trace, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        CosmosWorkspaceStore.RequirePlain(trace.Id);
+        await db.EnsureReadyAsync(cancellationToken);
+        using var document = Document(trace, CosmosTypes.Trace, id: null, ("orderKey", OrderKey(trace.CreatedAt.UtcTicks, trace.Id)));
+        await UpsertAsync(db.Traces, document, trace.WorkspaceId, cancellationToken);
+    }
+
+    public async Task<RequestTrace?> GetAsync(string workspaceId, string requestId, CancellationToken cancellationToken = default)
+    {
+        if (!CosmosIds.IsPlain(workspaceId) || !CosmosIds.IsPlain(requestId))
+        {
+            return null;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        return await ReadAsync<RequestTrace>(db.Traces, requestId, workspaceId, CosmosTypes.Trace, cancellationToken);
+    }
+
+    /// <summary>
+    /// Newest first by <c>orderKey</c> = 19-digit UTC ticks + '|' + id: one string, so ORDER BY needs no composite index,
+    /// ties break by id as in SQLite, and the page cursor (the same as SQLite's) becomes a range filter — a keyset page.
+    /// </summary>
+    public async Task<TracePage> QueryAsync(string workspaceId, TraceQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        string? cursorKey = null;
+        if (query.Cursor is not null)
+        {
+            if (!TraceCursor.TryDecode(query.Cursor, out var cursorTicks, out var cursorId) || cursorTicks < 0)
+            {
+                throw new InvalidCursorException();
+            }
+
+            cursorKey = OrderKey(cursorTicks, cursorId);
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        var limit = Math.Clamp(query.Limit, 1, 500);
+        var sql = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"SELECT TOP {limit + 1} * FROM c WHERE c.workspaceId = @ws"));
+        var parameters = new List<(string Name, object Value)> { ("@ws", workspaceId) };
+        void Filter(string field, string name, string? value)
+        {
+            if (value is not null)
+            {
+                sql.Append(CultureInfo.InvariantCulture, $" AND c.{field} = @{name}");
+                parameters.Add(("@" + name, value));
+            }
+        }
+
+        Filter("provider", "provider", query.Provider);
+        Filter("finalModel", "model", query.Model);
+        Filter("optimizationMode", "mode", query.Mode);
+        Filter("cacheStatus", "cache", query.CacheStatus);
+        Filter("feature", "feature", query.Feature);
+        Filter("projectId", "project", query.ProjectId);
+        if (query.From is { } from)
+        {
+            sql.Append(" AND c.orderKey >= @from");
+            parameters.Add(("@from", Ticks(from.UtcTicks)));
+        }
+
+        if (query.To is { } to)
+        {
+            // Inclusive of every trace at exactly 'to': below the next tick.
+            sql.Append(" AND c.orderKey < @to");
+            parameters.Add(("@to", Ticks(to.UtcTicks + 1)));
+        }
+
+        if (cursorKey is not null)
+        {
+            sql.Append(" AND c.orderKey < @cursor");
+            parameters.Add(("@cursor", cursorKey));
+        }
+
+        sql.Append(" ORDER BY c.orderKey DESC");
+        var definition = new QueryDefinition(sql.ToString());
+        foreach (var (name, value) in parameters)
+        {
+            definition = definition.WithParameter(name, value);
+        }
+
+        var items = await CosmosStoreContext.QueryAsync<RequestTrace>(db.Traces, definition, workspaceId, limit + 1, cancellationToken);
+        string? next = null;
+        if (items.Count > limit)
+        {
+            items.RemoveRange(limit, items.Count - limit);
+            var last = items[^1];
+            next = TraceCursor.Encode(last.CreatedAt.UtcTicks, last.Id);
+        }
+
+        return new TracePage(items, next);
+    }
+
+    private static string Ticks(long ticks) => ticks.ToString("D19", CultureInfo.InvariantCulture);
+
+    internal static string OrderKey(long ticks, string id) => Ticks(ticks) + "|" + id;
+}
+
+internal sealed class CosmosHealthProbe(CosmosStoreContext db) : IHealthProbe
+{
+    private const string ProbeId = "health:probe";
+
+    public async Task<HealthCheckResult> CheckAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await db.EnsureReadyAsync(cancellationToken);
+            // A point read of an id that never exists: ~1 RU, proves endpoint, credential, database and container.
+            using var response = await db.Lookups.ReadItemStreamAsync(ProbeId, new PartitionKey(ProbeId), cancellationToken: cancellationToken);
+            var healthy = response.StatusCode == HttpStatusCode.OK || IsMissingItem(response);
+            return new HealthCheckResult("store", healthy, healthy ? "cosmos" : $"cosmos status {(int)response.StatusCode}");
+        }
+        catch (CosmosException ex)
+        {
+            return new HealthCheckResult("store", false, $"cosmos status {(int)ex.StatusCode}");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return new HealthCheckResult("store", false, $"cosmos unreachable ({ex.GetType().Name})");
+        }
+    }
+}
+
+/// <summary>A conditional write kept losing to concurrent writers.</summary>
+public sealed class CosmosConcurrencyException : Exception
+{
+    public CosmosConcurrencyException() : base("A Cosmos DB document kept changing concurrently.") { }
+    public CosmosConcurrencyException(string message) : base(message) { }
+    public CosmosConcurrencyException(string message, Exception inner) : base(message, inner) { }
+}

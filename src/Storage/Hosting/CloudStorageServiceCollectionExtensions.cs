@@ -1,0 +1,56 @@
+using Azure.Core;
+using Azure.Identity;
+using Azure.Security.KeyVault.Secrets;
+using KillToken.Core.Ports;
+using KillToken.Storage.Cosmos;
+using KillToken.Storage.KeyVault;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class CloudStorageServiceCollectionExtensions
+{
+    /// <summary>
+    /// The Cosmos DB store: every store port over the <c>workspaces</c>, <c>lookups</c> and <c>traces</c> containers, and a
+    /// <c>store</c> health probe. When a <see cref="CosmosOperationCounter"/> is registered (or
+    /// <see cref="CosmosStoreOptions.CountOperations"/> is set), the client counts every operation in it.
+    /// </summary>
+    public static IServiceCollection AddKillTokenCosmosStore(this IServiceCollection services, CosmosStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (options.CountOperations)
+        {
+            services.TryAddSingleton<CosmosOperationCounter>();
+        }
+
+        services.AddSingleton(sp => new CosmosStoreContext(
+            options,
+            sp.GetService<CosmosOperationCounter>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosStoreContext>()));
+        services.AddSingleton<IUserStore, CosmosUserStore>();
+        services.AddSingleton<IWorkspaceStore>(sp => new CosmosWorkspaceStore(
+            sp.GetRequiredService<CosmosStoreContext>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosWorkspaceStore>()));
+        services.AddSingleton<IProjectStore, CosmosProjectStore>();
+        services.AddSingleton<ICredentialStore, CosmosCredentialStore>();
+        services.AddSingleton<ITraceStore, CosmosTraceStore>();
+        services.AddSingleton<IHealthProbe, CosmosHealthProbe>();
+        return services;
+    }
+
+    /// <summary>
+    /// Tenant secrets in Azure Key Vault, with a <c>vault</c> health probe. <paramref name="credential"/> defaults to
+    /// <see cref="DefaultAzureCredential"/> (the app's managed identity in Azure).
+    /// </summary>
+    public static IServiceCollection AddKillTokenKeyVault(this IServiceCollection services, Uri vaultUri, TokenCredential? credential = null, SecretClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(vaultUri);
+        services.AddSingleton(_ => new KeyVaultSecretVault(new SecretClient(vaultUri, credential ?? new DefaultAzureCredential(), options ?? new SecretClientOptions())));
+        services.AddSingleton<ISecretVault>(sp => sp.GetRequiredService<KeyVaultSecretVault>());
+        services.AddSingleton<IHealthProbe>(sp => sp.GetRequiredService<KeyVaultSecretVault>());
+        return services;
+    }
+}
