@@ -38,7 +38,7 @@ public sealed record ProjectSpendView(string State, PeriodSpendView Today, Perio
 public sealed record PeriodSpendView(string Period, decimal SpentUsd, decimal ReservedUsd, decimal? LimitUsd, DateTimeOffset ResetsAt);
 
 /// <summary>Users, workspaces and membership checks (seed 002's permission matrix).</summary>
-public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces, TimeProvider time)
+public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces, IProjectStore projects, TimeProvider time)
 {
     public const int MinPasswordLength = 8;
 
@@ -168,7 +168,16 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
             return new GatewayError(409, ErrorCodes.Conflict, "You cannot delete your only workspace.");
         }
 
+        // Its keys die with it: deactivating the projects keeps the key check a plain point read on the hot path.
         var now = time.GetUtcNow();
+        foreach (var project in await projects.ListAsync(workspaceId, cancellationToken))
+        {
+            if (project.Active)
+            {
+                await projects.UpdateAsync(project with { Active = false, UpdatedAt = now }, cancellationToken: cancellationToken);
+            }
+        }
+
         await workspaces.UpdateAsync(workspace! with { DeletedAt = now, UpdatedAt = now }, cancellationToken);
         return null;
     }
