@@ -124,6 +124,11 @@ public sealed record RequestTrace
     public decimal? CostUsd { get; init; }
     public required string CostStatus { get; init; }
     public decimal SavedUsd { get; init; }
+    /// <summary>Measured waste at the model's input price.</summary>
+    public decimal WasteUsd { get; init; }
+    /// <summary>In measure_only: what safe mode would have saved.</summary>
+    public decimal PotentialSavedUsd { get; init; }
+    public IReadOnlyDictionary<string, long>? WasteByCategory { get; init; }
     public required string CacheStatus { get; init; }
     public required string Idempotency { get; init; }
     public double LatencyMs { get; init; }

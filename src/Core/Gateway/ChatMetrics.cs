@@ -19,6 +19,8 @@ public sealed record ChatMetrics
     public long CachedInputTokens { get; init; }
     public long TotalTokens { get; init; }
     public long WasteTokens { get; init; }
+    /// <summary>Waste tokens per category (whitespace, duplicate_message, json_pretty, repeated_system_prompt).</summary>
+    public IReadOnlyDictionary<string, long>? WasteByCategory { get; init; }
     public long SavedTokens { get; init; }
     public decimal? CostUsd { get; init; }
     public required string CostStatus { get; init; }

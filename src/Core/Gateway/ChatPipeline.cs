@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
 using KillToken.Core.Caching;
 using KillToken.Core.Credentials;
@@ -49,6 +50,7 @@ public sealed partial class ChatPipeline(
     IPromptOptimizer optimizer,
     IPricingCatalog pricing,
     ITraceStore traces,
+    IUsageRollups rollups,
     TimeProvider time,
     ILogger<ChatPipeline> logger)
 {
@@ -137,6 +139,7 @@ public sealed partial class ChatPipeline(
             // 6. Optimizer (measure_only changes nothing), then 5. the exact cache on the final model and sent messages.
             var optimized = optimizer.Optimize(request.Messages, request.OptimizationMode);
             state.Optimization = optimized;
+            state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel)?.Input;
 
             // A cache hit spends nothing, so no budget can block it.
             var cacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, request.ProviderOptions);
@@ -309,25 +312,21 @@ public sealed partial class ChatPipeline(
             OverheadMs = elapsed,
         };
         var outcome = new ChatOutcome { Status = stored.Status, ProviderBody = JsonNode.Parse(stored.BodyJson), Metrics = metrics };
-        await SafeAppendAsync(TraceFrom(state.Call, outcome), cancellationToken);
+        await SafeAppendAsync(TraceFrom(state, outcome), cancellationToken);
         return outcome;
     }
 
-    private decimal SavedUsd(CallState state)
-    {
-        var saved = state.Optimization?.SavedTokens ?? 0;
-        var price = pricing.Find(state.FinalProvider, state.FinalModel);
-        return price is null || saved == 0 ? 0m : Math.Round(saved * price.Input / 1_000_000m, 10);
-    }
+    private static decimal SavedUsd(CallState state) => state.UsdOfInput(state.Optimization?.SavedTokens ?? 0);
 
     private Task WriteTraceAsync(CallState state, ChatOutcome outcome, CancellationToken cancellationToken) =>
-        SafeAppendAsync(TraceFrom(state.Call, outcome), cancellationToken);
+        SafeAppendAsync(TraceFrom(state, outcome), cancellationToken);
 
     private async Task SafeAppendAsync(RequestTrace trace, CancellationToken cancellationToken)
     {
         try
         {
             await traces.AppendAsync(trace, CancellationToken.None);
+            await rollups.AddAsync(trace.WorkspaceId, Budgets.BudgetPeriods.At(trace.CreatedAt).Day, RollupDimensions.Of(trace), UsageDelta.From(trace), CancellationToken.None);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -336,8 +335,9 @@ public sealed partial class ChatPipeline(
         }
     }
 
-    private RequestTrace TraceFrom(ChatCall call, ChatOutcome outcome)
+    private RequestTrace TraceFrom(CallState state, ChatOutcome outcome)
     {
+        var call = state.Call;
         var m = outcome.Metrics;
         return new RequestTrace
         {
@@ -365,6 +365,9 @@ public sealed partial class ChatPipeline(
             CostUsd = m.CostUsd,
             CostStatus = m.CostStatus,
             SavedUsd = m.SavedUsd,
+            WasteUsd = state.UsdOfInput(m.WasteTokens),
+            PotentialSavedUsd = call.Request.OptimizationMode == OptimizationMode.MeasureOnly ? state.UsdOfInput(state.Optimization?.RemovableTokens ?? 0) : 0m,
+            WasteByCategory = m.WasteByCategory,
             CacheStatus = m.CacheStatus,
             Idempotency = m.Idempotency,
             LatencyMs = m.LatencyMs,
@@ -381,6 +384,9 @@ public sealed partial class ChatPipeline(
         public string FinalModel { get; set; } = call.Request.Model;
         public ProviderId FinalProvider { get; set; } = call.Request.Provider;
         public string? FallbackSkipped { get; set; }
+        public decimal? InputPricePerMillion { get; set; }
+
+        public decimal UsdOfInput(long tokens) => InputPricePerMillion is { } price && tokens > 0 ? Math.Round(tokens * price / 1_000_000m, 10) : 0m;
         public bool WasFallback { get; set; }
         public bool HoldsIdempotencyKey { get; set; }
         public OptimizationResult? Optimization { get; set; }
@@ -412,6 +418,7 @@ public sealed partial class ChatPipeline(
                 CachedInputTokens = Usage.CachedInputTokens,
                 TotalTokens = Usage.TotalTokens,
                 WasteTokens = Optimization?.WasteTokens ?? 0,
+                WasteByCategory = Optimization?.WasteByCategory,
                 SavedTokens = Optimization?.SavedTokens ?? 0,
                 CostUsd = Cost.CostUsd,
                 CostStatus = Cost.Status,

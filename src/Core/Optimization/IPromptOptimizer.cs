@@ -10,6 +10,8 @@ public sealed record OptimizationResult
     public required IReadOnlyList<JsonObject> Messages { get; init; }
     public long WasteTokens { get; init; }
     public long SavedTokens { get; init; }
+    /// <summary>Waste that the safe transforms remove (saved in safe mode, potential in measure_only).</summary>
+    public long RemovableTokens { get; init; }
     /// <summary>Waste tokens per category (whitespace, duplicate_message, …).</summary>
     public IReadOnlyDictionary<string, long> WasteByCategory { get; init; } = new Dictionary<string, long>();
     public string? TemplateId { get; init; }

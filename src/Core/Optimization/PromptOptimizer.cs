@@ -44,6 +44,7 @@ public sealed class PromptOptimizer : IPromptOptimizer
         {
             Messages = sent,
             WasteTokens = waste.Values.Sum(),
+            RemovableTokens = Math.Max(0, original - TokenEstimator.EstimateMessages(current)),
             SavedTokens = ReferenceEquals(sent, messages) ? 0 : Math.Max(0, original - TokenEstimator.EstimateMessages(sent)),
             WasteByCategory = waste,
             TemplateId = TemplateFingerprint.Of(messages),

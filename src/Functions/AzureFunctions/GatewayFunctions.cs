@@ -13,6 +13,14 @@ public sealed class GatewayFunctions(GatewayHandlers gateway)
     public Task<IActionResult> Chat([HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = Routes.Chat)] HttpRequest req) =>
         gateway.ChatAsync(req.HttpContext).AsAction();
 
+    [Function(nameof(Summary))]
+    public Task<IActionResult> Summary([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.Summary)] HttpRequest req) =>
+        gateway.SummaryAsync(req.HttpContext).AsAction();
+
+    [Function(nameof(RoiReport))]
+    public Task<IActionResult> RoiReport([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.RoiReport)] HttpRequest req) =>
+        gateway.RoiAsync(req.HttpContext).AsAction();
+
     [Function(nameof(ListRequests))]
     public Task<IActionResult> ListRequests([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.Requests)] HttpRequest req) =>
         gateway.ListRequestsAsync(req.HttpContext).AsAction();

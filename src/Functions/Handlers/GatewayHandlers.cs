@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using KillToken.Core;
+using KillToken.Core.Analytics;
 using KillToken.Core.Domain;
 using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
@@ -14,6 +15,7 @@ public sealed class GatewayHandlers(
     ApiKeyAuthenticator keys,
     ChatPipeline pipeline,
     ITraceStore traces,
+    ReportService reports,
     GatewayOptions options,
     TimeProvider time)
 {
@@ -72,6 +74,30 @@ public sealed class GatewayHandlers(
 
         var trace = await traces.GetAsync(project!.WorkspaceId, requestId, context.RequestAborted);
         return trace is null ? GatewayJson.Error(context, GatewayError.NotFound("Request")) : GatewayJson.Ok(trace);
+    }
+
+    public async Task<IResult> SummaryAsync(HttpContext context)
+    {
+        var (project, error) = await keys.AuthenticateAsync(context.Request, ApiKeyScopes.AnalyticsRead, context.RequestAborted);
+        var (query, queryError) = HandlerSupport.ReadTraceQuery(context.Request);
+        if ((error ?? queryError) is { } failure)
+        {
+            return GatewayJson.Error(context, failure);
+        }
+
+        return GatewayJson.Ok(await reports.SummaryAsync(project!.WorkspaceId, query!.From, query.To, context.RequestAborted));
+    }
+
+    public async Task<IResult> RoiAsync(HttpContext context)
+    {
+        var (project, error) = await keys.AuthenticateAsync(context.Request, ApiKeyScopes.AnalyticsRead, context.RequestAborted);
+        var (query, queryError) = HandlerSupport.ReadTraceQuery(context.Request);
+        if ((error ?? queryError) is { } failure)
+        {
+            return GatewayJson.Error(context, failure);
+        }
+
+        return GatewayJson.Ok(await reports.RoiAsync(project!.WorkspaceId, query!.From, query.To, context.RequestAborted));
     }
 
     private static IResult Respond(HttpContext context, ChatOutcome outcome)

@@ -22,6 +22,8 @@ public static class KillTokenEndpointRouteBuilderExtensions
 
         app.MapPost(Routes.Chat, Handle(gateway.ChatAsync));
         app.MapGet(Routes.Requests, Handle(gateway.ListRequestsAsync));
+        app.MapGet(Routes.Summary, Handle(gateway.SummaryAsync));
+        app.MapGet(Routes.RoiReport, Handle(gateway.RoiAsync));
         app.MapGet(Routes.RequestById, (HttpContext c, string requestId) => gateway.GetRequestAsync(c, requestId));
 
         app.MapGet(Routes.Credentials, Handle(credentials.ListByKeyAsync));

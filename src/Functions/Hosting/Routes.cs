@@ -16,6 +16,8 @@ public static class Routes
     public const string CredentialTest = "v1/provider-credentials/{credentialId}/test";
     public const string Requests = "v1/requests";
     public const string RequestById = "v1/requests/{requestId}";
+    public const string Summary = "v1/summary";
+    public const string RoiReport = "v1/reports/roi";
 
     // Dashboard / management API (JWT session)
     public const string SignUp = "api/auth/signup";

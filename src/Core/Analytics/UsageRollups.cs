@@ -1,0 +1,141 @@
+using KillToken.Core.Caching;
+using KillToken.Core.Domain;
+using KillToken.Core.Idempotency;
+
+namespace KillToken.Core.Analytics;
+
+/// <summary>What one request adds to a rollup.</summary>
+public sealed record UsageDelta
+{
+    public long Requests { get; init; }
+    public long Errors { get; init; }
+    public long Blocked { get; init; }
+    public long InputTokens { get; init; }
+    public long OutputTokens { get; init; }
+    public long CachedInputTokens { get; init; }
+    public long WasteTokens { get; init; }
+    public long SavedTokens { get; init; }
+    public decimal CostUsd { get; init; }
+    /// <summary>Measured waste at the model's input price (any mode): what the waste costs.</summary>
+    public decimal EstimatedSavingsUsd { get; init; }
+    /// <summary>Waste that <c>safe</c> would have removed from <c>measure_only</c> requests.</summary>
+    public decimal PotentialSavingsUsd { get; init; }
+    /// <summary>Removed by <c>safe</c> and not sent.</summary>
+    public decimal VerifiedSavingsUsd { get; init; }
+    public long CacheHits { get; init; }
+    public decimal CacheSavingsUsd { get; init; }
+    public long Replays { get; init; }
+    public decimal ReplaySavingsUsd { get; init; }
+    public long Fallbacks { get; init; }
+    public double LatencyMs { get; init; }
+
+    /// <summary>The delta of one traced request.</summary>
+    public static UsageDelta From(RequestTrace trace)
+    {
+        var hit = trace.CacheStatus == CacheStatus.Hit;
+        var replay = trace.Idempotency == IdempotencyStatus.Replayed;
+        return new UsageDelta
+        {
+            Requests = 1,
+            Errors = trace.ErrorCode is null || trace.ErrorCode == Gateway.ErrorCodes.BudgetExceeded ? 0 : 1,
+            Blocked = trace.ErrorCode == Gateway.ErrorCodes.BudgetExceeded ? 1 : 0,
+            InputTokens = trace.InputTokens,
+            OutputTokens = trace.OutputTokens,
+            CachedInputTokens = trace.CachedInputTokens,
+            WasteTokens = trace.WasteTokens,
+            SavedTokens = trace.SavedTokens,
+            CostUsd = trace.CostUsd ?? 0m,
+            EstimatedSavingsUsd = trace.WasteUsd,
+            PotentialSavingsUsd = trace.PotentialSavedUsd,
+            VerifiedSavingsUsd = hit || replay ? 0m : trace.SavedUsd,
+            CacheHits = hit ? 1 : 0,
+            CacheSavingsUsd = hit ? trace.SavedUsd : 0m,
+            Replays = replay ? 1 : 0,
+            ReplaySavingsUsd = replay ? trace.SavedUsd : 0m,
+            Fallbacks = trace.WasFallback ? 1 : 0,
+            LatencyMs = trace.LatencyMs,
+        };
+    }
+}
+
+/// <summary>One pre-aggregated row: a workspace's usage for one UTC day and one dimension value.</summary>
+public sealed record RollupRow(string Day, string Dimension, string Key, UsageDelta Totals);
+
+public static class RollupDimensions
+{
+    public const string Total = "total";
+    public const string Feature = "feature";
+    public const string Template = "template";
+    public const string Provider = "provider";
+    public const string Model = "model";
+    public const string Project = "project";
+
+    /// <summary>The rows one trace adds to: the workspace total and each of its dimensions.</summary>
+    public static IReadOnlyList<(string Dimension, string Key)> Of(RequestTrace trace)
+    {
+        var keys = new List<(string, string)> { (Total, "all"), (Feature, trace.Feature) };
+        if (trace.TemplateId is not null)
+        {
+            keys.Add((Template, trace.TemplateId));
+        }
+
+        if ((trace.FinalProvider ?? trace.Provider) is { } provider)
+        {
+            keys.Add((Provider, provider));
+            if (trace.FinalModel is not null)
+            {
+                keys.Add((Model, provider + "/" + trace.FinalModel));
+            }
+        }
+
+        if (trace.ProjectId is not null)
+        {
+            keys.Add((Project, trace.ProjectId));
+        }
+
+        return keys;
+    }
+}
+
+/// <summary>Pre-aggregated usage per workspace, UTC day and dimension (patch increments on Cosmos DB). Reports read these, never traces.</summary>
+public interface IUsageRollups
+{
+    Task AddAsync(string workspaceId, string day, IReadOnlyList<(string Dimension, string Key)> keys, UsageDelta delta, CancellationToken cancellationToken = default);
+
+    /// <summary>Rows of one workspace between two UTC days (inclusive), optionally of one dimension.</summary>
+    Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default);
+}
+
+public static class UsageDeltaMath
+{
+    public static UsageDelta Sum(IEnumerable<UsageDelta> deltas) => deltas.Aggregate(new UsageDelta(), (a, b) => new UsageDelta
+    {
+        Requests = a.Requests + b.Requests,
+        Errors = a.Errors + b.Errors,
+        Blocked = a.Blocked + b.Blocked,
+        InputTokens = a.InputTokens + b.InputTokens,
+        OutputTokens = a.OutputTokens + b.OutputTokens,
+        CachedInputTokens = a.CachedInputTokens + b.CachedInputTokens,
+        WasteTokens = a.WasteTokens + b.WasteTokens,
+        SavedTokens = a.SavedTokens + b.SavedTokens,
+        CostUsd = a.CostUsd + b.CostUsd,
+        EstimatedSavingsUsd = a.EstimatedSavingsUsd + b.EstimatedSavingsUsd,
+        PotentialSavingsUsd = a.PotentialSavingsUsd + b.PotentialSavingsUsd,
+        VerifiedSavingsUsd = a.VerifiedSavingsUsd + b.VerifiedSavingsUsd,
+        CacheHits = a.CacheHits + b.CacheHits,
+        CacheSavingsUsd = a.CacheSavingsUsd + b.CacheSavingsUsd,
+        Replays = a.Replays + b.Replays,
+        ReplaySavingsUsd = a.ReplaySavingsUsd + b.ReplaySavingsUsd,
+        Fallbacks = a.Fallbacks + b.Fallbacks,
+        LatencyMs = a.LatencyMs + b.LatencyMs,
+    });
+}
+
+/// <summary>Where a store keeps no rollups: reports are empty, requests are unaffected.</summary>
+public sealed class NoUsageRollups : IUsageRollups
+{
+    public Task AddAsync(string workspaceId, string day, IReadOnlyList<(string Dimension, string Key)> keys, UsageDelta delta, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<RollupRow>>([]);
+}
