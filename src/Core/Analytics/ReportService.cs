@@ -95,5 +95,5 @@ public sealed class ReportService(IUsageRollups rollups, TimeProvider time)
 
     private static double Rate(long part, long whole) => whole == 0 ? 0 : Math.Round(part / (double)whole, 4);
 
-    private static decimal Round(decimal value) => Math.Round(value, 6);
+    private static decimal Round(decimal value) => Math.Round(value, 10);
 }
