@@ -174,7 +174,7 @@ internal static class AnthropicTranslation
                         blocks.Add(new JsonObject { ["type"] = "text", ["text"] = part["text"]?.DeepClone() });
                         break;
                     case "image_url":
-                        var url = ChatRequestParser.AsString(part["image_url"]?["url"]) ?? string.Empty;
+                        var url = ChatRequestParser.AsString(ChatRequestParser.Field(part["image_url"], "url")) ?? string.Empty;
                         blocks.Add(ImageBlock(url));
                         break;
                     default:
@@ -199,7 +199,7 @@ internal static class AnthropicTranslation
         {
             foreach (var call in calls.OfType<JsonObject>())
             {
-                var arguments = ChatRequestParser.AsString(call["function"]?["arguments"]) ?? "{}";
+                var arguments = ChatRequestParser.AsString(ChatRequestParser.Field(call["function"], "arguments")) ?? "{}";
                 JsonNode? input;
                 try
                 {
@@ -214,7 +214,7 @@ internal static class AnthropicTranslation
                 {
                     ["type"] = "tool_use",
                     ["id"] = call["id"]?.DeepClone(),
-                    ["name"] = call["function"]?["name"]?.DeepClone(),
+                    ["name"] = ChatRequestParser.Field(call["function"], "name")?.DeepClone(),
                     ["input"] = input ?? new JsonObject(),
                 });
             }

@@ -136,8 +136,9 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
     }
 
     private static string? ProviderMessage(JsonNode? body) =>
-        ChatRequestParser.AsString(body?["error"]?["message"]) ?? ChatRequestParser.AsString(body?["message"])
-        ?? ChatRequestParser.AsString(body?["error"] as JsonValue);
+        ChatRequestParser.AsString(ChatRequestParser.Field(ChatRequestParser.Field(body, "error"), "message"))
+        ?? ChatRequestParser.AsString(ChatRequestParser.Field(body, "message"))
+        ?? ChatRequestParser.AsString(ChatRequestParser.Field(body, "error"));
 
     private static JsonNode? Scrub(JsonNode? body, byte[] bytes, ResolvedCredential credential)
     {

@@ -1,7 +1,11 @@
 using KillToken.Core.Providers;
 using KillToken.Providers.Anthropic;
+using KillToken.Providers.AzureOpenAI;
+using KillToken.Providers.Bedrock;
 using KillToken.Providers.Common;
+using KillToken.Providers.Gemini;
 using KillToken.Providers.OpenAI;
+using KillToken.Providers.Vertex;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -20,10 +24,22 @@ public static class ProvidersServiceCollectionExtensions
             });
         services.TryAddSingleton(new ProviderEndpoints(readSetting));
         services.TryAddSingleton<ProviderHttp>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(VertexOptions.Read(readSetting));
+        services.TryAddSingleton<GoogleAccessTokenCache>();
+        services.TryAddSingleton<GoogleTokenClient>();
         services.AddSingleton<OpenAIChatAdapter>();
         services.AddSingleton<AnthropicMessagesAdapter>();
+        services.AddSingleton<GeminiGenerateContentAdapter>();
+        services.AddSingleton<AzureOpenAIChatAdapter>();
+        services.AddSingleton<BedrockConverseAdapter>();
+        services.AddSingleton<VertexGenerateContentAdapter>();
         services.AddSingleton<IProviderAdapter>(sp => sp.GetRequiredService<OpenAIChatAdapter>());
         services.AddSingleton<IProviderAdapter>(sp => sp.GetRequiredService<AnthropicMessagesAdapter>());
+        services.AddSingleton<IProviderAdapter>(sp => sp.GetRequiredService<GeminiGenerateContentAdapter>());
+        services.AddSingleton<IProviderAdapter>(sp => sp.GetRequiredService<AzureOpenAIChatAdapter>());
+        services.AddSingleton<IProviderAdapter>(sp => sp.GetRequiredService<BedrockConverseAdapter>());
+        services.AddSingleton<IProviderAdapter>(sp => sp.GetRequiredService<VertexGenerateContentAdapter>());
         services.TryAddSingleton<IProviderRegistry, ProviderRegistry>();
         return services;
     }

@@ -27,13 +27,7 @@ internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints end
 
     public async Task<ProviderResponse> SendAsync(ProviderCall call, CancellationToken cancellationToken = default)
     {
-        var body = new JsonObject
-        {
-            ["model"] = call.Model,
-            ["messages"] = new JsonArray([.. call.Messages.Select(m => m.DeepClone())]),
-        };
-
-        var optionsError = ProviderOptionsFilter.Apply(call.Options, body, CommonOptions, call.Provider.Value);
+        var (body, optionsError) = BuildBody(call);
         if (optionsError is not null)
         {
             return new ProviderResponse { Error = optionsError };
@@ -42,12 +36,30 @@ internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints end
         var url = ChatUrl(call.Provider, call.Credential);
         var result = await http.SendAsync(() =>
         {
-            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = ProviderHttp.JsonContent(body) };
+            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = ProviderHttp.JsonContent(body!) };
             ProviderHttp.Bearer(request, call.Credential.ApiKey);
             return request;
         }, call.Credential, call.Provider.Value, cancellationToken);
 
-        return result.Error is not null
+        return ToResponse(result);
+    }
+
+    /// <summary>The chat-completions body: messages as sent, options through the allow-list. Shared with Azure OpenAI.</summary>
+    internal static (JsonObject? Body, GatewayError? Error) BuildBody(ProviderCall call)
+    {
+        var body = new JsonObject
+        {
+            ["model"] = call.Model,
+            ["messages"] = new JsonArray([.. call.Messages.Select(m => m.DeepClone())]),
+        };
+
+        var optionsError = ProviderOptionsFilter.Apply(call.Options, body, CommonOptions, call.Provider.Value);
+        return optionsError is not null ? (null, optionsError) : (body, null);
+    }
+
+    /// <summary>A chat-completions answer (or failure) as the pipeline's response. Shared with Azure OpenAI.</summary>
+    internal static ProviderResponse ToResponse(UpstreamResult result) =>
+        result.Error is not null
             ? new ProviderResponse { Error = result.Error, UpstreamStatus = result.Status, Latency = result.Latency }
             : new ProviderResponse
             {
@@ -57,7 +69,6 @@ internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints end
                 Latency = result.Latency,
                 ReportedModel = ChatRequestParser.AsString(result.Body?["model"]),
             };
-    }
 
     public Task<CredentialTestResult> TestCredentialAsync(ResolvedCredential credential, CancellationToken cancellationToken = default)
     {
