@@ -191,6 +191,14 @@ public static class ChatRequestParser
                 return null;
             }
 
+            if (message["tool_calls"] is { } toolCalls && !(toolCalls is JsonArray calls
+                && calls.All(c => c is JsonObject call && Field(call, "function") is JsonObject function && AsString(function["name"]) is not null)))
+            {
+                error = GatewayError.BadRequest(ErrorCodes.InvalidMessages,
+                    $"messages[{i}].tool_calls must be an array of {{ id, type: \"function\", function: {{ name, arguments }} }}.");
+                return null;
+            }
+
             var content = message["content"];
             var hasToolCalls = message["tool_calls"] is JsonArray { Count: > 0 };
             var contentOk = content switch
@@ -247,6 +255,9 @@ public static class ChatRequestParser
                 return false;
         }
     }
+
+    /// <summary>A property of an object; null for anything that is not an object (never throws on odd shapes).</summary>
+    public static JsonNode? Field(JsonNode? node, string name) => node is JsonObject obj ? obj[name] : null;
 
     public static string? AsString(JsonNode? node) =>
         node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;

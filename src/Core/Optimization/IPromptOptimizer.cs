@@ -19,11 +19,14 @@ public sealed record OptimizationResult
 
 public interface IPromptOptimizer
 {
-    OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode);
+    /// <param name="messages">The request's messages; never modified.</param>
+    /// <param name="mode">measure_only or safe.</param>
+    /// <param name="workspaceId">Scopes what the optimizer remembers (templates seen), so tenants never learn of each other.</param>
+    OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode, string? workspaceId = null);
 }
 
 /// <summary>Sends messages unchanged and reports no waste: the spine's pass-through.</summary>
 public sealed class PassThroughOptimizer : IPromptOptimizer
 {
-    public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode) => new() { Messages = messages };
+    public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode, string? workspaceId = null) => new() { Messages = messages };
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using KillToken.Core.Gateway;
 
@@ -9,7 +10,10 @@ namespace KillToken.Core.Optimization;
 /// </summary>
 public sealed class PromptOptimizer : IPromptOptimizer
 {
+    public const string TemplateBoilerplate = "template_boilerplate";
+    private const int MaxRememberedTemplates = 100_000;
     private readonly IReadOnlyList<IPromptTransform> _transforms;
+    private readonly ConcurrentDictionary<string, byte> _seenTemplates = new(StringComparer.Ordinal);
 
     public PromptOptimizer()
         : this([new DuplicateMessageTransform(), new JsonMinifyTransform(), new WhitespaceTransform(), new RepeatedSystemPromptTransform()])
@@ -18,7 +22,7 @@ public sealed class PromptOptimizer : IPromptOptimizer
 
     public PromptOptimizer(IReadOnlyList<IPromptTransform> transforms) => _transforms = transforms;
 
-    public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode)
+    public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode, string? workspaceId = null)
     {
         var original = TokenEstimator.EstimateMessages(messages);
         var waste = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -39,6 +43,19 @@ public sealed class PromptOptimizer : IPromptOptimizer
             }
         }
 
+        // Boilerplate: the system prompt of a template this workspace already sent is the part a provider's prompt
+        // cache (or a shorter prompt) would save. Measured only; remembered per instance, bounded.
+        var templateId = TemplateFingerprint.Of(messages);
+        if (workspaceId is not null && !RememberTemplate(workspaceId + "/" + templateId))
+        {
+            var systemTokens = messages.Where(m => ChatRequestParser.AsString(m["role"]) is "system" or "developer")
+                .Sum(m => TokenEstimator.EstimateText(TokenEstimator.TextOf(m)));
+            if (systemTokens > 0)
+            {
+                waste[TemplateBoilerplate] = systemTokens;
+            }
+        }
+
         var sent = mode == OptimizationMode.Safe && !ReferenceEquals(current, messages) ? current : messages;
         return new OptimizationResult
         {
@@ -47,7 +64,18 @@ public sealed class PromptOptimizer : IPromptOptimizer
             RemovableTokens = Math.Max(0, original - TokenEstimator.EstimateMessages(current)),
             SavedTokens = ReferenceEquals(sent, messages) ? 0 : Math.Max(0, original - TokenEstimator.EstimateMessages(sent)),
             WasteByCategory = waste,
-            TemplateId = TemplateFingerprint.Of(messages),
+            TemplateId = templateId,
         };
+    }
+
+    /// <summary>True when the template is new to this instance.</summary>
+    private bool RememberTemplate(string key)
+    {
+        if (_seenTemplates.Count >= MaxRememberedTemplates)
+        {
+            _seenTemplates.Clear();
+        }
+
+        return _seenTemplates.TryAdd(key, 0);
     }
 }

@@ -88,7 +88,7 @@ public static class TokenEstimator
 
         if (message["tool_calls"] is JsonArray calls)
         {
-            text += string.Concat(calls.OfType<JsonObject>().Select(c => (ChatRequestParser.AsString(c["function"]?["name"]) ?? "") + (ChatRequestParser.AsString(c["function"]?["arguments"]) ?? "")));
+            text += string.Concat(calls.OfType<JsonObject>().Select(c => (ChatRequestParser.AsString(ChatRequestParser.Field(c["function"], "name")) ?? "") + (ChatRequestParser.AsString(ChatRequestParser.Field(c["function"], "arguments")) ?? "")));
         }
 
         return text;

@@ -73,7 +73,7 @@ public sealed record KillTokenSettings
             errors.Add($"{SettingNames.Store}=cosmos needs {SettingNames.CosmosEndpoint} (managed identity) or {SettingNames.CosmosConnectionString} (emulator).");
         }
 
-        foreach (var name in SettingNames.ProviderBaseUrls)
+        foreach (var name in SettingNames.EndpointOverrides)
         {
             var value = configuration[name];
             if (!string.IsNullOrWhiteSpace(value) && !Uri.TryCreate(value, UriKind.Absolute, out _))

@@ -27,8 +27,14 @@ public static class SettingNames
     public const string FrontendUrl = "FRONTEND_URL";
     public const string CorsOrigin = "CORS_ORIGIN";
 
+    /// <summary>Google's OAuth2 token endpoint for Vertex AI service accounts (tests, sovereign clouds).</summary>
+    public const string GoogleTokenUrl = "KILLTOKEN_GOOGLE_TOKEN_URL";
+
     /// <summary><c>KILLTOKEN_&lt;PROVIDER&gt;_BASE_URL</c>: optional overrides, absent from deployments by default.</summary>
     public static IEnumerable<string> ProviderBaseUrls => ProviderId.All.Select(p => $"KILLTOKEN_{p.SettingStem}_BASE_URL");
+
+    /// <summary>Endpoint overrides: server configuration for tests and sovereign clouds, never set per request.</summary>
+    public static IEnumerable<string> EndpointOverrides => ProviderBaseUrls.Append(GoogleTokenUrl);
 
     public static IReadOnlyList<string> All { get; } =
     [

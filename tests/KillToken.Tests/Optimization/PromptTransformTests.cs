@@ -145,6 +145,19 @@ public sealed class PromptTransformTests
     }
 
     [TestMethod]
+    public void Boilerplate_IsTheSystemPromptOfATemplateTheWorkspaceAlreadySent()
+    {
+        var optimizer = new PromptOptimizer();
+        var first = optimizer.Optimize([Msg("system", "You classify support tickets by urgency."), Msg("user", "Ticket 1: printer on fire")], OptimizationMode.MeasureOnly, "ws_a");
+        var second = optimizer.Optimize([Msg("system", "You classify support tickets by urgency."), Msg("user", "Ticket 2: printer on fire")], OptimizationMode.MeasureOnly, "ws_a");
+        var otherTenant = optimizer.Optimize([Msg("system", "You classify support tickets by urgency."), Msg("user", "Ticket 3: printer on fire")], OptimizationMode.MeasureOnly, "ws_b");
+
+        Assert.IsFalse(first.WasteByCategory.ContainsKey("template_boilerplate"));
+        Assert.AreEqual(TokenEstimator.EstimateText("You classify support tickets by urgency."), second.WasteByCategory["template_boilerplate"]);
+        Assert.IsFalse(otherTenant.WasteByCategory.ContainsKey("template_boilerplate"), "templates are remembered per workspace");
+    }
+
+    [TestMethod]
     public void Template_SameForVariableParts_DifferentForDifferentPrompts()
     {
         var a = TemplateFingerprint.Of([Msg("system", "Summarise ticket."), Msg("user", "Ticket 4812 from ann@example.com on 2026-11-02: \"printer jam\" order AB12CD34")]);
