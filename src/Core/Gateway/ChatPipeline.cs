@@ -137,7 +137,7 @@ public sealed partial class ChatPipeline(
             }
 
             // 6. Optimizer (measure_only changes nothing), then 5. the exact cache on the final model and sent messages.
-            var optimized = optimizer.Optimize(request.Messages, request.OptimizationMode);
+            var optimized = optimizer.Optimize(request.Messages, request.OptimizationMode, call.Project.WorkspaceId);
             state.Optimization = optimized;
             state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel)?.Input;
 
