@@ -24,14 +24,33 @@ public sealed class PromptOptimizer : IPromptOptimizer
 
     public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode, string? workspaceId = null)
     {
-        var original = TokenEstimator.EstimateMessages(messages);
+        // Transforms return untouched messages as the same objects, so each message's estimate is computed once.
+        var estimates = new Dictionary<JsonObject, long>(ReferenceEqualityComparer.Instance);
+        long Estimate(IReadOnlyList<JsonObject> list)
+        {
+            long total = TokenEstimator.PerRequestOverhead;
+            foreach (var message in list)
+            {
+                if (!estimates.TryGetValue(message, out var tokens))
+                {
+                    tokens = TokenEstimator.EstimateMessage(message);
+                    estimates[message] = tokens;
+                }
+
+                total += tokens;
+            }
+
+            return total;
+        }
+
+        var original = Estimate(messages);
         var waste = new Dictionary<string, long>(StringComparer.Ordinal);
         var current = messages;
         foreach (var transform in _transforms)
         {
             // Each category is measured on top of the ones before it, so categories never count the same tokens twice.
             var after = transform.Apply(current);
-            var tokens = TokenEstimator.EstimateMessages(current) - TokenEstimator.EstimateMessages(after);
+            var tokens = Estimate(current) - Estimate(after);
             if (tokens > 0)
             {
                 waste[transform.Category] = tokens;
@@ -61,8 +80,8 @@ public sealed class PromptOptimizer : IPromptOptimizer
         {
             Messages = sent,
             WasteTokens = waste.Values.Sum(),
-            RemovableTokens = Math.Max(0, original - TokenEstimator.EstimateMessages(current)),
-            SavedTokens = ReferenceEquals(sent, messages) ? 0 : Math.Max(0, original - TokenEstimator.EstimateMessages(sent)),
+            RemovableTokens = Math.Max(0, original - Estimate(current)),
+            SavedTokens = ReferenceEquals(sent, messages) ? 0 : Math.Max(0, original - Estimate(sent)),
             WasteByCategory = waste,
             TemplateId = templateId,
         };

@@ -29,7 +29,12 @@ public sealed class WhitespaceTransform : IPromptTransform
 
     public IReadOnlyList<JsonObject> Apply(IReadOnlyList<JsonObject> messages) => [.. messages.Select(m => MessageText.MapText(m, Collapse))];
 
-    public static string Collapse(string text) => TextSegments.MapPlain(text, CollapsePlain);
+    public static string Collapse(string text) => NeedsWork(text) ? TextSegments.MapPlain(text, CollapsePlain) : text;
+
+    // Most prompts have nothing to collapse: skip the rewrite unless a double space, tab, trailing space or blank-line run exists.
+    private static bool NeedsWork(string text) =>
+        text.Contains("  ", StringComparison.Ordinal) || text.Contains('\t', StringComparison.Ordinal) || text.Contains(" \n", StringComparison.Ordinal)
+        || text.Contains("\n\n\n", StringComparison.Ordinal) || text.Contains('\r', StringComparison.Ordinal) || text.EndsWith(' ');
 
     private static string CollapsePlain(string text)
     {
@@ -133,6 +138,12 @@ public sealed class JsonMinifyTransform : IPromptTransform
 
     public static string MinifyText(string text)
     {
+        var first = text.AsSpan().TrimStart();
+        if (first.IsEmpty || (first[0] != '{' && first[0] != '[' && !text.Contains(Fence, StringComparison.OrdinalIgnoreCase)))
+        {
+            return text;
+        }
+
         var trimmed = text.Trim();
         if (trimmed.Length > 1 && (trimmed[0] == '{' || trimmed[0] == '[') && TryMinify(trimmed, out var whole))
         {
@@ -241,7 +252,18 @@ public sealed class RepeatedSystemPromptTransform : IPromptTransform
                 continue;
             }
 
-            result.Add(MessageText.MapText(message, text => systemTexts.Aggregate(text, (t, s) => t.Replace(s, string.Empty, StringComparison.Ordinal))));
+            result.Add(MessageText.MapText(message, text =>
+            {
+                foreach (var system in systemTexts)
+                {
+                    if (text.Contains(system, StringComparison.Ordinal))
+                    {
+                        text = text.Replace(system, string.Empty, StringComparison.Ordinal);
+                    }
+                }
+
+                return text;
+            }));
         }
 
         return result;
@@ -253,24 +275,47 @@ internal static class MessageText
 {
     public static JsonObject MapText(JsonObject message, Func<string, string> map)
     {
-        var copy = message.DeepClone().AsObject();
-        switch (copy["content"])
+        switch (message["content"])
         {
             case JsonArray parts:
-                foreach (var part in parts.OfType<JsonObject>())
+                var changed = false;
+                var mapped = new List<string?>(parts.Count);
+                foreach (var part in parts)
                 {
-                    if (ChatRequestParser.AsString(part["type"]) == "text" && ChatRequestParser.AsString(part["text"]) is { } text)
+                    var text = part is JsonObject p && ChatRequestParser.AsString(p["type"]) == "text" ? ChatRequestParser.AsString(p["text"]) : null;
+                    var result = text is null ? null : map(text);
+                    changed |= result is not null && !ReferenceEquals(result, text) && result != text;
+                    mapped.Add(result);
+                }
+
+                if (!changed)
+                {
+                    return message;
+                }
+
+                var copy = message.DeepClone().AsObject();
+                var copiedParts = copy["content"]!.AsArray();
+                for (var i = 0; i < copiedParts.Count; i++)
+                {
+                    if (mapped[i] is { } newText)
                     {
-                        part["text"] = map(text);
+                        copiedParts[i]!["text"] = newText;
                     }
                 }
 
-                break;
-            case JsonValue when ChatRequestParser.AsString(copy["content"]) is { } content:
-                copy["content"] = map(content);
-                break;
-        }
+                return copy;
+            case JsonValue when ChatRequestParser.AsString(message["content"]) is { } content:
+                var updated = map(content);
+                if (ReferenceEquals(updated, content) || updated == content)
+                {
+                    return message; // unchanged messages keep their identity (and their cached token estimate)
+                }
 
-        return copy;
+                var clone = message.DeepClone().AsObject();
+                clone["content"] = updated;
+                return clone;
+            default:
+                return message;
+        }
     }
 }

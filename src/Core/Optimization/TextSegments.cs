@@ -13,34 +13,37 @@ public static class TextSegments
     public static List<Segment> Split(string text)
     {
         var segments = new List<Segment>();
-        var plain = new StringBuilder();
-        var i = 0;
-        while (i < text.Length)
+        var plainStart = 0;
+        var i = text.AsSpan().IndexOfAny('`', '"');
+        while (i >= 0 && i < text.Length)
         {
             var end = ProtectedEnd(text, i);
             if (end > i)
             {
-                Flush();
+                if (i > plainStart)
+                {
+                    segments.Add(new Segment(text[plainStart..i], false));
+                }
+
                 segments.Add(new Segment(text[i..end], true));
+                plainStart = end;
                 i = end;
-                continue;
             }
-
-            plain.Append(text[i]);
-            i++;
-        }
-
-        Flush();
-        return segments;
-
-        void Flush()
-        {
-            if (plain.Length > 0)
+            else
             {
-                segments.Add(new Segment(plain.ToString(), false));
-                plain.Clear();
+                i++;
             }
+
+            var next = i < text.Length ? text.AsSpan(i).IndexOfAny('`', '"') : -1;
+            i = next < 0 ? -1 : i + next;
         }
+
+        if (plainStart < text.Length)
+        {
+            segments.Add(new Segment(text[plainStart..], false));
+        }
+
+        return segments;
     }
 
     /// <summary>Applies <paramref name="transform"/> to the unprotected parts only.</summary>

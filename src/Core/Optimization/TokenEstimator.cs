@@ -18,11 +18,19 @@ public static class TokenEstimator
         long total = PerRequestOverhead;
         foreach (var message in messages)
         {
-            total += PerMessageOverhead + EstimateText(TextOf(message));
-            if (ChatRequestParser.AsString(message["name"]) is { Length: > 0 } name)
-            {
-                total += EstimateText(name) + 1;
-            }
+            total += EstimateMessage(message);
+        }
+
+        return total;
+    }
+
+    /// <summary>One message: framing, content, and its name when present.</summary>
+    public static long EstimateMessage(JsonObject message)
+    {
+        var total = PerMessageOverhead + EstimateText(TextOf(message));
+        if (ChatRequestParser.AsString(message["name"]) is { Length: > 0 } name)
+        {
+            total += EstimateText(name) + 1;
         }
 
         return total;
@@ -39,11 +47,11 @@ public static class TokenEstimator
         while (i < text.Length)
         {
             var c = text[i];
-            if (char.IsLetter(c) || (c == '\'' && i + 1 < text.Length && char.IsLetter(text[i + 1]) && i > 0 && char.IsLetter(text[i - 1])))
+            if (IsLetter(c) || (c == '\'' && i + 1 < text.Length && IsLetter(text[i + 1]) && i > 0 && IsLetter(text[i - 1])))
             {
                 var start = i;
                 i++;
-                while (i < text.Length && char.IsLetter(text[i]))
+                while (i < text.Length && IsLetter(text[i]))
                 {
                     i++;
                 }
@@ -53,10 +61,10 @@ public static class TokenEstimator
                 continue;
             }
 
-            if (char.IsDigit(c))
+            if (char.IsAsciiDigit(c))
             {
                 var start = i;
-                while (i < text.Length && char.IsDigit(text[i]))
+                while (i < text.Length && char.IsAsciiDigit(text[i]))
                 {
                     i++;
                 }
@@ -65,7 +73,7 @@ public static class TokenEstimator
                 continue;
             }
 
-            if (!char.IsWhiteSpace(c) || c == '\n')
+            if (c == '\n' || (c != ' ' && !char.IsWhiteSpace(c)))
             {
                 tokens++;
             }
@@ -75,6 +83,9 @@ public static class TokenEstimator
 
         return tokens;
     }
+
+    // ASCII first: prompts are mostly ASCII, and the general check costs more per character.
+    private static bool IsLetter(char c) => c < 128 ? char.IsAsciiLetter(c) : char.IsLetter(c);
 
     /// <summary>All text of a message: string content, text parts, and tool-call arguments.</summary>
     public static string TextOf(JsonObject message)
