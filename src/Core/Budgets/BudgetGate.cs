@@ -53,6 +53,12 @@ public sealed partial class BudgetGate(
     public async Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
         IReadOnlyList<JsonObject> messages, JsonObject? providerOptions, CancellationToken cancellationToken = default)
     {
+        if (project.DailyBudgetUsd is null && project.MonthlyBudgetUsd is null)
+        {
+            // Nothing to hold back: spend is still counted when the call settles.
+            return (new BudgetReservation(plan.Periods, 0m), null);
+        }
+
         var amount = MaximumCost(provider, model, messages, providerOptions);
         var deadline = time.GetUtcNow() + options.ProviderTimeout;
         while (true)
@@ -79,6 +85,11 @@ public sealed partial class BudgetGate(
 
     public async Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default)
     {
+        if (reservation.AmountUsd == 0 && actualCostUsd == 0)
+        {
+            return; // nothing held, nothing spent: no write
+        }
+
         await ledger.SettleAsync(project.WorkspaceId, project.Id, reservation.Periods, reservation.AmountUsd, actualCostUsd, cancellationToken);
         if (_settled.TryRemove(project.Id, out var signal))
         {
