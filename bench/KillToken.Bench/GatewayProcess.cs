@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace KillToken.Bench;
+
+/// <summary>Memory of a process as the kernel reports it in <c>/proc/&lt;pid&gt;/status</c> (kB).</summary>
+internal sealed record ProcMemory(long VmRssKb, long VmHwmKb, int Threads)
+{
+    public static ProcMemory Read(int pid)
+    {
+        long rss = 0, hwm = 0;
+        var threads = 0;
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                rss = Kb(line);
+            }
+            else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                hwm = Kb(line);
+            }
+            else if (line.StartsWith("Threads:", StringComparison.Ordinal))
+            {
+                threads = int.Parse(line["Threads:".Length..].Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return new ProcMemory(rss, hwm, threads);
+    }
+
+    private static long Kb(string line) =>
+        long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Replace("kB", "", StringComparison.Ordinal).Trim(), CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// The Release self-host as a separate process (so its memory and CPU are its own), on a free loopback port, with a
+/// throw-away data folder. Its stdout/stderr go to a file through <c>sh -c 'exec …'</c>, so the pid is the gateway's
+/// and draining its logs costs the load generator nothing.
+/// </summary>
+internal sealed class GatewayProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private GatewayProcess(Process process, Uri baseAddress, string rootDirectory, string logPath)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+        RootDirectory = rootDirectory;
+        LogPath = logPath;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Kill();
+    }
+
+    public Uri BaseAddress { get; }
+    /// <summary>The throw-away folder holding data/, cwd/ and gateway.log.</summary>
+    public string RootDirectory { get; }
+    public string LogPath { get; }
+    public int Pid => _process.Id;
+    public bool KeepData { get; set; }
+
+    public static async Task<GatewayProcess> StartAsync(
+        string dllPath, Uri upstream, IReadOnlyList<KeyValuePair<string, string>> extraEnvironment, CancellationToken cancellationToken)
+    {
+        var port = FreePort();
+        var baseAddress = new Uri($"http://127.0.0.1:{port}/");
+        // <root>/data is KILLTOKEN_DATA_DIR, <root>/cwd the (empty) working directory and so the content root, and the
+        // log sits beside them: the host watches its content root for appsettings changes (inotify, recursive), and
+        // the bench's own log and the SQLite WAL must not feed that watcher events a real deployment would not have.
+        var root = Path.Combine(Path.GetTempPath(), "killtoken-bench", Guid.NewGuid().ToString("N"));
+        var dataDirectory = Path.Combine(root, "data");
+        var workingDirectory = Path.Combine(root, "cwd");
+        Directory.CreateDirectory(dataDirectory);
+        Directory.CreateDirectory(workingDirectory);
+        var logPath = Path.Combine(root, "gateway.log");
+
+        var start = new ProcessStartInfo("/bin/sh")
+        {
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        // sh -c 'exec "$0" "$@" > "$KILLTOKEN_BENCH_LOG" 2>&1' dotnet <dll> --urls <url>
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("exec \"$0\" \"$@\" >\"$KILLTOKEN_BENCH_LOG\" 2>&1");
+        start.ArgumentList.Add(DotnetHost());
+        start.ArgumentList.Add(dllPath);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add(baseAddress.ToString().TrimEnd('/'));
+        start.Environment.Remove("ASPNETCORE_URLS");
+        start.Environment["KILLTOKEN_BENCH_LOG"] = logPath;
+        start.Environment["KILLTOKEN_DATA_DIR"] = dataDirectory;
+        start.Environment["KILLTOKEN_OPENAI_BASE_URL"] = upstream.ToString().TrimEnd('/') + "/v1";
+        foreach (var (key, value) in extraEnvironment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the gateway.");
+        var gateway = new GatewayProcess(process, baseAddress, root, logPath);
+        try
+        {
+            await gateway.WaitForHealthAsync(TimeSpan.FromSeconds(60), cancellationToken);
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+
+        return gateway;
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public ProcMemory Memory() => ProcMemory.Read(Pid);
+
+    /// <summary>User + system CPU the gateway has used so far.</summary>
+    public TimeSpan CpuTime()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime;
+    }
+
+    /// <summary>Lines the gateway has logged so far (console logger, stdout and stderr).</summary>
+    public long LogLines()
+    {
+        long lines = 0;
+        using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            lines += buffer.AsSpan(0, read).Count((byte)'\n');
+        }
+
+        return lines;
+    }
+
+    public string LogTail(int lines)
+    {
+        try
+        {
+            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            var tail = new Queue<string>();
+            while (reader.ReadLine() is { } line)
+            {
+                tail.Enqueue(line);
+                if (tail.Count > lines)
+                {
+                    tail.Dequeue();
+                }
+            }
+
+            return string.Join('\n', tail);
+        }
+        catch (IOException ex)
+        {
+            return $"(no log: {ex.Message})";
+        }
+    }
+
+    private async Task WaitForHealthAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The gateway exited with code {_process.ExitCode} before /health answered:\n{LogTail(40)}");
+            }
+
+            try
+            {
+                using var response = await client.GetAsync(new Uri("health", UriKind.Relative), cancellationToken);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A slow first answer; try again.
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        throw new TimeoutException($"The gateway did not answer GET /health within {timeout.TotalSeconds:0} s:\n{LogTail(40)}");
+    }
+
+    private void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process.Dispose();
+        if (KeepData)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        try
+        {
+            Directory.Delete(RootDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: it is under the temp folder.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>The <c>dotnet</c> muxer running this process when there is one, else the one on PATH.</summary>
+    internal static string DotnetHost()
+    {
+        var self = Environment.ProcessPath;
+        if (self is not null && Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.Ordinal))
+        {
+            return self;
+        }
+
+        return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+    }
+}
