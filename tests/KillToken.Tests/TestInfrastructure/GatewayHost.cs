@@ -35,6 +35,9 @@ internal sealed class GatewayHost : IAsyncDisposable
     public HttpClient Client { get; }
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>Set to <c>cosmos</c> to run every gateway test on the Cosmos DB emulator instead of SQLite.</summary>
+    public const string TestStoreVariable = "KILLTOKEN_TEST_STORE";
+
     public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var dataDirectory = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N"));
@@ -43,6 +46,14 @@ internal sealed class GatewayHost : IAsyncDisposable
             ["KILLTOKEN_DATA_DIR"] = dataDirectory,
             ["KILLTOKEN_PROVIDER_TIMEOUT_SECONDS"] = "5",
         };
+        if (Environment.GetEnvironmentVariable(TestStoreVariable) == "cosmos")
+        {
+            // The whole gateway suite again on Cosmos DB (the emulator), as CI's second pass does.
+            values["KILLTOKEN_STORE"] = "cosmos";
+            values["COSMOS_CONNECTION_STRING"] = CosmosEmulator.Shared.ConnectionString;
+            values["COSMOS_DATABASE"] = CosmosEmulator.NewDatabaseName("gateway");
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             values[key] = value;
