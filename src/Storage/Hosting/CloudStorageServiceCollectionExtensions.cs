@@ -1,6 +1,10 @@
 using Azure.Core;
 using Azure.Identity;
 using Azure.Security.KeyVault.Secrets;
+using KillToken.Core.Analytics;
+using KillToken.Core.Budgets;
+using KillToken.Core.Caching;
+using KillToken.Core.Idempotency;
 using KillToken.Core.Ports;
 using KillToken.Storage.Cosmos;
 using KillToken.Storage.KeyVault;
@@ -13,8 +17,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class CloudStorageServiceCollectionExtensions
 {
     /// <summary>
-    /// The Cosmos DB store: every store port over the <c>workspaces</c>, <c>lookups</c> and <c>traces</c> containers, and a
-    /// <c>store</c> health probe. When a <see cref="CosmosOperationCounter"/> is registered (or
+    /// The Cosmos DB store: every store port over the <c>workspaces</c>, <c>lookups</c> and <c>traces</c> containers (the
+    /// identity, project, credential and trace stores, and the gateway's idempotency store, exact cache, budget ledger and
+    /// usage rollups), and a <c>store</c> health probe. When a <see cref="CosmosOperationCounter"/> is registered (or
     /// <see cref="CosmosStoreOptions.CountOperations"/> is set), the client counts every operation in it.
     /// </summary>
     public static IServiceCollection AddKillTokenCosmosStore(this IServiceCollection services, CosmosStoreOptions options)
@@ -38,6 +43,17 @@ public static class CloudStorageServiceCollectionExtensions
         services.AddSingleton<ICredentialStore, CosmosCredentialStore>();
         services.AddSingleton<ITraceStore, CosmosTraceStore>();
         services.AddSingleton<IHealthProbe, CosmosHealthProbe>();
+        // The gateway's own ports: without them the app would fall back to unlimited budgets, no cache, no idempotency, no rollups.
+        services.AddSingleton<IIdempotencyStore>(sp => new CosmosIdempotencyStore(
+            sp.GetRequiredService<CosmosStoreContext>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosIdempotencyStore>()));
+        services.AddSingleton<ICacheStore>(sp => new CosmosCacheStore(
+            sp.GetRequiredService<CosmosStoreContext>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosCacheStore>()));
+        services.AddSingleton<IBudgetLedger, CosmosBudgetLedger>();
+        services.AddSingleton<IUsageRollups, CosmosUsageRollups>();
         return services;
     }
 

@@ -1,4 +1,6 @@
 using System.Text.RegularExpressions;
+using KillToken.Core.Analytics;
+using KillToken.Core.Ports;
 using KillToken.Storage.Cosmos;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,7 +9,9 @@ namespace KillToken.Tests.Storage;
 
 /// <summary>
 /// The real gateway on KILLTOKEN_STORE=cosmos against the emulator: sign-up → project → credential → /v1/chat →
-/// /v1/requests, and what exactly one /v1/chat asks of Cosmos DB (the per-request cost of the hot path).
+/// /v1/requests, and what exactly one /v1/chat asks of Cosmos DB (the per-request cost of the hot path, budget, rollups
+/// and all; a call with an idempotency key adds a create and an upsert, one with the exact cache a point read and an
+/// upsert, a project with a limit the reservation's conditional patch: see CosmosGatewayBudgetTests).
 /// </summary>
 [TestClass]
 public sealed partial class CosmosGatewayTests
@@ -15,7 +19,7 @@ public sealed partial class CosmosGatewayTests
     public TestContext TestContext { get; set; } = null!;
 
     [TestMethod]
-    public async Task Chat_OnCosmos_Works_AndOneCallCostsTwoPointReadsOneQueryAndOneWrite()
+    public async Task Chat_OnCosmos_Works_AndOneCallCostsThreePointReadsOneQueryAndAWritePerBudgetTraceAndRollupRow()
     {
         var emulator = CosmosEmulator.Shared;
         var database = CosmosEmulator.NewDatabaseName("gateway");
@@ -45,12 +49,12 @@ public sealed partial class CosmosGatewayTests
         var first = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(chat), 200);
         Log("first /v1/chat", counter);
 
-        var wireBefore = WireLines(emulator, database).Count;
+        var wireBefore = await QuietWireCountAsync(emulator, database);
         counter.Reset();
         var second = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(chat), 200);
         var measured = counter.Operations;
         Log("one /v1/chat (measured)", counter);
-        await Task.Delay(200); // the emulator logs a request after answering it
+        await QuietWireCountAsync(emulator, database);
         var wire = WireLines(emulator, database).Skip(wireBefore).ToList();
         TestContext.WriteLine($"HTTP requests the emulator answered for that /v1/chat: {wire.Count}");
         foreach (var line in wire)
@@ -59,10 +63,16 @@ public sealed partial class CosmosGatewayTests
         }
 
         Assert.AreEqual("cosmos-e2e", second["metrics"]!["feature"]!.GetValue<string>());
+        var trace = await host.Services.GetRequiredService<ITraceStore>().GetAsync(tenant.WorkspaceId, second["metrics"]!["requestId"]!.GetValue<string>());
+        var rollupRows = RollupDimensions.Of(trace!).Count;
         Assert.AreEqual(
-            "lookups/docs/{id}:read, workspaces/docs/{id}:read, workspaces/docs:query, traces/docs:upsert",
+            "lookups/docs/{id}:read, workspaces/docs/{id}:read, workspaces/docs:query, "
+            + "workspaces/docs/{id}:read, workspaces/docs/{id}:patch, traces/docs:upsert"
+            + string.Concat(Enumerable.Repeat(", workspaces/docs/{id}:patch", rollupRows)),
             string.Join(", ", measured.Select(o => $"{o.Resource}:{o.Operation}")),
-            "auth = key pointer + project point reads; credential = one single-partition query; trace = one write");
+            "auth = key pointer + project point reads; credential = one single-partition query; budget (no limits, so no "
+            + "reservation) = a point read (plan) and a patch (settle) of the project's month document; trace = one write; "
+            + "rollups = one increment patch per row (total, feature, [template,] provider, model, project)");
         Assert.IsTrue(measured.All(o => o.StatusCode is >= 200 and < 300), string.Join("\n", measured));
         Assert.AreEqual(measured.Count, wire.Count, "nothing else went over the wire (metadata is cached)");
 
@@ -106,6 +116,23 @@ public sealed partial class CosmosGatewayTests
         {
             TestContext.WriteLine("    " + operation);
         }
+    }
+
+    /// <summary>
+    /// The emulator logs a request after answering it, and its log reaches us asynchronously — later still when other test
+    /// classes load the shared emulator: waits until no new line for the database came for 300 ms (at most 10 s).
+    /// </summary>
+    private static async Task<int> QuietWireCountAsync(CosmosEmulator emulator, string database)
+    {
+        var count = WireLines(emulator, database).Count;
+        for (var (quiet, waited) = (0, 0); quiet < 300 && waited < 10_000; waited += 50)
+        {
+            await Task.Delay(50);
+            var now = WireLines(emulator, database).Count;
+            (quiet, count) = now == count ? (quiet + 50, count) : (0, now);
+        }
+
+        return count;
     }
 
     /// <summary>The emulator's log lines for one database: one per HTTP request it answered.</summary>

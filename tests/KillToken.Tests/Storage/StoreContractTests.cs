@@ -1,6 +1,10 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using KillToken.Core.Analytics;
+using KillToken.Core.Budgets;
+using KillToken.Core.Caching;
 using KillToken.Core.Domain;
+using KillToken.Core.Idempotency;
 using KillToken.Core.Ports;
 using KillToken.Core.Security;
 using KillToken.Storage.Cosmos;
@@ -26,6 +30,10 @@ public abstract class StoreContractTests
     private IProjectStore Projects => Services.GetRequiredService<IProjectStore>();
     private ICredentialStore Credentials => Services.GetRequiredService<ICredentialStore>();
     private ITraceStore Traces => Services.GetRequiredService<ITraceStore>();
+    private IIdempotencyStore Idempotency => Services.GetRequiredService<IIdempotencyStore>();
+    private ICacheStore Cache => Services.GetRequiredService<ICacheStore>();
+    private IBudgetLedger Ledger => Services.GetRequiredService<IBudgetLedger>();
+    private IUsageRollups Rollups => Services.GetRequiredService<IUsageRollups>();
 
     // ---- Users ---------------------------------------------------------------------------------------------
 
@@ -325,6 +333,276 @@ public abstract class StoreContractTests
         }
     }
 
+    // ---- Idempotency ----------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task Idempotency_FirstCreateHolds_TwinSeesTheHold_CompleteIsReplayed_DeleteFreesTheKey()
+    {
+        var (ws, projectId, key) = (Ids.New("ws"), Ids.New("prj"), "order-" + Guid.NewGuid().ToString("N"));
+        var hold = NewIdempotency(projectId, key, "hash-1", TimeSpan.FromMinutes(5));
+
+        Assert.IsNull(await Idempotency.TryCreateAsync(ws, hold), "the first caller holds the key");
+        var twin = await Idempotency.TryCreateAsync(ws, hold with { RequestHash = "hash-2" });
+        Assert.IsNotNull(twin, "a twin sees the hold");
+        Assert.AreEqual("hash-1", twin.RequestHash);
+        Assert.IsNull(twin.Outcome);
+
+        var outcome = new StoredOutcome(200, """{"id":"chatcmpl-1","choices":[]}""", """{"costUsd":0.000435}""");
+        await Idempotency.CompleteAsync(ws, hold with { Outcome = outcome, ExpiresAt = DateTimeOffset.UtcNow.AddHours(24) });
+        var replay = await Idempotency.TryCreateAsync(ws, hold);
+        Assert.IsNotNull(replay);
+        Assert.AreEqual(outcome, replay.Outcome, "the stored answer is replayed as it was stored");
+
+        await Idempotency.DeleteAsync(ws, projectId, key);
+        Assert.IsNull(await Idempotency.TryCreateAsync(ws, hold with { RequestHash = "hash-3" }), "a deleted key is free again");
+        Assert.AreEqual("hash-3", (await Idempotency.TryCreateAsync(ws, hold))?.RequestHash);
+
+        await Idempotency.DeleteAsync(ws, projectId, key);
+        await Idempotency.DeleteAsync(ws, projectId, key);
+        await Idempotency.DeleteAsync(ws, Ids.New("prj"), "never-used");
+    }
+
+    [TestMethod]
+    public async Task Idempotency_AnExpiredRecordIsTakenOver()
+    {
+        var (ws, projectId, key) = (Ids.New("ws"), Ids.New("prj"), "abandoned");
+        Assert.IsNull(await Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, key, "crashed", TimeSpan.FromSeconds(-1))));
+
+        // The store's own TTL sweep is lazy: the record's expiresAt decides.
+        Assert.IsNull(await Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, key, "fresh", TimeSpan.FromMinutes(5))), "an expired hold is taken over");
+        Assert.AreEqual("fresh", (await Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, key, "late", TimeSpan.FromMinutes(5))))?.RequestHash);
+
+        // Many takers of one expired record: exactly one wins, the rest see the winner's record.
+        var contested = "contested";
+        Assert.IsNull(await Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, contested, "crashed", TimeSpan.FromSeconds(-1))));
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, contested, "taker-" + i, TimeSpan.FromMinutes(5)))));
+        Assert.AreEqual(1, results.Count(r => r is null), "exactly one taker holds the key");
+        var winner = (await Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, contested, "after", TimeSpan.FromMinutes(5))))!.RequestHash;
+        Assert.IsTrue(results.Where(r => r is not null).All(r => r!.RequestHash == winner), "the losers saw the winner's record");
+    }
+
+    [TestMethod]
+    public async Task Idempotency_ConcurrentCreates_ExactlyOneHolds_AndKeysAreScopedToProjectAndWorkspace()
+    {
+        var (ws, projectId) = (Ids.New("ws"), Ids.New("prj"));
+        var results = await Task.WhenAll(Enumerable.Range(0, 30).Select(i =>
+            Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, "same-key", "hash-" + i, TimeSpan.FromMinutes(5)))));
+        Assert.AreEqual(1, results.Count(r => r is null));
+        Assert.AreEqual(1, results.Where(r => r is not null).Select(r => r!.RequestHash).Distinct().Count());
+
+        Assert.IsNull(await Idempotency.TryCreateAsync(ws, NewIdempotency(Ids.New("prj"), "same-key", "other project", TimeSpan.FromMinutes(5))));
+        Assert.IsNull(await Idempotency.TryCreateAsync(Ids.New("ws"), NewIdempotency(projectId, "same-key", "other workspace", TimeSpan.FromMinutes(5))));
+        Assert.IsNull(await Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, "keys/with?odd#chars\\ and spaces", "odd", TimeSpan.FromMinutes(5))));
+        Assert.AreEqual("odd", (await Idempotency.TryCreateAsync(ws, NewIdempotency(projectId, "keys/with?odd#chars\\ and spaces", "x", TimeSpan.FromMinutes(5))))?.RequestHash);
+    }
+
+    // ---- Exact cache ---------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task Cache_SetThenGet_RoundTrips_UntilItExpires()
+    {
+        var (ws, key) = (Ids.New("ws"), CacheKey());
+        var now = DateTimeOffset.UtcNow;
+        var response = new CachedResponse("""{"id":"chatcmpl-1","choices":[{"message":{"content":"hi"}}]}""", 1000, 500, 200, 0.000435m);
+
+        Assert.IsNull(await Cache.GetAsync(ws, key, now));
+        await Cache.SetAsync(ws, key, response, now.AddHours(1));
+
+        Assert.AreEqual(response, await Cache.GetAsync(ws, key, now));
+        Assert.AreEqual(response, await Cache.GetAsync(ws, key, now.AddMinutes(59)));
+        Assert.IsNull(await Cache.GetAsync(ws, key, now.AddHours(1)), "expired at its expiry, whatever the store's sweep did");
+        Assert.IsNull(await Cache.GetAsync(ws, CacheKey(), now));
+
+        var newer = response with { ResponseJson = """{"id":"chatcmpl-2"}""", AvoidedCostUsd = null };
+        await Cache.SetAsync(ws, key, newer, now.AddHours(2));
+        Assert.AreEqual(newer, await Cache.GetAsync(ws, key, now.AddHours(1)), "a write replaces the entry and its expiry");
+    }
+
+    [TestMethod]
+    public async Task Cache_EntriesNeverCrossWorkspaces()
+    {
+        var (a, b, key) = (Ids.New("ws"), Ids.New("ws"), CacheKey());
+        var now = DateTimeOffset.UtcNow;
+        await Cache.SetAsync(a, key, new CachedResponse("""{"owner":"a"}""", 1, 1, 0, 0.01m), now.AddHours(1));
+
+        Assert.IsNull(await Cache.GetAsync(b, key, now));
+        await Cache.SetAsync(b, key, new CachedResponse("""{"owner":"b"}""", 2, 2, 0, 0.02m), now.AddHours(1));
+        Assert.AreEqual("""{"owner":"a"}""", (await Cache.GetAsync(a, key, now))?.ResponseJson);
+        Assert.AreEqual("""{"owner":"b"}""", (await Cache.GetAsync(b, key, now))?.ResponseJson);
+    }
+
+    // ---- Budget ledger ---------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task Ledger_ReservesWithinTheDailyLimit_RefusesPastIt_AndSettles()
+    {
+        var (ws, projectId) = (Ids.New("ws"), Ids.New("prj"));
+        var periods = BudgetPeriods.At(T0);
+        Assert.AreEqual(BudgetUsage.Zero, await Ledger.GetAsync(ws, projectId, periods));
+
+        var (first, afterFirst) = await Ledger.TryReserveAsync(ws, projectId, periods, 0.40m, 1.00m, null);
+        Assert.IsTrue(first);
+        Assert.AreEqual(new BudgetUsage(0m, 0.40m, 0m, 0.40m), afterFirst);
+        Assert.IsTrue((await Ledger.TryReserveAsync(ws, projectId, periods, 0.40m, 1.00m, null)).Reserved);
+
+        var (third, seen) = await Ledger.TryReserveAsync(ws, projectId, periods, 0.40m, 1.00m, null);
+        Assert.IsFalse(third, "0.40 + 0.40 + 0.40 passes 1.00");
+        Assert.AreEqual(new BudgetUsage(0m, 0.80m, 0m, 0.80m), seen, "a refusal reports the usage and changes nothing");
+
+        await Ledger.SettleAsync(ws, projectId, periods, 0.40m, 0.10m);
+        Assert.AreEqual(new BudgetUsage(0.10m, 0.40m, 0.10m, 0.40m), await Ledger.GetAsync(ws, projectId, periods));
+
+        Assert.IsTrue((await Ledger.TryReserveAsync(ws, projectId, periods, 0.50m, 1.00m, null)).Reserved, "0.10 + 0.40 + 0.50 is exactly the limit");
+        Assert.IsFalse((await Ledger.TryReserveAsync(ws, projectId, periods, 0.000000001m, 1.00m, null)).Reserved, "a nano-dollar past it is refused");
+
+        await Ledger.SettleAsync(ws, projectId, periods, 0.40m, 0.40m);
+        await Ledger.SettleAsync(ws, projectId, periods, 0.50m, 0.123456789m);
+        Assert.AreEqual(new BudgetUsage(0.623456789m, 0m, 0.623456789m, 0m), await Ledger.GetAsync(ws, projectId, periods), "settle math is exact");
+        Assert.AreEqual(BudgetUsage.Zero, await Ledger.GetAsync(Ids.New("ws"), projectId, periods), "counters belong to the workspace");
+    }
+
+    [TestMethod]
+    public async Task Ledger_TheMonthlyLimitSpansTheDays_AndEachDayStartsAtZero()
+    {
+        var (ws, projectId) = (Ids.New("ws"), Ids.New("prj"));
+        var (day1, day2) = (BudgetPeriods.At(new DateTimeOffset(2025, 2, 27, 12, 0, 0, TimeSpan.Zero)), BudgetPeriods.At(new DateTimeOffset(2025, 2, 28, 23, 59, 0, TimeSpan.Zero)));
+
+        Assert.IsTrue((await Ledger.TryReserveAsync(ws, projectId, day1, 0.60m, 0.60m, 1.00m)).Reserved);
+        await Ledger.SettleAsync(ws, projectId, day1, 0.60m, 0.60m);
+
+        var (refused, seen) = await Ledger.TryReserveAsync(ws, projectId, day2, 0.50m, 0.60m, 1.00m);
+        Assert.IsFalse(refused, "the day has room, the month does not");
+        Assert.AreEqual(new BudgetUsage(0m, 0m, 0.60m, 0m), seen);
+        Assert.IsTrue((await Ledger.TryReserveAsync(ws, projectId, day2, 0.40m, 0.60m, 1.00m)).Reserved);
+        Assert.IsTrue((await Ledger.TryReserveAsync(ws, projectId, day2, 0.30m, 5.00m, null)).Reserved, "without a monthly limit only the day counts");
+
+        Assert.AreEqual(new BudgetUsage(0m, 0.70m, 0.60m, 0.70m), await Ledger.GetAsync(ws, projectId, day2));
+        Assert.AreEqual(new BudgetUsage(0.60m, 0m, 0.60m, 0.70m), await Ledger.GetAsync(ws, projectId, day1));
+
+        var march = BudgetPeriods.At(new DateTimeOffset(2025, 3, 1, 0, 0, 0, TimeSpan.Zero));
+        Assert.AreEqual(BudgetUsage.Zero, await Ledger.GetAsync(ws, projectId, march), "a new month starts at zero");
+        Assert.IsTrue((await Ledger.TryReserveAsync(ws, projectId, march, 1.00m, 1.00m, 1.00m)).Reserved);
+        Assert.IsFalse((await Ledger.TryReserveAsync(ws, projectId, march, 2.00m, null, 1.50m)).Reserved, "over the monthly limit on an empty month");
+        Assert.IsFalse((await Ledger.TryReserveAsync(ws, Ids.New("prj"), march, 2.00m, null, 1.50m)).Reserved, "even on the month's first reservation");
+    }
+
+    [TestMethod]
+    public async Task Ledger_NoLimitAlwaysReserves_AndANothingToHoldReservationWritesNothing()
+    {
+        var (ws, projectId) = (Ids.New("ws"), Ids.New("prj"));
+        var periods = BudgetPeriods.At(T0);
+        Assert.IsTrue((await Ledger.TryReserveAsync(ws, projectId, periods, 1_000m, null, null)).Reserved);
+        await Ledger.SettleAsync(ws, projectId, periods, 1_000m, 2.5m);
+
+        var (zero, usage) = await Ledger.TryReserveAsync(ws, projectId, periods, 0m, 2.5m, null);
+        Assert.IsTrue(zero, "spend at the limit still fits nothing more");
+        Assert.AreEqual(new BudgetUsage(2.5m, 0m, 2.5m, 0m), usage);
+        Assert.IsFalse((await Ledger.TryReserveAsync(ws, projectId, periods, 0m, 2.0m, null)).Reserved);
+
+        // Spend settled with no reservation (an unpriced call) still counts.
+        var other = Ids.New("prj");
+        await Ledger.SettleAsync(ws, other, periods, 0m, 0.25m);
+        Assert.AreEqual(new BudgetUsage(0.25m, 0m, 0.25m, 0m), await Ledger.GetAsync(ws, other, periods));
+    }
+
+    [TestMethod]
+    public async Task Ledger_AHundredConcurrentReservations_NeverPassADailyOrMonthlyLimit()
+    {
+        var ws = Ids.New("ws");
+        var periods = BudgetPeriods.At(T0);
+        var (daily, monthly) = (Ids.New("prj"), Ids.New("prj"));
+
+        var dailyResults = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Ledger.TryReserveAsync(ws, daily, periods, 0.02m, 1.00m, null)));
+        var monthlyResults = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Ledger.TryReserveAsync(ws, monthly, periods, 0.02m, null, 0.50m)));
+
+        Assert.AreEqual(50, dailyResults.Count(r => r.Reserved), "exactly as many as fit $1.00");
+        Assert.AreEqual(new BudgetUsage(0m, 1.00m, 0m, 1.00m), await Ledger.GetAsync(ws, daily, periods));
+        Assert.AreEqual(25, monthlyResults.Count(r => r.Reserved), "exactly as many as fit $0.50");
+        Assert.AreEqual(new BudgetUsage(0m, 0.50m, 0m, 0.50m), await Ledger.GetAsync(ws, monthly, periods));
+        Assert.IsTrue(dailyResults.Where(r => !r.Reserved).All(r => r.Usage.DayReserved + 0.02m > 1.00m));
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Ledger.SettleAsync(ws, daily, periods, 0.02m, 0.01m)));
+        Assert.AreEqual(new BudgetUsage(0.50m, 0m, 0.50m, 0m), await Ledger.GetAsync(ws, daily, periods));
+    }
+
+    [TestMethod]
+    public async Task Ledger_AnAlertIsClaimedOnce_AndAPeriodClosesOnce()
+    {
+        var (ws, projectId) = (Ids.New("ws"), Ids.New("prj"));
+        var claims = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Ledger.TryClaimAlertAsync(ws, projectId, "day:2025-03-14", 80)));
+        Assert.AreEqual(1, claims.Count(c => c), "one email per threshold and period");
+        Assert.IsFalse(await Ledger.TryClaimAlertAsync(ws, projectId, "day:2025-03-14", 80));
+        Assert.IsTrue(await Ledger.TryClaimAlertAsync(ws, projectId, "day:2025-03-14", 100));
+        Assert.IsTrue(await Ledger.TryClaimAlertAsync(ws, projectId, "day:2025-03-15", 80));
+        Assert.IsTrue(await Ledger.TryClaimAlertAsync(ws, projectId, "month:2025-03", 80));
+        Assert.IsTrue(await Ledger.TryClaimAlertAsync(ws, Ids.New("prj"), "day:2025-03-14", 80));
+
+        var period = "day:" + Guid.NewGuid().ToString("N");
+        var closes = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Ledger.TryMarkClosedAsync(period)));
+        Assert.AreEqual(1, closes.Count(c => c));
+        Assert.IsFalse(await Ledger.TryMarkClosedAsync(period));
+        Assert.IsTrue(await Ledger.TryMarkClosedAsync("month:" + Guid.NewGuid().ToString("N")));
+    }
+
+    // ---- Usage rollups -----------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task Rollups_AddIncrements_AndQueryByDayRangeAndDimension()
+    {
+        var ws = Ids.New("ws");
+        var one = new UsageDelta { Requests = 1, InputTokens = 1000, OutputTokens = 500, CostUsd = 0.000435m, LatencyMs = 12.5 };
+        var two = new UsageDelta { Requests = 1, Errors = 1, InputTokens = 10, CostUsd = 0.1m, LatencyMs = 0.25, Fallbacks = 1 };
+        var three = new UsageDelta { Requests = 1, Blocked = 1 };
+        (string, string)[] firstKeys = [(RollupDimensions.Total, "all"), (RollupDimensions.Feature, "alpha"), (RollupDimensions.Model, "openai/gpt-4o-mini")];
+        await Rollups.AddAsync(ws, "2025-03-13", firstKeys, one);
+        await Rollups.AddAsync(ws, "2025-03-13", firstKeys, two);
+        await Rollups.AddAsync(ws, "2025-03-14", [(RollupDimensions.Total, "all"), (RollupDimensions.Feature, "beta")], three);
+        await Rollups.AddAsync(ws, "2025-03-16", [(RollupDimensions.Total, "all")], one);
+
+        var day = await Rollups.QueryAsync(ws, "2025-03-13", "2025-03-13", null);
+        Assert.AreEqual(3, day.Count);
+        var both = UsageDeltaMath.Sum([one, two]);
+        Assert.IsTrue(day.All(r => r.Day == "2025-03-13" && r.Totals == both), string.Join("\n", day));
+        Assert.AreEqual("openai/gpt-4o-mini", day.Single(r => r.Dimension == RollupDimensions.Model).Key, "keys with '/' round-trip");
+
+        var features = await Rollups.QueryAsync(ws, "2025-03-13", "2025-03-15", RollupDimensions.Feature);
+        CollectionAssert.AreEquivalent(new[] { "2025-03-13/alpha", "2025-03-14/beta" }, features.Select(r => r.Day + "/" + r.Key).ToArray());
+        Assert.AreEqual(three, features.Single(r => r.Key == "beta").Totals);
+
+        var totals = await Rollups.QueryAsync(ws, "2025-03-01", "2025-03-31", RollupDimensions.Total);
+        CollectionAssert.AreEquivalent(new[] { "2025-03-13", "2025-03-14", "2025-03-16" }, totals.Select(r => r.Day).ToArray());
+        Assert.AreEqual(0, (await Rollups.QueryAsync(ws, "2025-03-17", "2025-03-31", null)).Count);
+        Assert.AreEqual(0, (await Rollups.QueryAsync(Ids.New("ws"), "2025-03-01", "2025-03-31", null)).Count, "rollups belong to the workspace");
+    }
+
+    [TestMethod]
+    public async Task Rollups_ConcurrentAddsOfEveryField_AreExact()
+    {
+        var ws = Ids.New("ws");
+        // Every field non-zero (more than one patch can carry on Cosmos DB), with money that floats would not add exactly.
+        var delta = new UsageDelta
+        {
+            Requests = 1, Errors = 1, Blocked = 1, InputTokens = 1234, OutputTokens = 567, CachedInputTokens = 89, WasteTokens = 10, SavedTokens = 7,
+            CostUsd = 0.1m, EstimatedSavingsUsd = 0.2m, PotentialSavingsUsd = 0.000000001m, VerifiedSavingsUsd = 0.123456789m,
+            CacheHits = 1, CacheSavingsUsd = 0.3m, Replays = 1, ReplaySavingsUsd = 0.000435m, Fallbacks = 1, LatencyMs = 0.5,
+        };
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Rollups.AddAsync(ws, "2025-03-14", [(RollupDimensions.Total, "all"), (RollupDimensions.Project, "prj_x")], delta)));
+
+        var expected = UsageDeltaMath.Sum(Enumerable.Repeat(delta, 50));
+        var rows = await Rollups.QueryAsync(ws, "2025-03-14", "2025-03-14", null);
+        Assert.AreEqual(2, rows.Count);
+        foreach (var row in rows)
+        {
+            Assert.AreEqual(expected, row.Totals, row.Dimension);
+        }
+
+        Assert.AreEqual(5m, rows[0].Totals.CostUsd);
+        Assert.AreEqual(0.00000005m, rows[0].Totals.PotentialSavingsUsd);
+        Assert.AreEqual(6.17283945m, rows[0].Totals.VerifiedSavingsUsd);
+    }
+
     // ---- Health ---------------------------------------------------------------------------------------------
 
     [TestMethod]
@@ -367,6 +645,16 @@ public abstract class StoreContractTests
     }
 
     private static string KeyHash() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+
+    private static string CacheKey() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+
+    private static IdempotencyRecord NewIdempotency(string projectId, string key, string requestHash, TimeSpan expiresIn) => new()
+    {
+        ProjectId = projectId,
+        Key = key,
+        RequestHash = requestHash,
+        ExpiresAt = DateTimeOffset.UtcNow + expiresIn,
+    };
 
     private static UserRecord NewUser(string? email = null) => new()
     {
@@ -456,7 +744,7 @@ public sealed class SqliteStoreContractTests : StoreContractTests
     public static void Start(TestContext _)
     {
         _directory = Path.Combine(Path.GetTempPath(), "killtoken-tests", "contract-" + Guid.NewGuid().ToString("N"));
-        _services = new ServiceCollection().AddKillTokenSqliteStore(_directory).BuildServiceProvider();
+        _services = new ServiceCollection().AddSingleton(TimeProvider.System).AddKillTokenSqliteStore(_directory).BuildServiceProvider();
     }
 
     [ClassCleanup]
@@ -486,7 +774,7 @@ public sealed class CosmosStoreContractTests : StoreContractTests
     public static void Start(TestContext _)
     {
         _database = CosmosEmulator.NewDatabaseName("contract");
-        _services = new ServiceCollection().AddKillTokenCosmosStore(CosmosEmulator.Shared.StoreOptions(_database)).BuildServiceProvider();
+        _services = new ServiceCollection().AddSingleton(TimeProvider.System).AddKillTokenCosmosStore(CosmosEmulator.Shared.StoreOptions(_database)).BuildServiceProvider();
     }
 
     [ClassCleanup]

@@ -1,0 +1,198 @@
+using System.Text.Json;
+using KillToken.Core.Analytics;
+using Microsoft.Azure.Cosmos;
+
+namespace KillToken.Storage.Cosmos;
+
+/// <summary>
+/// Rollup rows on Cosmos DB: one document per (workspace, UTC day, dimension, key) in the workspace's partition, id
+/// <c>rollup:{day}:{dimension}:{key}</c> (hashed when the key holds characters ids cannot). A request adds to its rows
+/// with patch Increments — atomic per document, no read, no etag loop — and the rows are written in parallel. Money is
+/// kept as nano-dollar integers (<c>costUsdNanos</c>…) so increments stay exact (Cosmos DB numbers are doubles), and
+/// converted back to decimals on read; sub-nano-dollar fractions round to the nearest nano-dollar.
+/// <para>
+/// A patch holds at most 10 operations, so only the delta's non-zero fields are sent (a typical request has 4–7);
+/// a rare delta with more goes out in two patches, which are each atomic but not together. A row's first write is a
+/// create holding the whole delta (its 404 → create; a 409 from a concurrent creator → patch again).
+/// </para>
+/// </summary>
+internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
+{
+    private const string Type = "rollup";
+    private const int MaxOperationsPerPatch = 10;
+    private const int MaxAttempts = 10;
+
+    public async Task AddAsync(string workspaceId, string day, IReadOnlyList<(string Dimension, string Key)> keys, UsageDelta delta, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(delta);
+        await db.EnsureReadyAsync(cancellationToken);
+        var fields = Fields(delta);
+        await Task.WhenAll(keys.Select(k => AddRowAsync(workspaceId, day, k.Dimension, k.Key, fields, cancellationToken)));
+    }
+
+    public async Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var sql = "SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.day >= @from AND c.day <= @to"
+            + (dimension is null ? string.Empty : " AND c.dimension = @dim");
+        var query = new QueryDefinition(sql)
+            .WithParameter("@ws", workspaceId)
+            .WithParameter("@type", Type)
+            .WithParameter("@from", fromDay)
+            .WithParameter("@to", toDay);
+        if (dimension is not null)
+        {
+            query = query.WithParameter("@dim", dimension);
+        }
+
+        var documents = await CosmosStoreContext.QueryAsync<JsonElement>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken);
+        return [.. documents.Select(d => new RollupRow(d.GetProperty("day").GetString()!, d.GetProperty("dimension").GetString()!, d.GetProperty("key").GetString()!, Totals(d)))];
+    }
+
+    private async Task AddRowAsync(string workspaceId, string day, string dimension, string key, IReadOnlyList<Field> fields, CancellationToken cancellationToken)
+    {
+        var id = CosmosIds.Key(Type, day + ":" + dimension + ":" + key);
+        var changes = fields.Where(f => f.Long != 0 || f.Double != 0d).ToList();
+        for (var start = 0; start < Math.Max(1, changes.Count); start += MaxOperationsPerPatch)
+        {
+            var operations = changes.Skip(start).Take(MaxOperationsPerPatch).Select(f => f.IsDouble
+                ? PatchOperation.Increment("/" + f.Name, f.Double)
+                : PatchOperation.Increment("/" + f.Name, f.Long)).ToList();
+            // A missing row is created holding everything still to add: the whole delta (zeros included) on the first chunk.
+            IReadOnlyList<Field> rest = start == 0 ? fields : changes.Skip(start).ToList();
+            if (!await PatchOrCreateAsync(workspaceId, id, operations, () => NewRow(id, workspaceId, day, dimension, key, rest), cancellationToken))
+            {
+                // The create carried the remaining fields: nothing left to add.
+                return;
+            }
+        }
+    }
+
+    /// <summary>Patches the row; when it is missing, creates it with the whole delta instead. True when it patched.</summary>
+    private async Task<bool> PatchOrCreateAsync(string workspaceId, string id, List<PatchOperation> operations, Func<MemoryStream> newRow, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            if (operations.Count > 0)
+            {
+                using var response = await db.Workspaces.PatchItemStreamAsync(id, new PartitionKey(workspaceId), operations, cancellationToken: cancellationToken);
+                if (!CosmosStoreContext.IsMissingItem(response))
+                {
+                    response.EnsureSuccessStatusCode();
+                    return true;
+                }
+            }
+
+            using var document = newRow();
+            if (await CosmosStoreContext.TryCreateAsync(db.Workspaces, document, workspaceId, cancellationToken))
+            {
+                return false;
+            }
+
+            if (operations.Count == 0)
+            {
+                // An all-zero delta only has to make sure the row exists.
+                return true;
+            }
+        }
+
+        throw new CosmosConcurrencyException($"A rollup document kept appearing and vanishing; gave up after {MaxAttempts} attempts.");
+    }
+
+    // ---- The document's numbers ---------------------------------------------------------------------------------
+
+    private sealed record Field(string Name, long Long, double Double, bool IsDouble);
+
+    private static Field Int(string name, long value) => new(name, value, 0d, false);
+
+    private static Field Usd(string name, decimal value) => new(name + "Nanos", Nanos.FromUsd(value), 0d, false);
+
+    /// <summary>Every number of a delta, as stored: counts as they are, money in nano-dollars, latency as a double.</summary>
+    private static List<Field> Fields(UsageDelta d) =>
+    [
+        Int("requests", d.Requests),
+        Int("errors", d.Errors),
+        Int("blocked", d.Blocked),
+        Int("inputTokens", d.InputTokens),
+        Int("outputTokens", d.OutputTokens),
+        Int("cachedInputTokens", d.CachedInputTokens),
+        Int("wasteTokens", d.WasteTokens),
+        Int("savedTokens", d.SavedTokens),
+        Usd("costUsd", d.CostUsd),
+        Usd("estimatedSavingsUsd", d.EstimatedSavingsUsd),
+        Usd("potentialSavingsUsd", d.PotentialSavingsUsd),
+        Usd("verifiedSavingsUsd", d.VerifiedSavingsUsd),
+        Int("cacheHits", d.CacheHits),
+        Usd("cacheSavingsUsd", d.CacheSavingsUsd),
+        Int("replays", d.Replays),
+        Usd("replaySavingsUsd", d.ReplaySavingsUsd),
+        Int("fallbacks", d.Fallbacks),
+        new Field("latencyMs", 0, d.LatencyMs, true),
+    ];
+
+    private static UsageDelta Totals(JsonElement e) => new()
+    {
+        Requests = CosmosItems.Int64(e, "requests"),
+        Errors = CosmosItems.Int64(e, "errors"),
+        Blocked = CosmosItems.Int64(e, "blocked"),
+        InputTokens = CosmosItems.Int64(e, "inputTokens"),
+        OutputTokens = CosmosItems.Int64(e, "outputTokens"),
+        CachedInputTokens = CosmosItems.Int64(e, "cachedInputTokens"),
+        WasteTokens = CosmosItems.Int64(e, "wasteTokens"),
+        SavedTokens = CosmosItems.Int64(e, "savedTokens"),
+        CostUsd = Nanos.ToUsd(CosmosItems.Int64(e, "costUsdNanos")),
+        EstimatedSavingsUsd = Nanos.ToUsd(CosmosItems.Int64(e, "estimatedSavingsUsdNanos")),
+        PotentialSavingsUsd = Nanos.ToUsd(CosmosItems.Int64(e, "potentialSavingsUsdNanos")),
+        VerifiedSavingsUsd = Nanos.ToUsd(CosmosItems.Int64(e, "verifiedSavingsUsdNanos")),
+        CacheHits = CosmosItems.Int64(e, "cacheHits"),
+        CacheSavingsUsd = Nanos.ToUsd(CosmosItems.Int64(e, "cacheSavingsUsdNanos")),
+        Replays = CosmosItems.Int64(e, "replays"),
+        ReplaySavingsUsd = Nanos.ToUsd(CosmosItems.Int64(e, "replaySavingsUsdNanos")),
+        Fallbacks = CosmosItems.Int64(e, "fallbacks"),
+        LatencyMs = CosmosItems.Double(e, "latencyMs"),
+    };
+
+    private static MemoryStream NewRow(string id, string workspaceId, string day, string dimension, string key, IReadOnlyList<Field> fields)
+    {
+        var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("id", id);
+            writer.WriteString("type", Type);
+            writer.WriteString("workspaceId", workspaceId);
+            writer.WriteString("day", day);
+            writer.WriteString("dimension", dimension);
+            writer.WriteString("key", key);
+            foreach (var field in fields)
+            {
+                if (field.IsDouble)
+                {
+                    writer.WriteNumber(field.Name, field.Double);
+                }
+                else
+                {
+                    writer.WriteNumber(field.Name, field.Long);
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        stream.Position = 0;
+        return stream;
+    }
+}
+
+/// <summary>Nano-dollar integers for money Cosmos DB increments (its numbers are doubles: exact for integers below 2^53).</summary>
+internal static class Nanos
+{
+    private const decimal PerUsd = 1_000_000_000m;
+    private const decimal Max = 4_000_000_000_000_000_000m;
+
+    /// <summary>Rounded to the nearest nano-dollar (half away from zero).</summary>
+    public static long FromUsd(decimal usd) => (long)Math.Clamp(Math.Round(usd * PerUsd, MidpointRounding.AwayFromZero), -Max, Max);
+
+    public static decimal ToUsd(long nanos) => nanos / PerUsd;
+}
