@@ -20,20 +20,67 @@ public static class CanonicalRequest
             ["providerOptions"] = request.ProviderOptions?.DeepClone(),
             ["stream"] = request.Stream,
         };
+        if (request.NativeBody is not null)
+        {
+            node["nativeBody"] = request.NativeBody.DeepClone();
+            node["nativeHeaders"] = Headers(request.NativeHeaders);
+        }
+
         return Hash(node);
     }
 
-    /// <summary>What decides the answer (for the exact cache): provider, final model, sent messages, output-affecting options.</summary>
-    public static string CacheKey(string provider, string finalModel, IReadOnlyList<JsonObject> messages, JsonObject? providerOptions)
+    /// <summary>
+    /// What decides the answer (for the exact cache): provider, final model, sent messages, output-affecting options —
+    /// or the native body, which carries all of them. Whether the answer is streamed does not change it, so a streamed
+    /// request and a plain one share an entry.
+    /// </summary>
+    public static string CacheKey(string provider, string finalModel, IReadOnlyList<JsonObject> messages, JsonObject? providerOptions,
+        JsonObject? nativeBody = null, IReadOnlyDictionary<string, string>? nativeHeaders = null)
     {
         var node = new JsonObject
         {
             ["provider"] = provider,
             ["model"] = finalModel,
-            ["messages"] = new JsonArray([.. messages.Select(m => m.DeepClone())]),
-            ["providerOptions"] = providerOptions?.DeepClone(),
         };
+        if (nativeBody is not null)
+        {
+            node["nativeBody"] = Without(nativeBody, "model", "stream");
+            node["nativeHeaders"] = Headers(nativeHeaders);
+        }
+        else
+        {
+            node["messages"] = new JsonArray([.. messages.Select(m => m.DeepClone())]);
+            node["providerOptions"] = providerOptions is null ? null : Without(providerOptions, "stream_options");
+        }
+
         return Hash(node);
+    }
+
+    private static JsonObject? Headers(IReadOnlyDictionary<string, string>? headers)
+    {
+        if (headers is null || headers.Count == 0)
+        {
+            return null;
+        }
+
+        var node = new JsonObject();
+        foreach (var (name, value) in headers)
+        {
+            node[name.ToLowerInvariant()] = value;
+        }
+
+        return node;
+    }
+
+    private static JsonObject Without(JsonObject source, params string[] names)
+    {
+        var copy = source.DeepClone().AsObject();
+        foreach (var name in names)
+        {
+            copy.Remove(name);
+        }
+
+        return copy;
     }
 
     public static string Hash(JsonNode node)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KillToken.Core.Analytics;
@@ -40,6 +41,9 @@ public sealed record ChatOutcome
 /// §3's request path after authentication and validation:
 /// credential → idempotency → budget → optimize → cache → provider → settle → trace.
 /// Each step is a port; the pipeline only orders them and keeps the books straight on every exit.
+/// Plain and streamed calls share every step: <c>BeginAsync</c> (everything before the provider) and
+/// <c>SucceedAsync</c>/<c>FailAsync</c> (everything after it); only step 7 differs — one JSON answer, or events passed
+/// through as they arrive and settled from the usage the stream reported when it ends.
 /// </summary>
 public sealed partial class ChatPipeline(
     CredentialResolver credentials,
@@ -56,58 +60,271 @@ public sealed partial class ChatPipeline(
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>A non-streaming call: every step of §3, then the provider's JSON answer and the metrics.</summary>
     public async Task<ChatOutcome> ExecuteAsync(ChatCall call, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(call);
+        if (call.Request.Stream)
+        {
+            throw new ArgumentException("A streaming call goes through ExecuteStreamAsync.", nameof(call));
+        }
+
+        var begun = await BeginAsync(call, cancellationToken);
+        if (begun.Flight is not { } flight)
+        {
+            return begun.Outcome!;
+        }
+
+        var sentAt = time.GetTimestamp();
+        try
+        {
+            // 7. The provider call.
+            var response = await flight.Adapter.SendAsync(flight.ProviderCall!, cancellationToken);
+            return response.IsSuccess
+                ? await SucceedAsync(flight, response.Body ?? new JsonObject(), response.Usage, response.Latency, cancellationToken)
+                : await FailAsync(flight, response.Error!, response.Usage, response.Latency, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await FailAsync(flight, ClientClosed(), TokenUsage.None, time.GetElapsedTime(sentAt), CancellationToken.None);
+            throw;
+        }
+        finally
+        {
+            await ReleaseAsync(flight);
+        }
+    }
+
+    /// <summary>
+    /// A streaming call: the same steps before and after the provider as <see cref="ExecuteAsync"/>, with the provider's
+    /// events passed through as they arrive and the call settled when the stream ends. A failure before the first event
+    /// comes back as <see cref="ChatStreamResult.Outcome"/>; a cache hit or an idempotent replay as a replayed stream.
+    /// </summary>
+    public async Task<ChatStreamResult> ExecuteStreamAsync(ChatCall call, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if (!call.Request.Stream)
+        {
+            throw new ArgumentException("A non-streaming call goes through ExecuteAsync.", nameof(call));
+        }
+
+        var begun = await BeginAsync(call, cancellationToken);
+        if (begun.Flight is not { } flight)
+        {
+            var outcome = begun.Outcome!;
+            if (outcome.Error is null && outcome.ProviderBody is { } body && begun.BodyProvider is { } bodyProvider
+                && providers.TryGet(bodyProvider, out var replayAdapter) && replayAdapter is IStreamingProviderAdapter replayer)
+            {
+                var events = replayer.Replay(body, call.Request.ProviderOptions);
+                return new ChatStreamResult
+                {
+                    Stream = new ChatStream(bodyProvider, outcome.Metrics.FinalModel ?? call.Request.Model, events.ToAsyncEnumerable(), abandon: null) { IsReplay = true, Outcome = outcome },
+                };
+            }
+
+            return new ChatStreamResult { Outcome = outcome };
+        }
+
+        ProviderStreamStart start;
+        var sentAt = time.GetTimestamp();
+        try
+        {
+            // 7. The provider call, as a stream. BeginAsync only lets through adapters that stream this provider.
+            start = await ((IStreamingProviderAdapter)flight.Adapter).OpenStreamAsync(flight.ProviderCall!, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await FailAsync(flight, ClientClosed(), TokenUsage.None, time.GetElapsedTime(sentAt), CancellationToken.None);
+            }
+            finally
+            {
+                await ReleaseAsync(flight);
+            }
+
+            throw;
+        }
+        catch
+        {
+            await ReleaseAsync(flight);
+            throw;
+        }
+
+        if (start.Stream is not { } upstream)
+        {
+            try
+            {
+                return new ChatStreamResult { Outcome = await FailAsync(flight, start.Error!, TokenUsage.None, start.Latency, cancellationToken) };
+            }
+            finally
+            {
+                await ReleaseAsync(flight);
+            }
+        }
+
+        ChatStream? stream = null;
+        var openedAt = time.GetTimestamp();
+        stream = new ChatStream(
+            flight.State.FinalProvider,
+            flight.State.FinalModel,
+            PumpAsync(flight, upstream, start.Latency, openedAt, () => stream!.MarkStarted(), outcome => stream!.Outcome = outcome, cancellationToken),
+            abandon: async () =>
+            {
+                await upstream.DisposeAsync();
+                await ReleaseAsync(flight);
+            });
+        return new ChatStreamResult { Stream = stream };
+    }
+
+    /// <summary>
+    /// Passes the upstream's events through one by one (no buffering), then settles the call from what the stream
+    /// reported. A client that goes away (the token fires, or the consumer stops reading) aborts the upstream request and
+    /// the call is settled with what was used so far as 499 <c>client_closed_request</c>.
+    /// </summary>
+    private async IAsyncEnumerable<ServerSentEvent> PumpAsync(
+        Flight flight, IProviderStream upstream, TimeSpan headersLatency, long openedAt, Action started, Action<ChatOutcome> finished,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        started();
+        var settled = false;
+        try
+        {
+            var events = upstream.ReadEventsAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+            try
+            {
+                while (true)
+                {
+                    bool more;
+                    try
+                    {
+                        more = await events.MoveNextAsync();
+                    }
+                    catch (Exception) when (cancellationToken.IsCancellationRequested)
+                    {
+                        // Whatever reading threw once the client left is the client's leaving.
+                        break;
+                    }
+
+                    if (!more)
+                    {
+                        break;
+                    }
+
+                    yield return events.Current;
+                }
+            }
+            finally
+            {
+                await events.DisposeAsync();
+            }
+
+            var result = upstream.Result;
+            if (!cancellationToken.IsCancellationRequested || result.Completed)
+            {
+                finished(await SettleStreamAsync(flight, result, headersLatency + time.GetElapsedTime(openedAt), clientGone: false));
+                settled = true;
+            }
+        }
+        finally
+        {
+            // Disposing a response still being sent aborts the upstream request: the provider stops generating.
+            await upstream.DisposeAsync();
+            if (!settled)
+            {
+                finished(await SettleStreamAsync(flight, upstream.Result, headersLatency + time.GetElapsedTime(openedAt), clientGone: true));
+            }
+
+            await ReleaseAsync(flight);
+        }
+    }
+
+    private Task<ChatOutcome> SettleStreamAsync(Flight flight, ProviderStreamResult result, TimeSpan latency, bool clientGone)
+    {
+        if (result.Completed && result.Failure is null)
+        {
+            return SucceedAsync(flight, result.Response ?? new JsonObject(), result.Usage, latency, CancellationToken.None);
+        }
+
+        var error = clientGone
+            ? ClientClosed()
+            : result.Failure ?? new GatewayError(502, ErrorCodes.ProviderError, "The provider's stream ended before its terminator.");
+        return FailAsync(flight, error, UsageSoFar(flight, result), latency, CancellationToken.None);
+    }
+
+    private static GatewayError ClientClosed() =>
+        new(499, ErrorCodes.ClientClosedRequest, "The client closed the connection before the answer was complete.");
+
+    /// <summary>
+    /// A stream cut short is still billed by the provider for the prompt and what it generated: usage it reported,
+    /// otherwise the prompt's estimate and the output seen so far.
+    /// </summary>
+    private static TokenUsage UsageSoFar(Flight flight, ProviderStreamResult result)
+    {
+        var reported = result.Usage;
+        var input = reported.InputTokens > 0 ? reported.InputTokens : TokenEstimator.EstimateMessages(flight.ProviderCall!.Messages);
+        var output = Math.Max(reported.OutputTokens, result.OutputText.Length == 0 ? 0 : TokenEstimator.EstimateText(result.OutputText));
+        return reported with { InputTokens = input, OutputTokens = output, Reported = true };
+    }
+
+    /// <summary>
+    /// §3 steps 1 (streaming support) to 5 and 4b: everything before the provider call. Either the call is ready to send
+    /// (a <see cref="Flight"/> holding its reservation and idempotency key) or it already has its outcome.
+    /// </summary>
+    private async Task<Begun> BeginAsync(ChatCall call, CancellationToken cancellationToken)
+    {
         var request = call.Request;
-        var state = new CallState(call);
-        var requestHash = request.IdempotencyKey is null ? null : CanonicalRequest.RequestHash(request);
+        var state = new CallState(call) { RequestHash = request.IdempotencyKey is null ? null : CanonicalRequest.RequestHash(request) };
+
+        // 1. A stream needs a provider whose wire format KillToken streams (before any credential work).
+        if (request.Stream && !CanStream(request.Provider))
+        {
+            return Finished(await FinishAsync(state, new GatewayError(422, ErrorCodes.StreamingNotSupported,
+                $"KillToken does not stream '{request.Provider}' yet; send the request without stream: true."), cancellationToken));
+        }
 
         // 2. The workspace's own credential, before any cache, idempotency, budget or provider work.
         var (credential, credentialError) = await credentials.ResolveAsync(call.Project.WorkspaceId, request.Provider, cancellationToken);
         if (credentialError is not null)
         {
-            return await FinishAsync(state, credentialError, cancellationToken);
+            return Finished(await FinishAsync(state, credentialError, cancellationToken));
         }
 
         if (credential is null)
         {
-            return await FinishAsync(state, GatewayError.BadRequest(ErrorCodes.ProviderCredentialRequired,
-                "The workspace's credential for this provider has no secret in the vault; rotate it with a new key."), cancellationToken);
+            return Finished(await FinishAsync(state, GatewayError.BadRequest(ErrorCodes.ProviderCredentialRequired,
+                "The workspace's credential for this provider has no secret in the vault; rotate it with a new key."), cancellationToken));
         }
 
         if (!providers.TryGet(request.Provider, out var adapter))
         {
-            return await FinishAsync(state, new GatewayError(422, ErrorCodes.ProviderNotSupported,
-                $"Provider '{request.Provider}' is not available on this gateway yet."), cancellationToken);
+            return Finished(await FinishAsync(state, new GatewayError(422, ErrorCodes.ProviderNotSupported,
+                $"Provider '{request.Provider}' is not available on this gateway yet."), cancellationToken));
         }
 
-        if (request.Stream)
-        {
-            return await FinishAsync(state, new GatewayError(422, ErrorCodes.StreamingNotSupported,
-                "Streaming is not available on this route; send the request without stream: true."), cancellationToken);
-        }
-
-        // 3. Idempotency: a finished twin is replayed, a different request under the same key is refused.
-        if (request.IdempotencyKey is not null)
-        {
-            var decision = await idempotency.BeginAsync(call.Project.WorkspaceId, call.Project.Id, request.IdempotencyKey, requestHash!, cancellationToken);
-            if (decision.Conflict)
-            {
-                return await FinishAsync(state, new GatewayError(409, ErrorCodes.IdempotencyKeyReused,
-                    "This idempotencyKey was used with a different request."), cancellationToken);
-            }
-
-            if (decision.Replay is not null)
-            {
-                return await ReplayAsync(state, decision.Replay, cancellationToken);
-            }
-
-            state.HoldsIdempotencyKey = true;
-        }
-
-        BudgetReservation? reservation = null;
+        var flight = new Flight(state, adapter);
+        var handedOver = false;
         try
         {
+            // 3. Idempotency: a finished twin is replayed, a different request under the same key is refused.
+            if (request.IdempotencyKey is not null)
+            {
+                var decision = await idempotency.BeginAsync(call.Project.WorkspaceId, call.Project.Id, request.IdempotencyKey, state.RequestHash!, cancellationToken);
+                if (decision.Conflict)
+                {
+                    return Finished(await FinishAsync(state, new GatewayError(409, ErrorCodes.IdempotencyKeyReused,
+                        "This idempotencyKey was used with a different request."), cancellationToken));
+                }
+
+                if (decision.Replay is not null)
+                {
+                    var replayed = await ReplayAsync(state, decision.Replay, cancellationToken);
+                    return new Begun(null, replayed, ProviderId.TryParse(replayed.Metrics.FinalProvider, out var p) ? p : request.Provider);
+                }
+
+                state.HoldsIdempotencyKey = true;
+            }
+
             // 4a. Budget plan: blocked at 100%, on the fallback model from 80% when one is set.
             var plan = await budget.PlanAsync(call.Project, cancellationToken);
             if (plan.FallbackModel is not null)
@@ -117,10 +334,18 @@ public sealed partial class ChatPipeline(
                 {
                     // Seed 002 lets the fallback cross providers; it then needs that provider's own credential.
                     var (fallbackCredential, _) = await credentials.ResolveAsync(call.Project.WorkspaceId, fallbackProvider, cancellationToken);
-                    if (fallbackCredential is not null && providers.TryGet(fallbackProvider, out var fallbackAdapter))
+                    if (request.NativeBody is not null)
+                    {
+                        state.FallbackSkipped = $"a native {request.Provider} body cannot be sent to the fallback provider '{fallbackProvider}'";
+                    }
+                    else if (request.Stream && !CanStream(fallbackProvider))
+                    {
+                        state.FallbackSkipped = $"fallback provider '{fallbackProvider}' cannot stream";
+                    }
+                    else if (fallbackCredential is not null && providers.TryGet(fallbackProvider, out var fallbackAdapter))
                     {
                         credential = fallbackCredential;
-                        adapter = fallbackAdapter;
+                        flight.Adapter = fallbackAdapter;
                         state.FinalProvider = fallbackProvider;
                     }
                     else
@@ -142,29 +367,30 @@ public sealed partial class ChatPipeline(
             state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel)?.Input;
 
             // A cache hit spends nothing, so no budget can block it.
-            var cacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, request.ProviderOptions);
-            var hit = await TryCacheAsync(state, cacheKey, cancellationToken);
+            flight.CacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, request.ProviderOptions,
+                request.NativeBody, request.NativeHeaders);
+            var hit = await TryCacheAsync(state, flight.CacheKey, cancellationToken);
             if (hit is not null)
             {
-                return hit;
+                return new Begun(null, hit, state.FinalProvider);
             }
 
             if (plan.Rejection is not null)
             {
-                return await FinishAsync(state, plan.Rejection, cancellationToken);
+                return Finished(await FinishAsync(state, plan.Rejection, cancellationToken));
             }
 
             // 4b. Reserve the call's maximum cost so concurrent calls cannot overspend.
-            var (held, refusal) = await budget.ReserveAsync(call.Project, plan, state.FinalProvider, state.FinalModel, optimized.Messages, request.ProviderOptions, cancellationToken);
+            var budgetOptions = request.ProviderOptions
+                ?? (request.OutputTokenCap is { } cap ? new JsonObject { ["max_tokens"] = cap } : null);
+            var (held, refusal) = await budget.ReserveAsync(call.Project, plan, state.FinalProvider, state.FinalModel, optimized.Messages, budgetOptions, cancellationToken);
             if (refusal is not null)
             {
-                return await FinishAsync(state, refusal, cancellationToken);
+                return Finished(await FinishAsync(state, refusal, cancellationToken));
             }
 
-            reservation = held;
-
-            // 7. The provider call.
-            var response = await adapter.SendAsync(new ProviderCall
+            flight.Reservation = held;
+            flight.ProviderCall = new ProviderCall
             {
                 Provider = state.FinalProvider,
                 Model = state.FinalModel,
@@ -172,66 +398,107 @@ public sealed partial class ChatPipeline(
                 Options = request.ProviderOptions,
                 Credential = credential,
                 RequestId = call.RequestId,
-            }, cancellationToken);
-
-            state.ProviderLatency = response.Latency;
-            state.Usage = response.Usage;
-            if (!response.IsSuccess)
-            {
-                return await FinishAsync(state, response.Error!, cancellationToken);
-            }
-
-            state.Cost = response.Usage.Reported
-                ? pricing.Cost(state.FinalProvider, state.FinalModel, response.Usage)
-                : new CostResult(null, CostStatus.Unpriced, null);
-            state.SavedUsd = SavedUsd(state);
-
-            // 8. Settle, then remember the answer for the cache and for replays.
-            if (reservation is not null)
-            {
-                await budget.SettleAsync(call.Project, reservation, state.Cost.CostUsd ?? 0m, cancellationToken);
-                reservation = null;
-            }
-
-            if (cache.Enabled && request.CachePolicy is CachePolicy.WriteOnly or CachePolicy.ReadWrite)
-            {
-                await cache.SetAsync(call.Project.WorkspaceId, cacheKey, new CachedResponse(
-                    response.Body!.ToJsonString(), response.Usage.InputTokens, response.Usage.OutputTokens,
-                    response.Usage.CachedInputTokens, state.Cost.CostUsd), cancellationToken);
-                state.CacheStatus = request.CachePolicy == CachePolicy.WriteOnly ? CacheStatus.Written : CacheStatus.Miss;
-            }
-
-            return await FinishAsync(state, response.Body ?? new JsonObject(), cancellationToken);
+                NativeBody = request.NativeBody,
+                NativeHeaders = request.NativeHeaders,
+            };
+            handedOver = true;
+            return new Begun(flight, null, null);
         }
         finally
         {
-            if (reservation is not null)
+            if (!handedOver)
             {
-                // The call failed or was cancelled after the reservation: release it.
-                await budget.SettleAsync(call.Project, reservation, 0m, CancellationToken.None);
-            }
-
-            if (state.HoldsIdempotencyKey)
-            {
-                await idempotency.AbandonAsync(call.Project.WorkspaceId, call.Project.Id, request.IdempotencyKey!, CancellationToken.None);
+                await ReleaseAsync(flight);
             }
         }
 
-        async Task<ChatOutcome> FinishAsync(CallState s, object bodyOrError, CancellationToken ct)
-        {
-            var outcome = s.ToOutcome(bodyOrError, time);
-            if (s.HoldsIdempotencyKey && outcome.Error is null)
-            {
-                await idempotency.CompleteAsync(call.Project.WorkspaceId, call.Project.Id, request.IdempotencyKey!, requestHash!,
-                    new StoredOutcome(outcome.Status, outcome.ProviderBody?.ToJsonString() ?? "null",
-                        JsonSerializer.Serialize(outcome.Metrics, Json)), ct);
-                s.HoldsIdempotencyKey = false;
-            }
+        static Begun Finished(ChatOutcome outcome) => new(null, outcome, null);
+    }
 
-            await WriteTraceAsync(s, outcome, ct);
-            return outcome;
+    /// <summary>8. The provider answered: cost from its usage, settle the budget, fill the cache, finish (idempotency, trace).</summary>
+    private async Task<ChatOutcome> SucceedAsync(Flight flight, JsonNode body, TokenUsage usage, TimeSpan latency, CancellationToken cancellationToken)
+    {
+        var state = flight.State;
+        var request = state.Call.Request;
+        state.ProviderLatency = latency;
+        state.Usage = usage;
+        state.Cost = usage.Reported
+            ? pricing.Cost(state.FinalProvider, state.FinalModel, usage)
+            : new CostResult(null, CostStatus.Unpriced, null);
+        state.SavedUsd = SavedUsd(state);
+
+        if (flight.Reservation is { } reservation)
+        {
+            await budget.SettleAsync(state.Call.Project, reservation, state.Cost.CostUsd ?? 0m, cancellationToken);
+            flight.Reservation = null;
+        }
+
+        if (cache.Enabled && request.CachePolicy is CachePolicy.WriteOnly or CachePolicy.ReadWrite)
+        {
+            await cache.SetAsync(state.Call.Project.WorkspaceId, flight.CacheKey!, new CachedResponse(
+                body.ToJsonString(), usage.InputTokens, usage.OutputTokens, usage.CachedInputTokens, state.Cost.CostUsd), cancellationToken);
+            state.CacheStatus = request.CachePolicy == CachePolicy.WriteOnly ? CacheStatus.Written : CacheStatus.Miss;
+        }
+
+        return await FinishAsync(state, body, cancellationToken);
+    }
+
+    /// <summary>8. The provider call failed: what it used (a stream cut short) is billed and settled; the error is traced.</summary>
+    private async Task<ChatOutcome> FailAsync(Flight flight, GatewayError error, TokenUsage usage, TimeSpan latency, CancellationToken cancellationToken)
+    {
+        var state = flight.State;
+        state.ProviderLatency = latency;
+        state.Usage = usage;
+        if (usage.Reported)
+        {
+            state.Cost = pricing.Cost(state.FinalProvider, state.FinalModel, usage);
+        }
+
+        if (flight.Reservation is { } reservation)
+        {
+            await budget.SettleAsync(state.Call.Project, reservation, state.Cost.CostUsd ?? 0m, CancellationToken.None);
+            flight.Reservation = null;
+        }
+
+        return await FinishAsync(state, error, cancellationToken);
+    }
+
+    /// <summary>Whatever a call still holds when it ends without settling (failure, cancellation): its reservation and its idempotency key.</summary>
+    private async Task ReleaseAsync(Flight flight)
+    {
+        if (flight.Reservation is { } reservation)
+        {
+            flight.Reservation = null;
+            await budget.SettleAsync(flight.State.Call.Project, reservation, 0m, CancellationToken.None);
+        }
+
+        var state = flight.State;
+        if (state.HoldsIdempotencyKey)
+        {
+            state.HoldsIdempotencyKey = false;
+            await idempotency.AbandonAsync(state.Call.Project.WorkspaceId, state.Call.Project.Id, state.Call.Request.IdempotencyKey!, CancellationToken.None);
         }
     }
+
+    /// <summary>The outcome of a call, with its trace written and, for a success under an idempotency key, stored for replays.</summary>
+    private async Task<ChatOutcome> FinishAsync(CallState state, object bodyOrError, CancellationToken cancellationToken)
+    {
+        var outcome = state.ToOutcome(bodyOrError, time);
+        var call = state.Call;
+        if (state.HoldsIdempotencyKey && outcome.Error is null)
+        {
+            await idempotency.CompleteAsync(call.Project.WorkspaceId, call.Project.Id, call.Request.IdempotencyKey!, state.RequestHash!,
+                new StoredOutcome(outcome.Status, outcome.ProviderBody?.ToJsonString() ?? "null",
+                    JsonSerializer.Serialize(outcome.Metrics, Json)), cancellationToken);
+            state.HoldsIdempotencyKey = false;
+        }
+
+        await WriteTraceAsync(state, outcome, cancellationToken);
+        return outcome;
+    }
+
+    private bool CanStream(ProviderId provider) =>
+        providers.TryGet(provider, out var adapter) && adapter is IStreamingProviderAdapter streaming && streaming.CanStream(provider);
 
     /// <summary>Traces a request refused before the pipeline (validation) so failures show in the list too.</summary>
     public Task TraceRejectionAsync(ProjectRecord project, string requestId, string endpoint, long startedAt, GatewayError error, ChatRequest? request, string feature)
@@ -377,6 +644,19 @@ public sealed partial class ChatPipeline(
         };
     }
 
+    /// <summary>A call past every check and ready for the provider: what it holds until it settles or is released.</summary>
+    private sealed class Flight(CallState state, IProviderAdapter adapter)
+    {
+        public CallState State { get; } = state;
+        public IProviderAdapter Adapter { get; set; } = adapter;
+        public string? CacheKey { get; set; }
+        public BudgetReservation? Reservation { get; set; }
+        public ProviderCall? ProviderCall { get; set; }
+    }
+
+    /// <summary>BeginAsync's answer: a call to send, or its outcome (and, for a stored answer, the provider whose format it is in).</summary>
+    private sealed record Begun(Flight? Flight, ChatOutcome? Outcome, ProviderId? BodyProvider);
+
     /// <summary>Mutable bookkeeping of one call; turned into an immutable outcome at the end.</summary>
     private sealed class CallState(ChatCall call)
     {
@@ -388,6 +668,7 @@ public sealed partial class ChatPipeline(
 
         public decimal UsdOfInput(long tokens) => InputPricePerMillion is { } price && tokens > 0 ? Math.Round(tokens * price / 1_000_000m, 10) : 0m;
         public bool WasFallback { get; set; }
+        public string? RequestHash { get; init; }
         public bool HoldsIdempotencyKey { get; set; }
         public OptimizationResult? Optimization { get; set; }
         public TokenUsage Usage { get; set; } = TokenUsage.None;

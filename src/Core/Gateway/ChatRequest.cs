@@ -60,4 +60,16 @@ public sealed record ChatRequest
     public string? IdempotencyKey { get; init; }
     public bool Stream { get; init; }
     public required string Feature { get; init; }
+
+    /// <summary>
+    /// The client's own body in the provider's wire format (the Anthropic and Gemini wrapper routes), sent upstream as
+    /// it is apart from the model; <see cref="Messages"/> are then an OpenAI-shaped view of it for measuring and budgeting.
+    /// </summary>
+    public JsonObject? NativeBody { get; init; }
+
+    /// <summary>The output cap a native body sets (<c>max_tokens</c>, <c>generationConfig.maxOutputTokens</c>), for the budget's reservation.</summary>
+    public long? OutputTokenCap { get; init; }
+
+    /// <summary>Provider headers the client set on a native route that change what the provider does (<c>anthropic-beta</c>).</summary>
+    public IReadOnlyDictionary<string, string>? NativeHeaders { get; init; }
 }

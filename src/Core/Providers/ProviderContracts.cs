@@ -75,6 +75,12 @@ public sealed record ProviderCall
     public JsonObject? Options { get; init; }
     public required ResolvedCredential Credential { get; init; }
     public string? RequestId { get; init; }
+
+    /// <summary>A body already in this provider's wire format (native wrapper routes): sent with <see cref="Model"/> set, options ignored.</summary>
+    public JsonObject? NativeBody { get; init; }
+
+    /// <summary>Provider headers the client set on a native route (<c>anthropic-beta</c>), sent along with the native body.</summary>
+    public IReadOnlyDictionary<string, string>? NativeHeaders { get; init; }
 }
 
 public sealed record ProviderResponse

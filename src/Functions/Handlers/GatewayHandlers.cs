@@ -4,22 +4,29 @@ using KillToken.Core.Analytics;
 using KillToken.Core.Domain;
 using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
+using KillToken.Core.Pricing;
+using KillToken.Core.Providers;
 using KillToken.Functions.Http;
 using KillToken.Functions.Security;
 using Microsoft.AspNetCore.Http;
 
 namespace KillToken.Functions.Handlers;
 
-/// <summary><c>POST /v1/chat</c> and the key-authenticated trace reads.</summary>
-public sealed class GatewayHandlers(
+/// <summary>
+/// The gateway's API-key routes: <c>POST /v1/chat</c> (plain or streamed), the drop-in wrapper routes of the native SDKs
+/// (GatewayHandlers.Wrappers.cs) and the trace reads.
+/// </summary>
+public sealed partial class GatewayHandlers(
     ApiKeyAuthenticator keys,
     ChatPipeline pipeline,
     ITraceStore traces,
     ReportService reports,
     GatewayOptions options,
+    IProviderRegistry providers,
+    IPricingCatalog pricing,
     TimeProvider time)
 {
-    public const string FeatureHeader = "x-killtoken-feature";
+    public const string FeatureHeader = WrapperHeaders.FeatureHeader;
 
     public async Task<IResult> ChatAsync(HttpContext context)
     {
@@ -46,16 +53,25 @@ public sealed class GatewayHandlers(
             return GatewayJson.Error(context, error);
         }
 
-        var outcome = await pipeline.ExecuteAsync(new ChatCall
+        var call = new ChatCall
         {
             RequestId = requestId,
             Project = project!,
             Request = request!,
             Endpoint = "chat",
             StartedAt = startedAt,
-        }, context.RequestAborted);
+        };
 
-        return Respond(context, outcome);
+        if (request!.Stream)
+        {
+            // The provider's own events unchanged, then `event: killtoken.metrics`.
+            var started = await pipeline.ExecuteStreamAsync(call, context.RequestAborted);
+            return started.Stream is { } stream
+                ? new SseResult(stream, new PassThroughDialect(Wire.KillToken))
+                : Respond(context, started.Outcome!);
+        }
+
+        return Respond(context, await pipeline.ExecuteAsync(call, context.RequestAborted));
     }
 
     public async Task<IResult> ListRequestsAsync(HttpContext context)
@@ -100,16 +116,8 @@ public sealed class GatewayHandlers(
         return GatewayJson.Ok(await reports.RoiAsync(project!.WorkspaceId, query!.From, query.To, context.RequestAborted));
     }
 
-    private static IResult Respond(HttpContext context, ChatOutcome outcome)
-    {
-        var metrics = GatewayJson.ToNode(outcome.Metrics);
-        if (outcome.Error is not null)
-        {
-            var details = outcome.Error.Details?.DeepClone().AsObject() ?? [];
-            details["metrics"] = metrics;
-            return GatewayJson.Error(context, outcome.Error with { Details = details });
-        }
-
-        return GatewayJson.Ok(new JsonObject { ["response"] = outcome.ProviderBody?.DeepClone(), ["metrics"] = metrics }, outcome.Status);
-    }
+    private static IResult Respond(HttpContext context, ChatOutcome outcome) =>
+        outcome.Error is not null
+            ? WireFormats.Error(Wire.KillToken, context, outcome.Error, outcome.Metrics)
+            : GatewayJson.Ok(new JsonObject { ["response"] = outcome.ProviderBody?.DeepClone(), ["metrics"] = GatewayJson.ToNode(outcome.Metrics) }, outcome.Status);
 }

@@ -26,6 +26,19 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.RoiReport, Handle(gateway.RoiAsync));
         app.MapGet(Routes.RequestById, (HttpContext c, string requestId) => gateway.GetRequestAsync(c, requestId));
 
+        app.MapPost(Routes.OpenAIChatCompletions, Handle(gateway.OpenAIChatCompletionsAsync));
+        app.MapGet(Routes.OpenAIModels, Handle(gateway.OpenAIModelsAsync));
+        app.MapPost(Routes.AnthropicMessages, Handle(gateway.AnthropicMessagesAsync));
+        app.MapPost(Routes.AnthropicV1Messages, Handle(gateway.AnthropicMessagesAsync));
+        app.MapPost(Routes.GeminiGenerateContent, (HttpContext c, string model) => gateway.GeminiGenerateContentAsync(c, model));
+        app.MapPost(Routes.GeminiStreamGenerateContent, (HttpContext c, string model) => gateway.GeminiStreamGenerateContentAsync(c, model));
+        app.MapPost(Routes.ProxyOpenAIChatCompletions, Handle(gateway.OpenAIChatCompletionsAsync));
+        app.MapGet(Routes.ProxyOpenAIModels, Handle(gateway.OpenAIModelsAsync));
+        app.MapPost(Routes.ProxyAnthropicMessages, Handle(gateway.AnthropicMessagesAsync));
+        app.MapPost(Routes.ProxyGeminiGenerateContent, (HttpContext c, string model) => gateway.GeminiGenerateContentAsync(c, model));
+        app.MapPost(Routes.ProxyGeminiStreamGenerateContent, (HttpContext c, string model) => gateway.GeminiStreamGenerateContentAsync(c, model));
+        app.MapPost(Routes.ProxyGeminiGenerateContentPath, (HttpContext c, string model) => gateway.GeminiGenerateContentAsync(c, model));
+
         app.MapGet(Routes.Credentials, Handle(credentials.ListByKeyAsync));
         app.MapPost(Routes.Credentials, Handle(credentials.CreateByKeyAsync));
         app.MapGet(Routes.CredentialById, (HttpContext c, string credentialId) => credentials.GetByKeyAsync(c, credentialId));

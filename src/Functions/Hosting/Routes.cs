@@ -19,6 +19,24 @@ public static class Routes
     public const string Summary = "v1/summary";
     public const string RoiReport = "v1/reports/roi";
 
+    // Drop-in wrappers for the native SDKs (API-key auth): base URL …/v1/openai, …/v1/anthropic, …/v1/gemini.
+    public const string OpenAIChatCompletions = "v1/openai/chat/completions";
+    public const string OpenAIModels = "v1/openai/models";
+    public const string AnthropicMessages = "v1/anthropic/messages";
+    /// <summary>The path the Anthropic SDK builds from <c>baseURL = …/v1/anthropic</c>.</summary>
+    public const string AnthropicV1Messages = "v1/anthropic/v1/messages";
+    public const string GeminiGenerateContent = "v1/gemini/v1beta/models/{model}:generateContent";
+    public const string GeminiStreamGenerateContent = "v1/gemini/v1beta/models/{model}:streamGenerateContent";
+
+    // TokenGuard's proxy paths, so its users change only the base URL.
+    public const string ProxyOpenAIChatCompletions = "proxy/openai/v1/chat/completions";
+    public const string ProxyOpenAIModels = "proxy/openai/v1/models";
+    public const string ProxyAnthropicMessages = "proxy/anthropic/v1/messages";
+    public const string ProxyGeminiGenerateContent = "proxy/gemini/v1beta/models/{model}:generateContent";
+    public const string ProxyGeminiStreamGenerateContent = "proxy/gemini/v1beta/models/{model}:streamGenerateContent";
+    /// <summary>The form TokenGuard's own documentation shows (<c>/models/{model}/generateContent</c>).</summary>
+    public const string ProxyGeminiGenerateContentPath = "proxy/gemini/v1beta/models/{model}/generateContent";
+
     // Dashboard / management API (JWT session)
     public const string SignUp = "api/auth/signup";
     public const string Login = "api/auth/login";

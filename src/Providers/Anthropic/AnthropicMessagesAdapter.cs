@@ -7,33 +7,86 @@ using KillToken.Providers.OpenAI;
 namespace KillToken.Providers.Anthropic;
 
 /// <summary>Anthropic Messages: <c>x-api-key</c>, <c>anthropic-version</c>, top-level <c>system</c>, content blocks.</summary>
-internal sealed class AnthropicMessagesAdapter(ProviderHttp http, ProviderEndpoints endpoints) : IProviderAdapter
+internal sealed class AnthropicMessagesAdapter(ProviderHttp http, ProviderEndpoints endpoints)
+    : IProviderAdapter, IStreamingProviderAdapter, IChatCompletionsTranslator
 {
     public const string ApiVersion = "2023-06-01";
     public const int DefaultMaxTokens = 4096;
 
     private static readonly HashSet<string> Options = new(StringComparer.Ordinal)
     {
-        "max_tokens", "temperature", "top_p", "top_k", "stop", "stop_sequences", "tools", "tool_choice", "metadata",
-        "thinking", "service_tier",
+        "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "stop_sequences", "tools", "tool_choice",
+        "metadata", "thinking", "service_tier",
     };
 
-    private static readonly Dictionary<string, string> Renames = new(StringComparer.Ordinal) { ["stop"] = "stop_sequences" };
+    private static readonly Dictionary<string, string> Renames = new(StringComparer.Ordinal)
+    {
+        ["stop"] = "stop_sequences",
+        ["max_completion_tokens"] = "max_tokens",
+    };
 
     public IReadOnlyCollection<ProviderId> Providers { get; } = [ProviderId.Anthropic];
 
     public async Task<ProviderResponse> SendAsync(ProviderCall call, CancellationToken cancellationToken = default)
     {
+        var (body, error) = BuildBody(call);
+        return error is not null
+            ? new ProviderResponse { Error = error }
+            : await SendRawAsync(body!, call.Credential, cancellationToken, call.NativeHeaders);
+    }
+
+    public bool CanStream(ProviderId provider) => provider == ProviderId.Anthropic;
+
+    public async Task<ProviderStreamStart> OpenStreamAsync(ProviderCall call, CancellationToken cancellationToken = default)
+    {
+        var (body, error) = BuildBody(call);
+        if (error is not null)
+        {
+            return new ProviderStreamStart { Error = error };
+        }
+
+        body!["stream"] = true;
+        var url = endpoints.Resolve(ProviderId.Anthropic, "v1/messages");
+        return await http.OpenStreamAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = ProviderHttp.JsonContent(body) };
+            Authorize(request, call.Credential, call.NativeHeaders);
+            return request;
+        }, new AnthropicStreamAccumulator(), call.Credential, "anthropic", cancellationToken);
+    }
+
+    public IReadOnlyList<ServerSentEvent> Replay(JsonNode response, JsonObject? options) => AnthropicStream.Replay(response);
+
+    public JsonObject ToChatCompletion(JsonNode response, string model) => AnthropicChatCompletions.ToChatCompletion(response, model);
+
+    public IChatCompletionChunkTranslator CreateChunkTranslator(string model, bool includeUsage) =>
+        new AnthropicChatCompletions.ChunkTranslator(model, includeUsage);
+
+    /// <summary>
+    /// The Messages body: the client's native body (the Anthropic wrapper) with the final model set, or OpenAI-style
+    /// messages and options translated (system to the top level, OpenAI tools to Anthropic's, stop to stop_sequences).
+    /// </summary>
+    private static (JsonObject? Body, GatewayError? Error) BuildBody(ProviderCall call)
+    {
+        if (call.NativeBody is not null)
+        {
+            var native = call.NativeBody.DeepClone().AsObject();
+            native["model"] = call.Model;
+            native.Remove("stream");
+            return (native, null);
+        }
+
         var (body, error) = AnthropicTranslation.ToMessagesRequest(call.Model, call.Messages);
         if (error is not null)
         {
-            return new ProviderResponse { Error = error };
+            return (null, error);
         }
 
-        var optionsError = ProviderOptionsFilter.Apply(call.Options, body!, Options, "anthropic", Renames);
+        var optionsError = ProviderOptionsFilter.Apply(call.Options, body!, Options, "anthropic", Renames)
+            ?? AnthropicTranslation.TranslateTools(body!);
         if (optionsError is not null)
         {
-            return new ProviderResponse { Error = optionsError };
+            return (null, optionsError);
         }
 
         if (body!["stop_sequences"] is JsonValue single)
@@ -42,17 +95,18 @@ internal sealed class AnthropicMessagesAdapter(ProviderHttp http, ProviderEndpoi
         }
 
         body["max_tokens"] ??= DefaultMaxTokens;
-        return await SendRawAsync(body, call.Credential, cancellationToken);
+        return (body, null);
     }
 
     /// <summary>Sends a body already in Anthropic's format (the native wrapper route).</summary>
-    public async Task<ProviderResponse> SendRawAsync(JsonObject body, ResolvedCredential credential, CancellationToken cancellationToken)
+    public async Task<ProviderResponse> SendRawAsync(JsonObject body, ResolvedCredential credential, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? nativeHeaders = null)
     {
         var url = endpoints.Resolve(ProviderId.Anthropic, "v1/messages");
         var result = await http.SendAsync(() =>
         {
             var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = ProviderHttp.JsonContent(body) };
-            Authorize(request, credential);
+            Authorize(request, credential, nativeHeaders);
             return request;
         }, credential, "anthropic", cancellationToken);
 
@@ -99,10 +153,14 @@ internal sealed class AnthropicMessagesAdapter(ProviderHttp http, ProviderEndpoi
         };
     }
 
-    private static void Authorize(HttpRequestMessage request, ResolvedCredential credential)
+    private static void Authorize(HttpRequestMessage request, ResolvedCredential credential, IReadOnlyDictionary<string, string>? nativeHeaders = null)
     {
         request.Headers.TryAddWithoutValidation("x-api-key", credential.ApiKey);
         request.Headers.TryAddWithoutValidation("anthropic-version", ApiVersion);
+        if (nativeHeaders is not null && nativeHeaders.TryGetValue("anthropic-beta", out var beta))
+        {
+            request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
+        }
     }
 }
 
@@ -158,6 +216,71 @@ internal static class AnthropicTranslation
 
         body["messages"] = output;
         return (body, null);
+    }
+
+    /// <summary>
+    /// OpenAI-style <c>tools</c> (<c>{type: "function", function: {name, description, parameters}}</c>) become Anthropic's
+    /// <c>{name, description, input_schema}</c>, and <c>tool_choice</c> strings and <c>{type: "function"}</c> objects
+    /// Anthropic's choice objects; tools already in Anthropic's shape pass unchanged.
+    /// </summary>
+    public static GatewayError? TranslateTools(JsonObject body)
+    {
+        if (body["tools"] is { } tools)
+        {
+            if (tools is not JsonArray list)
+            {
+                return GatewayError.BadRequest(ErrorCodes.InvalidProviderOptions, "providerOptions.tools must be an array.");
+            }
+
+            var translated = new JsonArray();
+            foreach (var tool in list)
+            {
+                if (tool is JsonObject openAi && ChatRequestParser.AsString(openAi["type"]) == "function" && openAi["function"] is JsonObject function)
+                {
+                    var anthropic = new JsonObject { ["name"] = function["name"]?.DeepClone() };
+                    if (function["description"] is { } description)
+                    {
+                        anthropic["description"] = description.DeepClone();
+                    }
+
+                    anthropic["input_schema"] = function["parameters"]?.DeepClone() ?? new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() };
+                    translated.Add(anthropic);
+                }
+                else
+                {
+                    translated.Add(tool?.DeepClone());
+                }
+            }
+
+            body["tools"] = translated;
+        }
+
+        switch (body["tool_choice"])
+        {
+            case JsonValue value when ChatRequestParser.AsString(value) is { } mode:
+                body["tool_choice"] = mode switch
+                {
+                    "auto" => new JsonObject { ["type"] = "auto" },
+                    "required" => new JsonObject { ["type"] = "any" },
+                    "none" => new JsonObject { ["type"] = "none" },
+                    _ => null,
+                };
+                if (body["tool_choice"] is null)
+                {
+                    return GatewayError.BadRequest(ErrorCodes.InvalidProviderOptions, "providerOptions.tool_choice must be 'auto', 'none', 'required' or an object.");
+                }
+
+                break;
+            case JsonObject choice when ChatRequestParser.AsString(choice["type"]) == "function":
+                body["tool_choice"] = new JsonObject
+                {
+                    ["type"] = "tool",
+                    ["name"] = ChatRequestParser.Field(choice["function"], "name")?.DeepClone(),
+                };
+                break;
+        }
+
+        return null;
     }
 
     private static (JsonNode? Blocks, GatewayError? Error) Blocks(JsonObject message)

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using KillToken.Core.Gateway;
 using KillToken.Core.Providers;
 using KillToken.Providers.Common;
@@ -16,7 +17,7 @@ namespace KillToken.Providers.AzureOpenAI;
 /// </list>
 /// Either way the request's <c>model</c> is what pricing looks up, so name deployments after their model.
 /// </summary>
-internal sealed class AzureOpenAIChatAdapter(ProviderHttp http) : IProviderAdapter
+internal sealed class AzureOpenAIChatAdapter(ProviderHttp http) : IProviderAdapter, IStreamingProviderAdapter
 {
     /// <summary>The current GA data-plane version (learn.microsoft.com/azure/ai-services/openai/reference).</summary>
     public const string DefaultApiVersion = "2024-10-21";
@@ -32,6 +33,7 @@ internal sealed class AzureOpenAIChatAdapter(ProviderHttp http) : IProviderAdapt
             return new ProviderResponse { Error = optionsError };
         }
 
+        body!.Remove("stream_options"); // only valid on a streaming request
         var (url, configError) = Url(call.Credential, "chat/completions");
         if (configError is not null)
         {
@@ -47,6 +49,28 @@ internal sealed class AzureOpenAIChatAdapter(ProviderHttp http) : IProviderAdapt
 
         return OpenAIChatAdapter.ToResponse(result);
     }
+
+    public bool CanStream(ProviderId provider) => provider == ProviderId.AzureOpenAI;
+
+    public async Task<ProviderStreamStart> OpenStreamAsync(ProviderCall call, CancellationToken cancellationToken = default)
+    {
+        var (body, optionsError) = OpenAIChatAdapter.BuildBody(call);
+        var (url, configError) = Url(call.Credential, "chat/completions");
+        if ((optionsError ?? configError) is { } error)
+        {
+            return new ProviderStreamStart { Error = error };
+        }
+
+        var streamBody = OpenAIChatStream.ToStreamBody(body!, call.Provider);
+        return await http.OpenStreamAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = ProviderHttp.JsonContent(streamBody) };
+            Authorize(request, call.Credential);
+            return request;
+        }, new OpenAIStreamAccumulator(OpenAIChatStream.ClientWantsUsage(call.Options)), call.Credential, Name, cancellationToken);
+    }
+
+    public IReadOnlyList<ServerSentEvent> Replay(JsonNode response, JsonObject? options) => OpenAIChatStream.Replay(response, options);
 
     /// <summary>
     /// Lists the resource's models (<c>GET {endpoint}/openai/models?api-version=…</c>, or <c>/openai/v1/models</c>): no

@@ -17,7 +17,7 @@ namespace KillToken.Providers.Bedrock;
 /// AWS errors (<c>{"message": …}</c>, type in <c>x-amzn-errortype</c>) map by status: 403 → provider_auth_failed,
 /// 429 ThrottlingException → provider_rate_limited, 400 ValidationException → provider_rejected.
 /// </summary>
-internal sealed partial class BedrockConverseAdapter(ProviderHttp http, ProviderEndpoints endpoints, TimeProvider time) : IProviderAdapter
+internal sealed partial class BedrockConverseAdapter(ProviderHttp http, ProviderEndpoints endpoints, TimeProvider time) : IProviderAdapter, IChatCompletionsTranslator
 {
     public const string SigningService = "bedrock";
     private const string Name = "aws_bedrock";
@@ -113,6 +113,41 @@ internal sealed partial class BedrockConverseAdapter(ProviderHttp http, Provider
 
         return result;
     }
+
+    /// <summary>
+    /// A Converse answer (<c>output.message.content[]</c> of text and toolUse blocks, <c>stopReason</c>, <c>usage</c>)
+    /// as an OpenAI chat.completion. Converse streams over AWS's binary event stream, which KillToken does not relay.
+    /// </summary>
+    public JsonObject ToChatCompletion(JsonNode response, string model)
+    {
+        var text = new System.Text.StringBuilder();
+        var calls = new JsonArray();
+        var content = ChatRequestParser.Field(ChatRequestParser.Field(response["output"], "message"), "content") as JsonArray;
+        foreach (var block in content?.OfType<JsonObject>() ?? [])
+        {
+            if (ChatRequestParser.AsString(block["text"]) is { } blockText)
+            {
+                text.Append(blockText);
+            }
+            else if (block["toolUse"] is JsonObject toolUse)
+            {
+                calls.Add(ChatCompletionShapes.ToolCall(ChatRequestParser.AsString(toolUse["toolUseId"]), ChatRequestParser.AsString(toolUse["name"]),
+                    (toolUse["input"] ?? new JsonObject()).ToJsonString()));
+            }
+        }
+
+        var finish = ChatRequestParser.AsString(response["stopReason"]) switch
+        {
+            "tool_use" => "tool_calls",
+            "max_tokens" or "model_context_window_exceeded" => "length",
+            "guardrail_intervened" or "content_filtered" => "content_filter",
+            _ => "stop",
+        };
+        var choice = ChatCompletionShapes.Choice(0, text.Length == 0 && calls.Count > 0 ? null : text.ToString(), calls, finish);
+        return ChatCompletionShapes.Completion(null, model, [choice], ReadUsage(response));
+    }
+
+    public IChatCompletionChunkTranslator? CreateChunkTranslator(string model, bool includeUsage) => null;
 
     /// <summary>Converse usage: <c>inputTokens</c> excludes cache reads and writes; ours counts every prompt token.</summary>
     internal static TokenUsage ReadUsage(JsonNode? body)

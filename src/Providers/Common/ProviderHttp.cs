@@ -72,6 +72,90 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
         return last!;
     }
 
+    /// <summary>
+    /// Sends a streaming request and waits for the response to begin. Like <see cref="SendAsync"/> it retries connection
+    /// failures, 429 and 5xx with backoff — but only until a response began: an event stream is handed over at once and
+    /// never retried. The per-attempt timeout covers the wait for the headers; the stream then has an idle timeout
+    /// between events of the same length.
+    /// </summary>
+    public async Task<ProviderStreamStart> OpenStreamAsync(
+        Func<HttpRequestMessage> createRequest, IStreamAccumulator accumulator, ResolvedCredential credential, string providerName,
+        CancellationToken cancellationToken)
+    {
+        var client = clients.CreateClient(ClientName);
+        var started = time.GetTimestamp();
+        ProviderStreamStart? last = null;
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.ProviderTimeout);
+            TimeSpan? retryAfter = null;
+            HttpResponseMessage? response = null;
+            try
+            {
+                using var request = createRequest();
+                request.Headers.Accept.ParseAdd("text/event-stream");
+                response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                var status = (int)response.StatusCode;
+                var latency = time.GetElapsedTime(started);
+                if (response.IsSuccessStatusCode && IsEventStream(response))
+                {
+                    var body = await response.Content.ReadAsStreamAsync(timeout.Token);
+                    var stream = new SseProviderStream(response, body, accumulator, credential, providerName, options.ProviderTimeout, time);
+                    response = null; // the stream owns it now
+                    return new ProviderStreamStart { Stream = stream, UpstreamStatus = status, Latency = latency };
+                }
+
+                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+                retryAfter = RetryAfter(response);
+                var error = response.IsSuccessStatusCode
+                    ? new GatewayError(502, ErrorCodes.ProviderError,
+                        $"{providerName} answered a streaming request with '{response.Content.Headers.ContentType?.MediaType}', not an event stream.")
+                    : Map(status, bytes, retryAfter, credential, providerName, latency).Error!;
+                last = new ProviderStreamStart { Error = error, UpstreamStatus = status, Latency = latency };
+                if (response.IsSuccessStatusCode || !IsRetryable(status) || attempt == MaxAttempts)
+                {
+                    return last;
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return new ProviderStreamStart
+                {
+                    Error = new GatewayError(504, ErrorCodes.ProviderTimeout,
+                        $"{providerName} did not begin its answer within {options.ProviderTimeout.TotalSeconds:0} seconds."),
+                    UpstreamStatus = 504,
+                    Latency = time.GetElapsedTime(started),
+                };
+            }
+            catch (HttpRequestException ex)
+            {
+                Log.ConnectionFailed(logger, providerName, attempt, ex.HttpRequestError.ToString());
+                last = new ProviderStreamStart
+                {
+                    Error = new GatewayError(502, ErrorCodes.ProviderError, $"Could not reach {providerName} ({ex.HttpRequestError})."),
+                    UpstreamStatus = 502,
+                    Latency = time.GetElapsedTime(started),
+                };
+                if (attempt == MaxAttempts)
+                {
+                    return last;
+                }
+            }
+            finally
+            {
+                response?.Dispose();
+            }
+
+            await Task.Delay(Backoff(attempt, retryAfter), time, cancellationToken);
+        }
+
+        return last!;
+    }
+
+    private static bool IsEventStream(HttpResponseMessage response) =>
+        string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+
     private static bool IsRetryable(int status) => status == 429 || status >= 500;
 
     private static TimeSpan Backoff(int attempt, TimeSpan? retryAfter)

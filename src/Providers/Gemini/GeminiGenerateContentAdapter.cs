@@ -9,7 +9,8 @@ namespace KillToken.Providers.Gemini;
 /// The Gemini API: <c>POST {base}/v1beta/models/{model}:generateContent</c> with <c>x-goog-api-key</c> (never a bearer
 /// token or a <c>?key=</c> query, which would put the secret in URLs and logs).
 /// </summary>
-internal sealed class GeminiGenerateContentAdapter(ProviderHttp http, ProviderEndpoints endpoints) : IProviderAdapter
+internal sealed class GeminiGenerateContentAdapter(ProviderHttp http, ProviderEndpoints endpoints)
+    : IProviderAdapter, IStreamingProviderAdapter, IChatCompletionsTranslator
 {
     private const string Name = "gemini";
 
@@ -17,19 +18,54 @@ internal sealed class GeminiGenerateContentAdapter(ProviderHttp http, ProviderEn
 
     public async Task<ProviderResponse> SendAsync(ProviderCall call, CancellationToken cancellationToken = default)
     {
+        var (body, error) = BuildBody(call);
+        return error is not null
+            ? new ProviderResponse { Error = error }
+            : await SendRawAsync(call.Model, body!, call.Credential, cancellationToken);
+    }
+
+    public bool CanStream(ProviderId provider) => provider == ProviderId.Gemini;
+
+    public async Task<ProviderStreamStart> OpenStreamAsync(ProviderCall call, CancellationToken cancellationToken = default)
+    {
+        var (body, error) = BuildBody(call);
+        if (error is not null)
+        {
+            return new ProviderStreamStart { Error = error };
+        }
+
+        var url = endpoints.Resolve(ProviderId.Gemini, $"v1beta/models/{GeminiTranslation.ModelSegment(call.Model)}:streamGenerateContent?alt=sse");
+        var start = await http.OpenStreamAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = ProviderHttp.JsonContent(body!) };
+            Authorize(request, call.Credential);
+            return request;
+        }, new GeminiStreamAccumulator(), call.Credential, Name, cancellationToken);
+        return start.Error is null ? start : start with { Error = InvalidKeyAsAuthFailure(new UpstreamResult(start.UpstreamStatus, null, start.Error, start.Latency)) };
+    }
+
+    public IReadOnlyList<ServerSentEvent> Replay(JsonNode response, JsonObject? options) => GeminiStream.Replay(response);
+
+    public JsonObject ToChatCompletion(JsonNode response, string model) => GeminiStream.ToChatCompletion(response, model);
+
+    public IChatCompletionChunkTranslator CreateChunkTranslator(string model, bool includeUsage) => new GeminiStream.ChunkTranslator(model, includeUsage);
+
+    /// <summary>The client's native body (the Gemini wrapper), or OpenAI-style messages and options translated.</summary>
+    private static (JsonObject? Body, GatewayError? Error) BuildBody(ProviderCall call)
+    {
+        if (call.NativeBody is not null)
+        {
+            return (call.NativeBody.DeepClone().AsObject(), null);
+        }
+
         var (body, error) = GeminiTranslation.ToRequest(call.Messages, Name);
         if (error is not null)
         {
-            return new ProviderResponse { Error = error };
+            return (null, error);
         }
 
         var optionsError = GeminiTranslation.ApplyOptions(call.Options, body!, GeminiTranslation.GeminiNativeOptions, Name);
-        if (optionsError is not null)
-        {
-            return new ProviderResponse { Error = optionsError };
-        }
-
-        return await SendRawAsync(call.Model, body!, call.Credential, cancellationToken);
+        return optionsError is not null ? (null, optionsError) : (body, null);
     }
 
     /// <summary>Sends a body already in Gemini's format (the native wrapper route).</summary>

@@ -9,14 +9,14 @@ namespace KillToken.Providers.OpenAI;
 /// The OpenAI chat-completions family: one wire format, several brands that differ in base URL and a few options.
 /// <c>openai_compatible</c> takes its base URL (and default model) from the credential's config.
 /// </summary>
-internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints endpoints) : IProviderAdapter
+internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints endpoints) : IProviderAdapter, IStreamingProviderAdapter
 {
     private static readonly HashSet<string> CommonOptions = new(StringComparer.Ordinal)
     {
         "temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "response_format", "tools", "tool_choice",
         "parallel_tool_calls", "seed", "presence_penalty", "frequency_penalty", "n", "user", "logprobs", "top_logprobs",
         "logit_bias", "reasoning_effort", "service_tier", "metadata", "store", "modalities", "prediction", "verbosity",
-        "web_search_options", "prompt_cache_key", "safety_identifier",
+        "web_search_options", "prompt_cache_key", "safety_identifier", "stream_options",
     };
 
     public IReadOnlyCollection<ProviderId> Providers { get; } =
@@ -33,6 +33,7 @@ internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints end
             return new ProviderResponse { Error = optionsError };
         }
 
+        body!.Remove("stream_options"); // only valid on a streaming request
         var url = ChatUrl(call.Provider, call.Credential);
         var result = await http.SendAsync(() =>
         {
@@ -43,6 +44,28 @@ internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints end
 
         return ToResponse(result);
     }
+
+    public bool CanStream(ProviderId provider) => Providers.Contains(provider);
+
+    public async Task<ProviderStreamStart> OpenStreamAsync(ProviderCall call, CancellationToken cancellationToken = default)
+    {
+        var (body, optionsError) = BuildBody(call);
+        if (optionsError is not null)
+        {
+            return new ProviderStreamStart { Error = optionsError };
+        }
+
+        var streamBody = OpenAIChatStream.ToStreamBody(body!, call.Provider);
+        var url = ChatUrl(call.Provider, call.Credential);
+        return await http.OpenStreamAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = ProviderHttp.JsonContent(streamBody) };
+            ProviderHttp.Bearer(request, call.Credential.ApiKey);
+            return request;
+        }, new OpenAIStreamAccumulator(OpenAIChatStream.ClientWantsUsage(call.Options)), call.Credential, call.Provider.Value, cancellationToken);
+    }
+
+    public IReadOnlyList<ServerSentEvent> Replay(JsonNode response, JsonObject? options) => OpenAIChatStream.Replay(response, options);
 
     /// <summary>The chat-completions body: messages as sent, options through the allow-list. Shared with Azure OpenAI.</summary>
     internal static (JsonObject? Body, GatewayError? Error) BuildBody(ProviderCall call)

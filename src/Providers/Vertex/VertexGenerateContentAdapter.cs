@@ -19,7 +19,7 @@ namespace KillToken.Providers.Vertex;
 /// </summary>
 internal sealed partial class VertexGenerateContentAdapter(
     ProviderHttp http, ProviderEndpoints endpoints, GoogleTokenClient tokenClient, GoogleAccessTokenCache tokens, TimeProvider time,
-    ILogger<VertexGenerateContentAdapter> logger) : IProviderAdapter
+    ILogger<VertexGenerateContentAdapter> logger) : IProviderAdapter, IStreamingProviderAdapter, IChatCompletionsTranslator
 {
     private const string Name = "google_vertex";
 
@@ -52,6 +52,52 @@ internal sealed partial class VertexGenerateContentAdapter(
             ? new ProviderResponse { Error = failure, Latency = time.GetElapsedTime(started) }
             : GeminiTranslation.ToResponse(result!, time.GetElapsedTime(started));
     }
+
+    public bool CanStream(ProviderId provider) => provider == ProviderId.GoogleVertex;
+
+    /// <summary>The same body to <c>:streamGenerateContent?alt=sse</c>; a refused cached token is replaced once, as for SendAsync.</summary>
+    public async Task<ProviderStreamStart> OpenStreamAsync(ProviderCall call, CancellationToken cancellationToken = default)
+    {
+        var (body, error) = GeminiTranslation.ToRequest(call.Messages, Name);
+        var optionsError = error is null ? GeminiTranslation.ApplyOptions(call.Options, body!, GeminiTranslation.VertexNativeOptions, Name) : null;
+        var (url, urlError) = ModelUrl(call.Credential, call.Model, "streamGenerateContent?alt=sse");
+        if ((error ?? optionsError ?? urlError) is { } failure)
+        {
+            return new ProviderStreamStart { Error = failure };
+        }
+
+        var key = CacheKey(call.Credential);
+        for (var attempt = 1; ; attempt++)
+        {
+            var (token, tokenError) = await TokenAsync(call.Credential, key, cancellationToken);
+            if (tokenError is not null)
+            {
+                return new ProviderStreamStart { Error = tokenError };
+            }
+
+            var scrub = new ResolvedCredential(call.Credential.CredentialId, call.Credential.Provider, token!.Value, call.Credential.Secrets, call.Credential.Config);
+            var start = await http.OpenStreamAsync(() =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = ProviderHttp.JsonContent(body!) };
+                ProviderHttp.Bearer(request, token.Value);
+                return request;
+            }, new GeminiStreamAccumulator(), scrub, Name, cancellationToken);
+
+            if (start.UpstreamStatus != 401 || attempt == 2)
+            {
+                return start;
+            }
+
+            Log.TokenRejected(logger, call.Credential.CredentialId);
+            tokens.Invalidate(key, token);
+        }
+    }
+
+    public IReadOnlyList<ServerSentEvent> Replay(JsonNode response, JsonObject? options) => GeminiStream.Replay(response);
+
+    public JsonObject ToChatCompletion(JsonNode response, string model) => GeminiStream.ToChatCompletion(response, model);
+
+    public IChatCompletionChunkTranslator CreateChunkTranslator(string model, bool includeUsage) => new GeminiStream.ChunkTranslator(model, includeUsage);
 
     /// <summary>
     /// Mints an access token (proving the service account's key) and counts the tokens of a one-word prompt on
@@ -99,16 +145,7 @@ internal sealed partial class VertexGenerateContentAdapter(
         var key = CacheKey(credential);
         for (var attempt = 1; ; attempt++)
         {
-            var (token, tokenError) = await tokens.GetAsync(key, async ct =>
-            {
-                var minted = await tokenClient.ExchangeAsync(credential, ct);
-                if (minted.Token is not null)
-                {
-                    Log.TokenMinted(logger, credential.CredentialId);
-                }
-
-                return minted;
-            }, cancellationToken);
+            var (token, tokenError) = await TokenAsync(credential, key, cancellationToken);
             if (tokenError is not null)
             {
                 return (null, tokenError);
@@ -132,6 +169,18 @@ internal sealed partial class VertexGenerateContentAdapter(
             tokens.Invalidate(key, token);
         }
     }
+
+    private Task<(GoogleAccessToken? Token, GatewayError? Error)> TokenAsync(ResolvedCredential credential, string key, CancellationToken cancellationToken) =>
+        tokens.GetAsync(key, async ct =>
+        {
+            var minted = await tokenClient.ExchangeAsync(credential, ct);
+            if (minted.Token is not null)
+            {
+                Log.TokenMinted(logger, credential.CredentialId);
+            }
+
+            return minted;
+        }, cancellationToken);
 
     /// <summary>A model method's URL for this credential's project and location.</summary>
     private (Uri? Url, GatewayError? Error) ModelUrl(ResolvedCredential credential, string model, string method)
