@@ -19,6 +19,7 @@ namespace KillToken.Core.Budgets;
 public sealed partial class BudgetGate(
     IBudgetLedger ledger,
     IPricingCatalog pricing,
+    WorkspacePricing workspacePricing,
     IBudgetAlertSender alerts,
     GatewayOptions options,
     TimeProvider time,
@@ -59,7 +60,7 @@ public sealed partial class BudgetGate(
             return (new BudgetReservation(plan.Periods, 0m), null);
         }
 
-        var amount = MaximumCost(provider, model, messages, providerOptions);
+        var amount = MaximumCost(provider, model, messages, providerOptions, await workspacePricing.GetAsync(project.WorkspaceId, cancellationToken));
         var deadline = time.GetUtcNow() + options.ProviderTimeout;
         while (true)
         {
@@ -104,9 +105,10 @@ public sealed partial class BudgetGate(
     }
 
     /// <summary>Input estimate plus the output cap, at the model's prices; 0 for an unpriced model (it cannot be held).</summary>
-    public decimal MaximumCost(ProviderId provider, string model, IReadOnlyList<JsonObject> messages, JsonObject? providerOptions)
+    public decimal MaximumCost(ProviderId provider, string model, IReadOnlyList<JsonObject> messages, JsonObject? providerOptions,
+        IReadOnlyList<ModelPrice>? priceOverrides = null)
     {
-        var price = pricing.Find(provider, model);
+        var price = pricing.Find(provider, model, priceOverrides);
         if (price is null)
         {
             return 0m;

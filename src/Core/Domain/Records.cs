@@ -20,6 +20,8 @@ public sealed record WorkspaceRecord
     public required DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
     public DateTimeOffset? DeletedAt { get; init; }
+    /// <summary>Negotiated prices that replace the pricing table's for this workspace (same shape, per 1M tokens).</summary>
+    public IReadOnlyList<Pricing.ModelPrice>? PriceOverrides { get; init; }
 }
 
 public static class WorkspaceRoles

@@ -53,6 +53,7 @@ public sealed partial class ChatPipeline(
     IResponseCache cache,
     IPromptOptimizer optimizer,
     IPricingCatalog pricing,
+    WorkspacePricing workspacePricing,
     ITraceStore traces,
     IUsageRollups rollups,
     TimeProvider time,
@@ -362,9 +363,10 @@ public sealed partial class ChatPipeline(
             }
 
             // 6. Optimizer (measure_only changes nothing), then 5. the exact cache on the final model and sent messages.
+            state.PriceOverrides = await workspacePricing.GetAsync(call.Project.WorkspaceId, cancellationToken);
             var optimized = optimizer.Optimize(request.Messages, request.OptimizationMode, call.Project.WorkspaceId);
             state.Optimization = optimized;
-            state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel)?.Input;
+            state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel, state.PriceOverrides)?.Input;
 
             // A cache hit spends nothing, so no budget can block it.
             flight.CacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, request.ProviderOptions,
@@ -423,7 +425,7 @@ public sealed partial class ChatPipeline(
         state.ProviderLatency = latency;
         state.Usage = usage;
         state.Cost = usage.Reported
-            ? pricing.Cost(state.FinalProvider, state.FinalModel, usage)
+            ? pricing.Cost(state.FinalProvider, state.FinalModel, usage, state.PriceOverrides)
             : new CostResult(null, CostStatus.Unpriced, null);
         state.SavedUsd = SavedUsd(state);
 
@@ -451,7 +453,7 @@ public sealed partial class ChatPipeline(
         state.Usage = usage;
         if (usage.Reported)
         {
-            state.Cost = pricing.Cost(state.FinalProvider, state.FinalModel, usage);
+            state.Cost = pricing.Cost(state.FinalProvider, state.FinalModel, usage, state.PriceOverrides);
         }
 
         if (flight.Reservation is { } reservation)
@@ -664,6 +666,7 @@ public sealed partial class ChatPipeline(
         public string FinalModel { get; set; } = call.Request.Model;
         public ProviderId FinalProvider { get; set; } = call.Request.Provider;
         public string? FallbackSkipped { get; set; }
+        public IReadOnlyList<ModelPrice>? PriceOverrides { get; set; }
         public decimal? InputPricePerMillion { get; set; }
 
         public decimal UsdOfInput(long tokens) => InputPricePerMillion is { } price && tokens > 0 ? Math.Round(tokens * price / 1_000_000m, 10) : 0m;

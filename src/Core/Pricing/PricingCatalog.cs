@@ -33,8 +33,12 @@ public sealed record CostResult(decimal? CostUsd, string Status, ModelPrice? Pri
 
 public interface IPricingCatalog
 {
-    ModelPrice? Find(ProviderId provider, string model);
-    CostResult Cost(ProviderId provider, string model, TokenUsage usage);
+    /// <param name="provider">The provider that answers.</param>
+    /// <param name="model">The model it answers with.</param>
+    /// <param name="overrides">A workspace's negotiated prices; they win over the table.</param>
+    ModelPrice? Find(ProviderId provider, string model, IReadOnlyList<ModelPrice>? overrides = null);
+
+    CostResult Cost(ProviderId provider, string model, TokenUsage usage, IReadOnlyList<ModelPrice>? overrides = null);
 }
 
 /// <summary>
@@ -64,13 +68,18 @@ public sealed class PricingCatalog : IPricingCatalog
 
     public IEnumerable<ModelPrice> All => _byProvider.Values.SelectMany(v => v);
 
-    public ModelPrice? Find(ProviderId provider, string model)
+    public ModelPrice? Find(ProviderId provider, string model, IReadOnlyList<ModelPrice>? overrides = null)
     {
-        if (!_byProvider.TryGetValue(provider.Value, out var prices))
+        if (overrides is { Count: > 0 } && Match([.. overrides.Where(p => p.Provider == provider.Value).OrderByDescending(p => p.Model.Length)], model) is { } negotiated)
         {
-            return null;
+            return negotiated;
         }
 
+        return _byProvider.TryGetValue(provider.Value, out var prices) ? Match(prices, model) : null;
+    }
+
+    private static ModelPrice? Match(List<ModelPrice> prices, string model)
+    {
         foreach (var price in prices)
         {
             if (model.Equals(price.Model, StringComparison.OrdinalIgnoreCase))
@@ -92,9 +101,9 @@ public sealed class PricingCatalog : IPricingCatalog
         return null;
     }
 
-    public CostResult Cost(ProviderId provider, string model, TokenUsage usage)
+    public CostResult Cost(ProviderId provider, string model, TokenUsage usage, IReadOnlyList<ModelPrice>? overrides = null)
     {
-        var price = Find(provider, model);
+        var price = Find(provider, model, overrides);
         if (price is null)
         {
             return new CostResult(null, CostStatus.Unpriced, null);

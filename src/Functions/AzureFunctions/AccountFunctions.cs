@@ -65,6 +65,14 @@ public sealed class AccountFunctions(AccountHandlers accounts)
     public Task<IActionResult> ActivateProject([HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = Routes.ProjectActivate)] HttpRequest req, string projectId) =>
         accounts.ActivateAsync(req.HttpContext, projectId).AsAction();
 
+    [Function(nameof(GetWorkspacePricing))]
+    public Task<IActionResult> GetWorkspacePricing([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.WorkspacePricing)] HttpRequest req, string workspaceId) =>
+        accounts.GetPricingAsync(req.HttpContext, workspaceId).AsAction();
+
+    [Function(nameof(SetWorkspacePricing))]
+    public Task<IActionResult> SetWorkspacePricing([HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = Routes.WorkspacePricing)] HttpRequest req, string workspaceId) =>
+        accounts.SetPricingAsync(req.HttpContext, workspaceId).AsAction();
+
     [Function(nameof(ListWorkspaceRequests))]
     public Task<IActionResult> ListWorkspaceRequests([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.WorkspaceRequests)] HttpRequest req, string workspaceId) =>
         accounts.ListWorkspaceRequestsAsync(req.HttpContext, workspaceId).AsAction();

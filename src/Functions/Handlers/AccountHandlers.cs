@@ -1,5 +1,6 @@
 using KillToken.Core;
 using KillToken.Core.Budgets;
+using KillToken.Core.Pricing;
 using KillToken.Core.Domain;
 using KillToken.Core.Gateway;
 using KillToken.Core.Management;
@@ -19,6 +20,7 @@ public sealed class AccountHandlers(
     SessionTokens sessions,
     SignInThrottle throttle,
     IBudgetGate budgets,
+    WorkspacePricing pricing,
     GatewayOptions options)
 {
     public async Task<IResult> SignUpAsync(HttpContext context)
@@ -179,6 +181,22 @@ public sealed class AccountHandlers(
 
     public Task<IResult> ActivateAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async project =>
         GatewayJson.Ok(ProjectView.From(await projectService.SetActiveAsync(project, true, context.RequestAborted))));
+
+    /// <summary>The workspace's negotiated prices (USD per 1M tokens), which win over the pricing table.</summary>
+    public Task<IResult> GetPricingAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Member, async _ =>
+        GatewayJson.Ok(new { models = await pricing.GetAsync(workspaceId, context.RequestAborted) ?? [] }));
+
+    public Task<IResult> SetPricingAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Admin, async _ =>
+    {
+        var (body, error) = await HandlerSupport.ReadObjectAsync(context, options);
+        if (error is not null)
+        {
+            return GatewayJson.Error(context, error);
+        }
+
+        var (models, setError) = await pricing.SetAsync(workspaceId, body!, context.RequestAborted);
+        return setError is not null ? GatewayJson.Error(context, setError) : GatewayJson.Ok(new { models });
+    });
 
     public Task<IResult> ListWorkspaceRequestsAsync(HttpContext context, string workspaceId) =>
         WithRoleAsync(context, workspaceId, WorkspaceRoles.Member, _ => HandlerSupport.TracePageAsync(context, traces, workspaceId));

@@ -60,6 +60,8 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapPost(Routes.ProjectRegenerateKey, (HttpContext c, string projectId) => accounts.RegenerateKeyAsync(c, projectId));
         app.MapPost(Routes.ProjectDeactivate, (HttpContext c, string projectId) => accounts.DeactivateAsync(c, projectId));
         app.MapPost(Routes.ProjectActivate, (HttpContext c, string projectId) => accounts.ActivateAsync(c, projectId));
+        app.MapGet(Routes.WorkspacePricing, (HttpContext c, string workspaceId) => accounts.GetPricingAsync(c, workspaceId));
+        app.MapPut(Routes.WorkspacePricing, (HttpContext c, string workspaceId) => accounts.SetPricingAsync(c, workspaceId));
         app.MapGet(Routes.WorkspaceRequests, (HttpContext c, string workspaceId) => accounts.ListWorkspaceRequestsAsync(c, workspaceId));
 
         app.MapGet(Routes.WorkspaceCredentials, (HttpContext c, string workspaceId) => credentials.ListBySessionAsync(c, workspaceId));

@@ -83,6 +83,7 @@ public static class KillTokenServiceCollectionExtensions
 
         // The pipeline and its steps.
         services.AddSingleton<IPricingCatalog>(PricingCatalog.LoadEmbedded());
+        services.AddSingleton<WorkspacePricing>();
         services.TryAddSingleton<IPromptOptimizer, PromptOptimizer>();
         services.AddSingleton(settings.Smtp);
         services.TryAddSingleton<IBudgetAlertSender, KillToken.Functions.Notifications.SmtpAlertSender>();

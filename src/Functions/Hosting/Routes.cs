@@ -52,6 +52,7 @@ public static class Routes
     public const string WorkspaceCredentialById = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}";
     public const string WorkspaceCredentialTest = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}/test";
     public const string WorkspaceRequests = "api/workspaces/{workspaceId}/requests";
+    public const string WorkspacePricing = "api/workspaces/{workspaceId}/pricing";
 
     // Dashboard page
     public const string Dashboard = "";
