@@ -72,37 +72,7 @@ public sealed class BudgetTests
     public async Task TwoHundredConcurrentCalls_NeverOverspend_AndAreRefusedOnlyWhenSettledSpendLeavesNoRoom()
     {
         await using var host = await GatewayHost.StartAsync(Settings());
-        var tenant = await TenantWithBudgetAsync(host, new { dailyBudgetUsd = 1.00m });
-
-        // gpt-4.1: $2 in / $8 out per 1M. Reserve exactly $0.02 (input estimate + max_tokens), cost exactly $0.01.
-        var messages = new[] { new JsonObject { ["role"] = "user", ["content"] = "hi" } };
-        var estimate = TokenEstimator.EstimateMessages(messages);
-        Assert.AreEqual(0, (20_000 - (2 * estimate)) % 8, "the reservation must come out at exactly $0.02");
-        var maxTokens = (int)((20_000 - (2 * estimate)) / 8);
-        _openai.Handler = Usage(prompt: 1000, completion: 1000);
-
-        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => tenant.ChatAsync(Chat("gpt-4.1", maxTokens))));
-
-        var ok = responses.Count(r => (int)r.StatusCode == 200);
-        var refused = responses.Where(r => (int)r.StatusCode != 200).ToList();
-        foreach (var response in refused)
-        {
-            var error = (await GatewayHost.ReadJsonAsync(response, 429))["error"]!;
-            Assert.AreEqual("budget_exceeded", error["code"]!.GetValue<string>());
-            Assert.AreEqual("daily", error["scope"]!.GetValue<string>());
-            Assert.AreEqual(1.00m, error["limitUsd"]!.GetValue<decimal>());
-            Assert.IsTrue(error["spentUsd"]!.GetValue<decimal>() + 0.02m > 1.00m, "refused only when settled spend left no room for the reservation");
-            Assert.IsNotNull(error["resetsAt"]);
-            Assert.IsTrue(response.Headers.RetryAfter?.Delta > TimeSpan.Zero);
-        }
-
-        var project = await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, $"api/projects/{tenant.ProjectId}", session: true), 200);
-        var today = project["spend"]!["today"]!;
-        Assert.AreEqual(0.01m * ok, today["spentUsd"]!.GetValue<decimal>(), "settled spend is exactly what was served");
-        Assert.IsTrue(today["spentUsd"]!.GetValue<decimal>() <= 1.00m, "never overspent");
-        Assert.AreEqual(99, ok, "served until settled spend + $0.02 would pass $1.00");
-        Assert.AreEqual(0m, today["reservedUsd"]!.GetValue<decimal>(), "every reservation was settled");
-        Assert.AreEqual(ok, _openai.Requests.Count(r => r.Json["max_tokens"]?.GetValue<int>() == maxTokens), "refused calls never reached the provider");
+        await GatewayScenarios.TwoHundredConcurrentCalls_NeverOverspendAsync(host, _openai);
     }
 
     [TestMethod]

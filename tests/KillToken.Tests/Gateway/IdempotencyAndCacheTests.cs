@@ -33,31 +33,8 @@ public sealed class IdempotencyAndCacheTests
     };
 
     [TestMethod]
-    public async Task FiftyConcurrentTwins_MakeExactlyOneProviderCall_AndGetIdenticalAnswers()
-    {
-        var tenant = await _host.CreateTenantAsync();
-        var calls = 0;
-        _openai.Handler = async (context, request) =>
-        {
-            if (request.Json["messages"]![0]!["content"]!.GetValue<string>() == "twins")
-            {
-                Interlocked.Increment(ref calls);
-                await Task.Delay(300); // keep the first attempt in flight while the twins arrive
-            }
-
-            await FakeUpstream.Json(Fixtures.OpenAIChatCompletion(content: Guid.NewGuid().ToString()))(context, request);
-        };
-
-        var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => tenant.ChatAsync(Chat("twins", "order-42"))));
-        var bodies = await Task.WhenAll(responses.Select(r => GatewayHost.ReadJsonAsync(r, 200)));
-
-        Assert.AreEqual(1, calls, "exactly one provider call");
-        var first = bodies[0]["response"]!;
-        Assert.IsTrue(bodies.All(b => JsonNode.DeepEquals(first, b["response"])), "all 50 answers are the same answer");
-        Assert.AreEqual(1, bodies.Count(b => b["metrics"]!["idempotency"]!.GetValue<string>() == "new"));
-        Assert.AreEqual(49, bodies.Count(b => b["metrics"]!["idempotency"]!.GetValue<string>() == "replayed"));
-        Assert.IsTrue(bodies.Where(b => b["metrics"]!["idempotency"]!.GetValue<string>() == "replayed").All(b => b["metrics"]!["costUsd"]!.GetValue<decimal>() == 0m), "replays are not billed");
-    }
+    public Task FiftyConcurrentTwins_MakeExactlyOneProviderCall_AndGetIdenticalAnswers() =>
+        GatewayScenarios.FiftyConcurrentTwins_MakeExactlyOneProviderCallAsync(_host, _openai);
 
     [TestMethod]
     public async Task SameKeyDifferentRequest_Is409()
