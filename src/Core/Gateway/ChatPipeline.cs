@@ -223,20 +223,27 @@ public sealed partial class ChatPipeline(
             var result = upstream.Result;
             if (!cancellationToken.IsCancellationRequested || result.Completed)
             {
+                settled = true; // a settle that throws must not be followed by a second one as "client gone"
                 finished(await SettleStreamAsync(flight, result, headersLatency + time.GetElapsedTime(openedAt), clientGone: false));
-                settled = true;
             }
         }
         finally
         {
-            // Disposing a response still being sent aborts the upstream request: the provider stops generating.
-            await upstream.DisposeAsync();
-            if (!settled)
+            try
             {
-                finished(await SettleStreamAsync(flight, upstream.Result, headersLatency + time.GetElapsedTime(openedAt), clientGone: true));
+                // Disposing a response still being sent aborts the upstream request: the provider stops generating.
+                await upstream.DisposeAsync();
+                if (!settled)
+                {
+                    settled = true;
+                    finished(await SettleStreamAsync(flight, upstream.Result, headersLatency + time.GetElapsedTime(openedAt), clientGone: true));
+                }
             }
-
-            await ReleaseAsync(flight);
+            finally
+            {
+                // Whatever happened above, the reservation and the idempotency key are released.
+                await ReleaseAsync(flight);
+            }
         }
     }
 
@@ -560,9 +567,9 @@ public sealed partial class ChatPipeline(
         };
         state.Cost = new CostResult(0m, CostStatus.Free, null);
         state.SavedUsd = cached.AvoidedCostUsd ?? 0m;
-        var outcome = state.ToOutcome(JsonNode.Parse(cached.ResponseJson)!, time);
-        await WriteTraceAsync(state, outcome, cancellationToken);
-        return outcome;
+
+        // Through FinishAsync, so a hit under an idempotency key is kept for replay like any other success.
+        return await FinishAsync(state, JsonNode.Parse(cached.ResponseJson)!, cancellationToken);
     }
 
     private async Task<ChatOutcome> ReplayAsync(CallState state, StoredOutcome stored, CancellationToken cancellationToken)

@@ -59,6 +59,12 @@ public sealed class ResolvedCredential
             if (!string.IsNullOrEmpty(value))
             {
                 yield return value;
+
+                // Adapters sign with trimmed values; an echo of the trimmed form must be caught too.
+                if (value.Trim() is { Length: > 0 } trimmed && trimmed.Length != value.Length)
+                {
+                    yield return trimmed;
+                }
             }
         }
     }

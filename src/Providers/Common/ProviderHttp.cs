@@ -226,11 +226,12 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
 
     private static JsonNode? Scrub(JsonNode? body, byte[] bytes, ResolvedCredential credential)
     {
-        var text = body?.ToJsonString() ?? Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 2048));
+        var text = body?.ToJsonString() ?? Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 64 * 1024));
         var redacted = Redact(text, credential);
         if (body is null)
         {
-            return redacted.Length == 0 ? null : JsonValue.Create(redacted);
+            // Redact first, then shorten: a secret cut in half by the limit would otherwise escape the scrub.
+            return redacted.Length == 0 ? null : JsonValue.Create(redacted.Length > 2048 ? redacted[..2048] : redacted);
         }
 
         return redacted == text ? body : JsonNode.Parse(redacted);

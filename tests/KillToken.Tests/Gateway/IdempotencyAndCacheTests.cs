@@ -104,6 +104,20 @@ public sealed class IdempotencyAndCacheTests
     }
 
     [TestMethod]
+    public async Task CacheHitUnderAnIdempotencyKey_IsKeptForReplay()
+    {
+        var tenant = await _host.CreateTenantAsync();
+        _openai.Handler = FakeUpstream.Json(Fixtures.OpenAIChatCompletion());
+        await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("hit me", "key-a", "read_write")), 200);
+
+        var hit = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("hit me", "key-b", "read_write")), 200);
+        var again = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("hit me", "key-b", "read_write")), 200);
+
+        Assert.AreEqual("hit", hit["metrics"]!["cacheStatus"]!.GetValue<string>());
+        Assert.AreEqual("replayed", again["metrics"]!["idempotency"]!.GetValue<string>());
+    }
+
+    [TestMethod]
     public async Task CacheEntries_NeverCrossWorkspaces()
     {
         var a = await _host.CreateTenantAsync();
