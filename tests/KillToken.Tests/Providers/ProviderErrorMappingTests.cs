@@ -15,30 +15,17 @@ public sealed class ProviderErrorMappingTests
     private static FakeUpstream _anthropic = null!;
     private static FakeUpstream _gemini = null!;
     private static GatewayHost _host = null!;
+    private static ProviderTrio _trio = null!;
 
     [ClassInitialize]
     public static async Task StartAsync(TestContext _)
     {
-        _openai = await FakeUpstream.StartAsync();
-        _anthropic = await FakeUpstream.StartAsync();
-        _gemini = await FakeUpstream.StartAsync();
-        _host = await GatewayHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["KILLTOKEN_OPENAI_BASE_URL"] = new Uri(_openai.BaseAddress, "v1").ToString(),
-            ["KILLTOKEN_ANTHROPIC_BASE_URL"] = _anthropic.BaseAddress.ToString(),
-            ["KILLTOKEN_GEMINI_BASE_URL"] = _gemini.BaseAddress.ToString(),
-            ["KILLTOKEN_PROVIDER_TIMEOUT_SECONDS"] = "1",
-        });
+        _trio = await ProviderTrio.StartAsync(new Dictionary<string, string?> { ["KILLTOKEN_PROVIDER_TIMEOUT_SECONDS"] = "1" });
+        (_openai, _anthropic, _gemini, _host) = (_trio.OpenAI, _trio.Anthropic, _trio.Gemini, _trio.Host);
     }
 
     [ClassCleanup]
-    public static async Task StopAsync()
-    {
-        await _host.DisposeAsync();
-        await _openai.DisposeAsync();
-        await _anthropic.DisposeAsync();
-        await _gemini.DisposeAsync();
-    }
+    public static async Task StopAsync() => await _trio.DisposeAsync();
 
     [TestMethod]
     public async Task OpenAI401_ProviderAuthFailed502_NoRetry()
