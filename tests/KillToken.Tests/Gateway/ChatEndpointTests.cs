@@ -154,7 +154,7 @@ public sealed class ChatEndpointTests
         _openai.Handler = FakeUpstream.Json(Fixtures.OpenAIChatCompletion());
         for (var i = 0; i < 5; i++)
         {
-            var ok = await tenant.ChatAsync(new { provider = "openai", model = "gpt-4o-mini", messages = new[] { new { role = "user", content = $"q{i}" } }, metadata = new { feature = i % 2 == 0 ? "even" : "odd" } });
+            var ok = await tenant.ChatAsync(new { provider = "openai", model = "gpt-4o-mini", messages = new[] { new { role = "user", content = $"private-question-{i}" } }, metadata = new { feature = i % 2 == 0 ? "even" : "odd" } });
             Assert.AreEqual(200, (int)ok.StatusCode);
         }
 
@@ -180,7 +180,7 @@ public sealed class ChatEndpointTests
 
         var one = await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, "v1/requests/" + seen[1]["id"]!.GetValue<string>()), 200);
         Assert.AreEqual(200, one["status"]!.GetValue<int>());
-        Assert.IsFalse(one.ToJsonString().Contains("q4", StringComparison.Ordinal), "traces never hold prompt text");
+        Assert.IsFalse(one.ToJsonString().Contains("private-question", StringComparison.Ordinal), "traces never hold prompt text");
 
         var badCursor = await tenant.SendAsync(HttpMethod.Get, "v1/requests?cursor=not-a-cursor");
         Assert.AreEqual(400, (int)badCursor.StatusCode);
