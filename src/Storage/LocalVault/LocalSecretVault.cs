@@ -53,7 +53,8 @@ public sealed class LocalSecretVault : ISecretVault, IHealthProbe
 
     public async Task<string?> GetAsync(string name, string version, CancellationToken cancellationToken = default)
     {
-        var envelope = await _db.ReadAsync(async connection =>
+        // Versions never change, so the sealed envelope is remembered (until the next write); it is opened on every use.
+        var envelope = await _db.ReadRememberedAsync("vault:" + name + "/" + version, async connection =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = "SELECT envelope FROM vault_secrets WHERE name = $name AND version = $version";

@@ -16,7 +16,7 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
 
     public Task<(bool Reserved, BudgetUsage Usage)> TryReserveAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal amount,
         decimal? dailyLimit, decimal? monthlyLimit, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(async connection =>
+        db.AppendAsync(async connection =>
         {
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             var usage = await ReadAsync(connection, transaction, workspaceId, projectId, periods, cancellationToken);
@@ -35,7 +35,7 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
         }, cancellationToken);
 
     public Task SettleAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal reserved, decimal actual, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(async connection =>
+        db.AppendAsync(async connection =>
         {
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             await AddAsync(connection, transaction, workspaceId, DayId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
@@ -45,7 +45,7 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
         }, cancellationToken);
 
     public Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(async connection =>
+        db.AppendAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = "INSERT INTO counters (pk, id, spent, reserved) VALUES ($pk, $id, 0, 0) ON CONFLICT (pk, id) DO NOTHING";
@@ -55,7 +55,7 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
         }, cancellationToken);
 
     public Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(async connection =>
+        db.AppendAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = "INSERT INTO counters (pk, id, spent, reserved) VALUES ('_system', $id, 0, 0) ON CONFLICT (pk, id) DO NOTHING";

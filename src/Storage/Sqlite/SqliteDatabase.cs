@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 namespace KillToken.Storage.Sqlite;
@@ -8,9 +9,20 @@ namespace KillToken.Storage.Sqlite;
 /// <c>synchronous = NORMAL</c> (a per-connection setting) holds for every commit: no fsync per commit in WAL mode,
 /// still consistent after a crash.
 /// </summary>
+/// <remarks>
+/// The embedded store belongs to one process (one writer connection, write-behind rollups), so it can also remember
+/// the reads the hot path repeats on every call — key → project, a workspace's credentials, vault envelopes — and
+/// forget them all on the next write that may change them. Every <see cref="WriteAsync{T}"/> does; only the hot path's
+/// own appends and increments (<see cref="AppendAsync{T}"/>: traces, counters, rollups, cache and idempotency entries),
+/// which no remembered read returns, leave them in place.
+/// </remarks>
 public sealed class SqliteDatabase : IDisposable
 {
+    private const int MaxRememberedReads = 10_000;
+
     private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly ConcurrentDictionary<string, RememberedRead> _remembered = new(StringComparer.Ordinal);
+    private long _generation;
     private SqliteConnection? _writer;
 
     public SqliteDatabase(string path)
@@ -44,7 +56,47 @@ public sealed class SqliteDatabase : IDisposable
         return await work(connection);
     }
 
+    /// <summary>
+    /// A read remembered until the next <see cref="WriteAsync{T}"/>. The result is stamped with the write generation seen
+    /// before reading, so a read that overlapped a write is never served again.
+    /// </summary>
+    public async Task<T> ReadRememberedAsync<T>(string key, Func<SqliteConnection, Task<T>> work)
+    {
+        var generation = Volatile.Read(ref _generation);
+        if (_remembered.TryGetValue(key, out var remembered) && remembered.Generation == generation)
+        {
+            return (T)remembered.Value!;
+        }
+
+        var value = await ReadAsync(work);
+        if (_remembered.Count >= MaxRememberedReads)
+        {
+            _remembered.Clear();
+        }
+
+        _remembered[key] = new RememberedRead(generation, value);
+        return value;
+    }
+
+    /// <summary>A write that may change anything: remembered reads are forgotten before it starts and after it ends.</summary>
     public async Task<T> WriteAsync<T>(Func<SqliteConnection, Task<T>> work, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _generation);
+        try
+        {
+            return await AppendAsync(work, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _generation);
+        }
+    }
+
+    /// <summary>
+    /// A hot-path write to records no remembered read returns (traces, budget counters, rollups, cache and idempotency
+    /// entries): it keeps the remembered reads.
+    /// </summary>
+    public async Task<T> AppendAsync<T>(Func<SqliteConnection, Task<T>> work, CancellationToken cancellationToken = default)
     {
         await _writeGate.WaitAsync(cancellationToken);
         try
@@ -141,4 +193,6 @@ public sealed class SqliteDatabase : IDisposable
             """;
         command.ExecuteNonQuery();
     }
+
+    private sealed record RememberedRead(long Generation, object? Value);
 }

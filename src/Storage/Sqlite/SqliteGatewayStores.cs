@@ -13,7 +13,7 @@ internal sealed class SqliteIdempotencyStore(SqliteDatabase db, TimeProvider tim
     private const string Kind = "idempotency";
 
     public Task<IdempotencyRecord?> TryCreateAsync(string workspaceId, IdempotencyRecord record, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(async connection =>
+        db.AppendAsync(async connection =>
         {
             var id = Id(record.ProjectId, record.Key);
             var existing = await GetLiveAsync(connection, workspaceId, id, cancellationToken);
@@ -27,14 +27,14 @@ internal sealed class SqliteIdempotencyStore(SqliteDatabase db, TimeProvider tim
         }, cancellationToken);
 
     public Task CompleteAsync(string workspaceId, IdempotencyRecord record, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(async connection =>
+        db.AppendAsync(async connection =>
         {
             await PutAsync(connection, workspaceId, Id(record.ProjectId, record.Key), record, cancellationToken);
             return true;
         }, cancellationToken);
 
     public Task DeleteAsync(string workspaceId, string projectId, string key, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(connection => SqliteDocuments.DeleteAsync(connection, workspaceId, Id(projectId, key), Kind, cancellationToken), cancellationToken);
+        db.AppendAsync(connection => SqliteDocuments.DeleteAsync(connection, workspaceId, Id(projectId, key), Kind, cancellationToken), cancellationToken);
 
     private static string Id(string projectId, string key) => "idem:" + CanonicalRequest.Sha256Hex(projectId + "\n" + key);
 
@@ -83,7 +83,7 @@ internal sealed class SqliteCacheStore(SqliteDatabase db) : ICacheStore
         });
 
     public Task SetAsync(string workspaceId, string key, CachedResponse response, DateTimeOffset expiresAt, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(async connection =>
+        db.AppendAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = """

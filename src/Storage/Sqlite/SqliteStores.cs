@@ -133,8 +133,9 @@ internal sealed class SqliteProjectStore(SqliteDatabase db) : IProjectStore
             return true;
         }, cancellationToken);
 
+    /// <summary>Every gateway call starts here, so the answer is remembered until the next write (a regenerated or deactivated key fails at once).</summary>
     public Task<ProjectRecord?> FindByKeyHashAsync(string keyHash, CancellationToken cancellationToken = default) =>
-        db.ReadAsync(async connection =>
+        db.ReadRememberedAsync("project-by-key:" + keyHash, async connection =>
         {
             var pointer = await GetLookupAsync<ProjectPointer>(connection, Keys.KeyHash(keyHash), cancellationToken);
             var project = pointer is null ? null : await GetAsync<ProjectRecord>(connection, pointer.WorkspaceId, pointer.ProjectId, Kind, cancellationToken);
@@ -152,8 +153,10 @@ internal sealed class SqliteCredentialStore(SqliteDatabase db) : ICredentialStor
     public Task<CredentialRecord?> GetAsync(string workspaceId, string credentialId, CancellationToken cancellationToken = default) =>
         db.ReadAsync(connection => GetAsync<CredentialRecord>(connection, workspaceId, credentialId, Kind, cancellationToken));
 
+    /// <summary>Read on every gateway call (credential step), so remembered until the next write.</summary>
     public Task<IReadOnlyList<CredentialRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default) =>
-        db.ReadAsync<IReadOnlyList<CredentialRecord>>(async connection => await ListAsync<CredentialRecord>(connection, workspaceId, Kind, cancellationToken));
+        db.ReadRememberedAsync<IReadOnlyList<CredentialRecord>>("credentials:" + workspaceId,
+            async connection => await ListAsync<CredentialRecord>(connection, workspaceId, Kind, cancellationToken));
 
     public Task UpdateAsync(CredentialRecord credential, CancellationToken cancellationToken = default) =>
         db.WriteAsync(async connection =>
@@ -169,7 +172,7 @@ internal sealed class SqliteCredentialStore(SqliteDatabase db) : ICredentialStor
 internal sealed class SqliteTraceStore(SqliteDatabase db) : ITraceStore
 {
     public Task AppendAsync(RequestTrace trace, CancellationToken cancellationToken = default) =>
-        db.WriteAsync(async connection =>
+        db.AppendAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = """

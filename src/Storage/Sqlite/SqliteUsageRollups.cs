@@ -85,7 +85,7 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
     }
 
     private Task WriteAsync(Dictionary<(string Workspace, string Day, string Dimension, string Key), UsageDelta> batch, CancellationToken cancellationToken) =>
-        _db.WriteAsync(async connection =>
+        _db.AppendAsync(async connection =>
         {
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             foreach (var ((workspaceId, day, dimension, key), delta) in batch)
