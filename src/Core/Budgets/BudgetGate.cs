@@ -33,6 +33,12 @@ public sealed partial class BudgetGate(
     public async Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default)
     {
         var periods = BudgetPeriods.At(time.GetUtcNow());
+        if (project.DailyBudgetUsd is null && project.MonthlyBudgetUsd is null)
+        {
+            // No limit to reach and no threshold to fall back at: nothing to read (spend is still counted at settle).
+            return new BudgetPlan { Periods = periods, Usage = BudgetUsage.Zero };
+        }
+
         var usage = await ledger.GetAsync(project.WorkspaceId, project.Id, periods, cancellationToken);
         var exceeded = Exceeded(project, usage, periods, 0m, countReserved: false);
         if (exceeded is not null)

@@ -15,7 +15,10 @@ public static class ProvidersServiceCollectionExtensions
     /// <summary>Registers every provider adapter, the registry and the shared HTTP client.</summary>
     public static IServiceCollection AddKillTokenProviders(this IServiceCollection services, Func<string, string?> readSetting)
     {
+        // ProviderHttp logs provider failures itself (redacted); the factory's per-call log scope and request/response
+        // log handlers only add work to every call.
         services.AddHttpClient(ProviderHttp.ClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
