@@ -30,15 +30,18 @@ public sealed partial class BudgetGate(
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _settled = new(StringComparer.Ordinal);
 
-    public async Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default)
+    public Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(project);
+        return project.DailyBudgetUsd is null && project.MonthlyBudgetUsd is null
+            // No limit to reach and no threshold to fall back at: nothing to read (spend is still counted at settle).
+            ? Task.FromResult(new BudgetPlan { Periods = BudgetPeriods.At(time.GetUtcNow()), Usage = BudgetUsage.Zero })
+            : DescribeAsync(project, cancellationToken);
+    }
+
+    public async Task<BudgetPlan> DescribeAsync(ProjectRecord project, CancellationToken cancellationToken = default)
     {
         var periods = BudgetPeriods.At(time.GetUtcNow());
-        if (project.DailyBudgetUsd is null && project.MonthlyBudgetUsd is null)
-        {
-            // No limit to reach and no threshold to fall back at: nothing to read (spend is still counted at settle).
-            return new BudgetPlan { Periods = periods, Usage = BudgetUsage.Zero };
-        }
-
         var usage = await ledger.GetAsync(project.WorkspaceId, project.Id, periods, cancellationToken);
         var exceeded = Exceeded(project, usage, periods, 0m, countReserved: false);
         if (exceeded is not null)

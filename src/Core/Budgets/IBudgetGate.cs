@@ -21,7 +21,11 @@ public sealed record BudgetReservation(BudgetPeriods Periods, decimal AmountUsd)
 public interface IBudgetGate
 {
     /// <summary>Reads the project's spend: ≥ 100% of a limit blocks, ≥ 80% with a fallback model set switches to it.</summary>
+    /// <remarks>A project without limits has nothing to plan, so its counters are not read (its <c>Usage</c> is zero).</remarks>
     Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default);
+
+    /// <summary>The same view for showing a project: its counters are always read, limits or not.</summary>
+    Task<BudgetPlan> DescribeAsync(ProjectRecord project, CancellationToken cancellationToken = default);
 
     /// <summary>Reserves the call's maximum cost (input estimate + output cap at the model's prices) or refuses with 429.</summary>
     Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
@@ -36,6 +40,8 @@ public sealed class UnlimitedBudgetGate(TimeProvider time) : IBudgetGate
 {
     public Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default) =>
         Task.FromResult(new BudgetPlan { Periods = BudgetPeriods.At(time.GetUtcNow()) });
+
+    public Task<BudgetPlan> DescribeAsync(ProjectRecord project, CancellationToken cancellationToken = default) => PlanAsync(project, cancellationToken);
 
     public Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
         IReadOnlyList<JsonObject> messages, JsonObject? providerOptions, CancellationToken cancellationToken = default) =>

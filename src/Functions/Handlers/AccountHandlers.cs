@@ -134,7 +134,7 @@ public sealed class AccountHandlers(
         var views = new List<ProjectView>();
         foreach (var project in (await projects.ListAsync(workspaceId, context.RequestAborted)).OrderBy(p => p.CreatedAt))
         {
-            views.Add(ProjectView.From(project, await budgets.PlanAsync(project, context.RequestAborted)));
+            views.Add(ProjectView.From(project, await budgets.DescribeAsync(project, context.RequestAborted)));
         }
 
         return GatewayJson.Ok(new { data = views });
@@ -156,7 +156,7 @@ public sealed class AccountHandlers(
 
     public Task<IResult> GetProjectAsync(HttpContext context, string projectId) =>
         WithProjectAsync(context, projectId, WorkspaceRoles.Member, async project =>
-            GatewayJson.Ok(ProjectView.From(project, await budgets.PlanAsync(project, context.RequestAborted))));
+            GatewayJson.Ok(ProjectView.From(project, await budgets.DescribeAsync(project, context.RequestAborted))));
 
     public Task<IResult> UpdateProjectAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async project =>
     {
