@@ -86,6 +86,7 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<WorkspacePricing>();
         services.TryAddSingleton<IPromptOptimizer, PromptOptimizer>();
         services.AddSingleton(settings.Smtp);
+        services.AddSingleton<KillToken.Functions.Notifications.SmtpMailer>();
         services.TryAddSingleton<IBudgetAlertSender, KillToken.Functions.Notifications.SmtpAlertSender>();
         services.TryAddSingleton<IBudgetGate>(sp => sp.GetService<IBudgetLedger>() is { } ledger
             ? ActivatorUtilities.CreateInstance<BudgetGate>(sp, ledger)
