@@ -71,9 +71,11 @@ public sealed class ReportService(IUsageRollups rollups, TimeProvider time)
         return new RoiReport(start, end, total.Requests, Round(total.CostUsd), savings, rate, Recommend(total));
     }
 
-    private static decimal Realized(UsageDelta d) => d.VerifiedSavingsUsd + d.CacheSavingsUsd + d.ReplaySavingsUsd;
+    /// <summary>Savings that really happened: removed by <c>safe</c>, cache hits and idempotent replays.</summary>
+    internal static decimal Realized(UsageDelta d) => d.VerifiedSavingsUsd + d.CacheSavingsUsd + d.ReplaySavingsUsd;
 
-    private static string Recommend(UsageDelta d)
+    /// <summary>The one next step that would save the most, judged from a period's totals (ROI report, monthly digest).</summary>
+    internal static string Recommend(UsageDelta d)
     {
         if (d.Requests == 0)
         {

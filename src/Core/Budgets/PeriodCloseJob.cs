@@ -1,3 +1,4 @@
+using KillToken.Core.Analytics;
 using Microsoft.Extensions.Logging;
 
 namespace KillToken.Core.Budgets;
@@ -8,9 +9,10 @@ public sealed record PeriodCloseResult(string Day, bool DayClosed, string? Month
 /// <summary>
 /// The one close job both hosts run (self-host: <c>PeriodCloseService</c> at UTC midnight and at start-up; Functions: the
 /// timer). Counters are keyed by period, so alerts re-arm and fallback state clears by themselves at midnight; the close
-/// marks the ended day (and, on the 1st, the month) exactly once, so it is safe to run twice.
+/// marks the ended day (and, on the 1st, the month) exactly once, so it is safe to run twice. On the 1st it also sends
+/// the ended month's digests (<see cref="MonthlyDigestJob"/>, at most once per workspace and month).
 /// </summary>
-public sealed partial class PeriodCloseJob(IBudgetLedger ledger, ILogger<PeriodCloseJob> logger) : IPeriodCloseJob
+public sealed partial class PeriodCloseJob(IBudgetLedger ledger, MonthlyDigestJob digests, ILogger<PeriodCloseJob> logger) : IPeriodCloseJob
 {
     public Task RunAsync(DateTimeOffset now, CancellationToken cancellationToken = default) => CloseAsync(now, cancellationToken);
 
@@ -27,6 +29,13 @@ public sealed partial class PeriodCloseJob(IBudgetLedger ledger, ILogger<PeriodC
         }
 
         Log.Closed(logger, ended.Day, dayClosed, month ?? "-", monthClosed);
+        if (month is not null)
+        {
+            // Every run on the 1st, not only the one that closed the month: a run that stopped half-way through the
+            // workspaces is finished by the next, and the per-workspace markers keep the others from a second mail.
+            await digests.SendPreviousMonthAsync(now, cancellationToken);
+        }
+
         return new PeriodCloseResult(ended.Day, dayClosed, month, monthClosed);
     }
 

@@ -21,6 +21,15 @@ public interface IWorkspaceStore
     Task UpdateAsync(WorkspaceRecord workspace, CancellationToken cancellationToken = default);
     Task<MembershipRecord?> GetMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default);
     Task<IReadOnlyList<MembershipRecord>> ListMembershipsOfUserAsync(string userId, CancellationToken cancellationToken = default);
+
+    /// <summary>The members of one workspace, every role (one partition).</summary>
+    Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Every workspace that is not soft-deleted, read page by page as the caller iterates. This is a cross-partition
+    /// scan, acceptable only for scheduled work such as the monthly digest — never on a request path.
+    /// </summary>
+    IAsyncEnumerable<WorkspaceRecord> ListAllAsync(CancellationToken cancellationToken = default);
 }
 
 public interface IProjectStore

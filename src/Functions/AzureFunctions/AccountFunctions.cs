@@ -76,4 +76,8 @@ public sealed class AccountFunctions(AccountHandlers accounts)
     [Function(nameof(ListWorkspaceRequests))]
     public Task<IActionResult> ListWorkspaceRequests([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.WorkspaceRequests)] HttpRequest req, string workspaceId) =>
         accounts.ListWorkspaceRequestsAsync(req.HttpContext, workspaceId).AsAction();
+
+    [Function(nameof(TestMonthlyDigest))]
+    public Task<IActionResult> TestMonthlyDigest([HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = Routes.MonthlyDigestTest)] HttpRequest req) =>
+        accounts.TestMonthlyDigestAsync(req.HttpContext).AsAction();
 }

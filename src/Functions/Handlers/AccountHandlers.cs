@@ -1,4 +1,5 @@
 using KillToken.Core;
+using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
 using KillToken.Core.Pricing;
 using KillToken.Core.Domain;
@@ -21,6 +22,8 @@ public sealed class AccountHandlers(
     SignInThrottle throttle,
     IBudgetGate budgets,
     WorkspacePricing pricing,
+    MonthlyDigestBuilder digests,
+    IMonthlyDigestSender digestSender,
     GatewayOptions options)
 {
     public async Task<IResult> SignUpAsync(HttpContext context)
@@ -200,6 +203,36 @@ public sealed class AccountHandlers(
 
     public Task<IResult> ListWorkspaceRequestsAsync(HttpContext context, string workspaceId) =>
         WithRoleAsync(context, workspaceId, WorkspaceRoles.Member, _ => HandlerSupport.TracePageAsync(context, traces, workspaceId));
+
+    /// <summary>
+    /// Seed 002's <c>POST /api/analytics/monthly-digest/test?workspaceId=…</c> (admin or owner): the current month's digest
+    /// of the workspace, mailed to the caller when SMTP is configured, and returned with <c>emailDelivery</c>.
+    /// </summary>
+    public Task<IResult> TestMonthlyDigestAsync(HttpContext context) => WithUserAsync(context, async userId =>
+    {
+        var workspaceId = context.Request.Query["workspaceId"].ToString().Trim();
+        if (workspaceId.Length == 0)
+        {
+            return GatewayJson.Error(context, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "The 'workspaceId' query parameter is required: the workspace to digest."));
+        }
+
+        var (workspace, _, roleError) = await accounts.RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Admin, context.RequestAborted);
+        if (roleError is not null)
+        {
+            return GatewayJson.Error(context, roleError);
+        }
+
+        var user = await accounts.GetUserAsync(userId, context.RequestAborted);
+        if (user is null)
+        {
+            return GatewayJson.Error(context, new GatewayError(401, ErrorCodes.Unauthenticated, "This account no longer exists."));
+        }
+
+        var digest = await digests.BuildCurrentMonthAsync(workspace!, context.RequestAborted);
+        var body = GatewayJson.ToNode(digest).AsObject();
+        body["emailDelivery"] = await digestSender.SendAsync(digest, user.Email, context.RequestAborted);
+        return GatewayJson.Ok(body);
+    });
 
     private async Task<IResult> WithUserAsync(HttpContext context, Func<string, Task<IResult>> action)
     {

@@ -63,6 +63,7 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.WorkspacePricing, (HttpContext c, string workspaceId) => accounts.GetPricingAsync(c, workspaceId));
         app.MapPut(Routes.WorkspacePricing, (HttpContext c, string workspaceId) => accounts.SetPricingAsync(c, workspaceId));
         app.MapGet(Routes.WorkspaceRequests, (HttpContext c, string workspaceId) => accounts.ListWorkspaceRequestsAsync(c, workspaceId));
+        app.MapPost(Routes.MonthlyDigestTest, Handle(accounts.TestMonthlyDigestAsync));
 
         app.MapGet(Routes.WorkspaceCredentials, (HttpContext c, string workspaceId) => credentials.ListBySessionAsync(c, workspaceId));
         app.MapPost(Routes.WorkspaceCredentials, (HttpContext c, string workspaceId) => credentials.CreateBySessionAsync(c, workspaceId));

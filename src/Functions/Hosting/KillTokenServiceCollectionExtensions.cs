@@ -86,12 +86,15 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<WorkspacePricing>();
         services.TryAddSingleton<IPromptOptimizer, PromptOptimizer>();
         services.AddSingleton(settings.Smtp);
+        services.AddSingleton<KillToken.Functions.Notifications.SmtpMailer>();
         services.TryAddSingleton<IBudgetAlertSender, KillToken.Functions.Notifications.SmtpAlertSender>();
+        services.TryAddSingleton<KillToken.Core.Analytics.IMonthlyDigestSender, KillToken.Functions.Notifications.SmtpDigestSender>();
         services.TryAddSingleton<IBudgetGate>(sp => sp.GetService<IBudgetLedger>() is { } ledger
             ? ActivatorUtilities.CreateInstance<BudgetGate>(sp, ledger)
             : new UnlimitedBudgetGate(sp.GetRequiredService<TimeProvider>()));
+        // The close job and the monthly digests it sends on the 1st (their at-most-once markers live in the ledger).
         services.TryAddSingleton<IPeriodCloseJob>(sp => sp.GetService<IBudgetLedger>() is { } ledger
-            ? ActivatorUtilities.CreateInstance<PeriodCloseJob>(sp, ledger)
+            ? ActivatorUtilities.CreateInstance<PeriodCloseJob>(sp, ledger, ActivatorUtilities.CreateInstance<KillToken.Core.Analytics.MonthlyDigestJob>(sp, ledger))
             : new NoOpPeriodCloseJob());
         // The cache and idempotency steps work over whichever store provides their storage port.
         services.TryAddSingleton<IResponseCache>(sp => sp.GetService<ICacheStore>() is { } cacheStore
@@ -102,6 +105,7 @@ public static class KillTokenServiceCollectionExtensions
             : new NoIdempotencyGate());
         services.TryAddSingleton<KillToken.Core.Analytics.IUsageRollups, KillToken.Core.Analytics.NoUsageRollups>();
         services.AddSingleton<KillToken.Core.Analytics.ReportService>();
+        services.AddSingleton<KillToken.Core.Analytics.MonthlyDigestBuilder>();
         services.AddSingleton<CredentialResolver>();
         services.AddSingleton<ChatPipeline>();
 

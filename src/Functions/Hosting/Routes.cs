@@ -53,6 +53,8 @@ public static class Routes
     public const string WorkspaceCredentialTest = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}/test";
     public const string WorkspaceRequests = "api/workspaces/{workspaceId}/requests";
     public const string WorkspacePricing = "api/workspaces/{workspaceId}/pricing";
+    /// <summary>Seed 002's digest preview: the current month of <c>?workspaceId=</c>, mailed to the caller when SMTP is set.</summary>
+    public const string MonthlyDigestTest = "api/analytics/monthly-digest/test";
 
     // Dashboard page
     public const string Dashboard = "";

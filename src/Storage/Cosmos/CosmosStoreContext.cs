@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -276,6 +277,32 @@ internal sealed partial class CosmosStoreContext : IDisposable
         }
 
         return results;
+    }
+
+    /// <summary>A query over every partition, read <paramref name="pageSize"/> documents at a time as the caller iterates.</summary>
+    public static async IAsyncEnumerable<T> QueryAcrossPartitionsAsync<T>(Container container, QueryDefinition query, int pageSize,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var options = new QueryRequestOptions { MaxItemCount = pageSize };
+        using var iterator = container.GetItemQueryStreamIterator(query, continuationToken: null, options);
+        while (iterator.HasMoreResults)
+        {
+            var items = new List<T>();
+            using (var page = await iterator.ReadNextAsync(cancellationToken))
+            {
+                page.EnsureSuccessStatusCode();
+                using var body = await JsonDocument.ParseAsync(page.Content, cancellationToken: cancellationToken);
+                foreach (var item in body.RootElement.GetProperty("Documents").EnumerateArray())
+                {
+                    items.Add(item.Deserialize<T>(Json)!);
+                }
+            }
+
+            foreach (var item in items)
+            {
+                yield return item;
+            }
+        }
     }
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Cosmos DB database {Database} and its containers are ready (created where missing)")]

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text;
 using KillToken.Core.Domain;
 using KillToken.Core.Ports;
@@ -90,6 +91,7 @@ internal sealed class CosmosUserStore(CosmosStoreContext db) : IUserStore
 internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogger<CosmosWorkspaceStore> logger) : IWorkspaceStore
 {
     private const int MaxAttempts = 10;
+    private const int WorkspacePageSize = 100;
 
     public async Task CreateAsync(WorkspaceRecord workspace, MembershipRecord owner, CancellationToken cancellationToken = default)
     {
@@ -146,6 +148,38 @@ internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogge
         return list is null
             ? []
             : [.. list.Items.Select(i => new MembershipRecord { WorkspaceId = i.WorkspaceId, UserId = userId, Role = i.Role, JoinedAt = i.JoinedAt })];
+    }
+
+    public async Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        if (!CosmosIds.IsPlain(workspaceId))
+        {
+            return [];
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type")
+            .WithParameter("@ws", workspaceId)
+            .WithParameter("@type", CosmosTypes.Member);
+        return await QueryAsync<MembershipRecord>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken);
+    }
+
+    /// <summary>
+    /// A cross-partition query (one workspace document per partition), read a page at a time as the caller iterates:
+    /// fine for the monthly job this serves, never used on the request path. Soft-deleted workspaces are skipped here
+    /// rather than in the query, so the filter cannot depend on how a null <c>deletedAt</c> was written.
+    /// </summary>
+    public async IAsyncEnumerable<WorkspaceRecord> ListAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.type = @type").WithParameter("@type", CosmosTypes.Workspace);
+        await foreach (var workspace in QueryAcrossPartitionsAsync<WorkspaceRecord>(db.Workspaces, query, WorkspacePageSize, cancellationToken))
+        {
+            if (workspace.DeletedAt is null)
+            {
+                yield return workspace;
+            }
+        }
     }
 
     private async Task UpsertMemberAsync(MembershipRecord membership, CancellationToken cancellationToken)

@@ -36,6 +36,27 @@ internal static class SqliteDocuments
         return result;
     }
 
+    /// <summary>
+    /// One page of the documents of <paramref name="kind"/> that are their partition's own document (id = partition
+    /// key), across partitions, in partition order after <paramref name="afterPk"/>.
+    /// </summary>
+    public static async Task<List<T>> ListPageAcrossPartitionsAsync<T>(SqliteConnection connection, string kind, string afterPk, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT body FROM documents WHERE pk > $after AND id = pk AND kind = $kind ORDER BY pk LIMIT $limit";
+        command.Parameters.AddWithValue("$after", afterPk);
+        command.Parameters.AddWithValue("$kind", kind);
+        command.Parameters.AddWithValue("$limit", limit);
+        var result = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            result.Add(JsonSerializer.Deserialize<T>(reader.GetString(0), Json)!);
+        }
+
+        return result;
+    }
+
     public static async Task UpsertAsync<T>(SqliteConnection connection, string pk, string id, string kind, T document, CancellationToken cancellationToken, SqliteTransaction? transaction = null)
     {
         await using var command = connection.CreateCommand();

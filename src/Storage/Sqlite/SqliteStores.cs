@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using KillToken.Core.Domain;
@@ -49,6 +50,7 @@ internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
 {
     private const string WorkspaceKind = "workspace";
     private const string MemberKind = "member";
+    private const int WorkspacePageSize = 100;
 
     public Task CreateAsync(WorkspaceRecord workspace, MembershipRecord owner, CancellationToken cancellationToken = default) =>
         db.WriteAsync(async connection =>
@@ -82,6 +84,33 @@ internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
                 ? []
                 : [.. list.Items.Select(i => new MembershipRecord { WorkspaceId = i.WorkspaceId, UserId = userId, Role = i.Role, JoinedAt = i.JoinedAt })];
         });
+
+    public Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync<IReadOnlyList<MembershipRecord>>(async connection => await ListAsync<MembershipRecord>(connection, workspaceId, MemberKind, cancellationToken));
+
+    /// <summary>
+    /// Keyset pages over every partition (workspace documents are the ones whose id is their partition). Scans the
+    /// table once per full listing: fine for the monthly job this serves, never used on the request path.
+    /// </summary>
+    public async IAsyncEnumerable<WorkspaceRecord> ListAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var after = string.Empty;
+        while (true)
+        {
+            var page = await db.ReadAsync(connection => ListPageAcrossPartitionsAsync<WorkspaceRecord>(connection, WorkspaceKind, after, WorkspacePageSize, cancellationToken));
+            foreach (var workspace in page.Where(w => w.DeletedAt is null))
+            {
+                yield return workspace;
+            }
+
+            if (page.Count < WorkspacePageSize)
+            {
+                yield break;
+            }
+
+            after = page[^1].Id;
+        }
+    }
 
     private static async Task AddMembershipAsync(SqliteConnection connection, MembershipRecord membership, SqliteTransaction transaction, CancellationToken cancellationToken)
     {

@@ -1,18 +1,31 @@
+using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
-using KillToken.Storage.Sqlite;
-using Microsoft.Extensions.Logging.Abstractions;
+using KillToken.Functions.Notifications;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace KillToken.Tests.Budgets;
 
 [TestClass]
 public sealed class PeriodCloseJobTests
 {
+    /// <summary>The close job over a fresh SQLite store, with digests that have no SMTP server (skipped).</summary>
+    private static ServiceProvider NewServices() => new ServiceCollection()
+        .AddSingleton(TimeProvider.System)
+        .AddLogging()
+        .AddKillTokenSqliteStore(Directory.CreateTempSubdirectory("killtoken-close-").FullName)
+        .AddSingleton(new SmtpOptions())
+        .AddSingleton<SmtpMailer>()
+        .AddSingleton<IMonthlyDigestSender, SmtpDigestSender>()
+        .AddSingleton<MonthlyDigestBuilder>()
+        .AddSingleton<MonthlyDigestJob>()
+        .AddSingleton<PeriodCloseJob>()
+        .BuildServiceProvider();
+
     [TestMethod]
     public async Task RunOnTheFirst_ClosesDayAndMonthOnce_ASecondRunIsANoOp()
     {
-        var folder = Directory.CreateTempSubdirectory("killtoken-close-");
-        using var db = new SqliteDatabase(Path.Combine(folder.FullName, "close.db"));
-        var job = new PeriodCloseJob(new SqliteBudgetLedger(db), NullLogger<PeriodCloseJob>.Instance);
+        await using var services = NewServices();
+        var job = services.GetRequiredService<PeriodCloseJob>();
         var firstOfDecember = new DateTimeOffset(2026, 12, 1, 0, 0, 5, TimeSpan.Zero);
 
         var first = await job.CloseAsync(firstOfDecember);
@@ -25,9 +38,8 @@ public sealed class PeriodCloseJobTests
     [TestMethod]
     public async Task RunMidMonth_ClosesOnlyTheDay()
     {
-        var folder = Directory.CreateTempSubdirectory("killtoken-close-");
-        using var db = new SqliteDatabase(Path.Combine(folder.FullName, "close.db"));
-        var job = new PeriodCloseJob(new SqliteBudgetLedger(db), NullLogger<PeriodCloseJob>.Instance);
+        await using var services = NewServices();
+        var job = services.GetRequiredService<PeriodCloseJob>();
 
         var result = await job.CloseAsync(new DateTimeOffset(2026, 11, 23, 0, 0, 1, TimeSpan.Zero));
 

@@ -116,6 +116,48 @@ public abstract class StoreContractTests
             "no membership may be lost to a concurrent write");
     }
 
+    [TestMethod]
+    public async Task Workspaces_ListMembers_NamesEachWorkspacesOwnMembersOnly()
+    {
+        var (ada, bob) = (Ids.New("usr"), Ids.New("usr"));
+        var adas = NewWorkspace(ada, "Ada's");
+        var bobs = NewWorkspace(bob, "Bob's");
+        await Workspaces.CreateAsync(adas, Owner(adas, ada));
+        await Workspaces.CreateAsync(bobs, Owner(bobs, bob));
+
+        var members = await Workspaces.ListMembersAsync(adas.Id);
+
+        AssertSameJson(Owner(adas, ada), members.Single());
+        Assert.AreEqual(bob, (await Workspaces.ListMembersAsync(bobs.Id)).Single().UserId);
+        Assert.AreEqual(0, (await Workspaces.ListMembersAsync(Ids.New("ws"))).Count);
+        Assert.AreEqual(0, (await Workspaces.ListMembersAsync("not/a plain id")).Count);
+    }
+
+    [TestMethod]
+    public async Task Workspaces_ListAll_YieldsEveryLiveWorkspaceOnceAcrossPages_AndSkipsSoftDeleted()
+    {
+        // More than one page (100) of new workspaces, each under its own owner; other tests' workspaces may be listed too.
+        var created = Enumerable.Range(0, 130).Select(i => NewWorkspace(Ids.New("usr"), $"All {i}")).ToList();
+        await Task.WhenAll(created.Select(w => Workspaces.CreateAsync(w, Owner(w, w.OwnerUserId))));
+        var deleted = created[7] with { DeletedAt = T0.AddDays(1), UpdatedAt = T0.AddDays(1) };
+        await Workspaces.UpdateAsync(deleted);
+
+        var listed = new List<WorkspaceRecord>();
+        await foreach (var workspace in Workspaces.ListAllAsync())
+        {
+            listed.Add(workspace);
+        }
+
+        var ids = listed.Select(w => w.Id).ToList();
+        Assert.AreEqual(ids.Count, ids.Distinct(StringComparer.Ordinal).Count(), "no workspace is listed twice");
+        Assert.IsTrue(listed.All(w => w.DeletedAt is null), "soft-deleted workspaces are skipped");
+        CollectionAssert.DoesNotContain(ids, deleted.Id);
+        foreach (var workspace in created.Where(w => w.Id != deleted.Id))
+        {
+            AssertSameJson(workspace, listed.SingleOrDefault(w => w.Id == workspace.Id));
+        }
+    }
+
     // ---- Projects ---------------------------------------------------------------------------------------------
 
     [TestMethod]

@@ -7,7 +7,47 @@ namespace KillToken.Tests.TestInfrastructure;
 /// <summary>One message as the SMTP server received it.</summary>
 internal sealed record ReceivedMail(string? From, IReadOnlyList<string> To, string Data)
 {
-    public string Subject => Data.Split("\r\n").FirstOrDefault(l => l.StartsWith("Subject:", StringComparison.OrdinalIgnoreCase))?[8..].Trim() ?? string.Empty;
+    public string Subject => Header("Subject") ?? string.Empty;
+
+    /// <summary>The body as a mail client shows it: quoted-printable or base64 decoded (single-part text mails).</summary>
+    public string Text
+    {
+        get
+        {
+            var start = Data.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            var body = start < 0 ? string.Empty : Data[(start + 4)..];
+            var charset = System.Text.Encoding.UTF8;
+            return Header("Content-Transfer-Encoding")?.ToLowerInvariant() switch
+            {
+                "base64" => charset.GetString(Convert.FromBase64String(body.Replace("\r\n", "", StringComparison.Ordinal))),
+                "quoted-printable" => charset.GetString(QuotedPrintable(body.Replace("=\r\n", "", StringComparison.Ordinal))),
+                _ => body,
+            };
+        }
+    }
+
+    private string? Header(string name) => Data.Split("\r\n")
+        .TakeWhile(l => l.Length > 0)
+        .FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))?[(name.Length + 1)..].Trim();
+
+    private static byte[] QuotedPrintable(string text)
+    {
+        var bytes = new List<byte>(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '=' && i + 2 < text.Length)
+            {
+                bytes.Add(Convert.ToByte(text.Substring(i + 1, 2), 16));
+                i += 2;
+            }
+            else
+            {
+                bytes.Add((byte)text[i]);
+            }
+        }
+
+        return [.. bytes];
+    }
 }
 
 /// <summary>

@@ -1,0 +1,130 @@
+using System.Globalization;
+using KillToken.Core.Budgets;
+using KillToken.Core.Domain;
+using KillToken.Core.Ports;
+
+namespace KillToken.Core.Analytics;
+
+/// <summary>
+/// Computes a workspace's <see cref="MonthlyDigest"/> from its daily rollups (total, provider, model and project rows of
+/// the month: four single-partition queries) and its project list — never from traces. Budget warnings come from the
+/// same project rows: the month's spend is the sum of the project's days (the settled costs the budget ledger counts),
+/// and a day whose spend reached the daily limit counts as a day at the limit.
+/// </summary>
+public sealed class MonthlyDigestBuilder(IUsageRollups rollups, IProjectStore projects, TimeProvider time)
+{
+    /// <summary>The month so far (the test endpoint's digest).</summary>
+    public Task<MonthlyDigest> BuildCurrentMonthAsync(WorkspaceRecord workspace, CancellationToken cancellationToken = default) =>
+        BuildAsync(workspace, time.GetUtcNow(), cancellationToken);
+
+    /// <param name="workspace">The workspace described.</param>
+    /// <param name="month">Any instant in the UTC month to describe.</param>
+    /// <param name="cancellationToken">Stops the reads.</param>
+    public async Task<MonthlyDigest> BuildAsync(WorkspaceRecord workspace, DateTimeOffset month, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        var periods = BudgetPeriods.At(month);
+        var monthStart = periods.MonthResetsAt.AddMonths(-1);
+        var (from, to) = (BudgetPeriods.At(monthStart).Day, BudgetPeriods.At(periods.MonthResetsAt.AddDays(-1)).Day);
+
+        Task<IReadOnlyList<RollupRow>> Rows(string dimension) => rollups.QueryAsync(workspace.Id, from, to, dimension, cancellationToken);
+        var totalRows = Rows(RollupDimensions.Total);
+        var providerRows = Rows(RollupDimensions.Provider);
+        var modelRows = Rows(RollupDimensions.Model);
+        var projectRows = Rows(RollupDimensions.Project);
+        var projectList = projects.ListAsync(workspace.Id, cancellationToken);
+        await Task.WhenAll(totalRows, providerRows, modelRows, projectRows, projectList);
+
+        var total = UsageDeltaMath.Sum((await totalRows).Select(r => r.Totals));
+        var byId = (await projectList).ToDictionary(p => p.Id, StringComparer.Ordinal);
+        var projectTotals = (await projectRows).GroupBy(r => r.Key, StringComparer.Ordinal).ToList();
+        var warnings = projectTotals
+            .Where(g => byId.ContainsKey(g.Key))
+            .Select(g => Warning(byId[g.Key], [.. g]))
+            .OfType<DigestBudgetWarning>()
+            .OrderByDescending(w => w.BlockedRequests).ThenByDescending(w => w.MonthlyBudgetUsedPercent ?? 0).ThenBy(w => w.ProjectName, StringComparer.Ordinal)
+            .ToList();
+
+        return new MonthlyDigest(
+            workspace.Id,
+            workspace.Name,
+            periods.Month,
+            from,
+            to,
+            Money(total.CostUsd),
+            total.Requests,
+            total.Blocked,
+            Money(ReportService.Realized(total)),
+            Leader(await providerRows, key => key),
+            Leader(await modelRows, key => key),
+            Leader(await projectRows, key => byId.TryGetValue(key, out var p) ? p.Name : key),
+            warnings,
+            RecommendedAction(total, warnings, byId),
+            time.GetUtcNow());
+    }
+
+    /// <summary>The row key with the highest cost (then the most requests, then by name), or null when nothing ran.</summary>
+    private static DigestLeader? Leader(IReadOnlyList<RollupRow> rows, Func<string, string> name) => rows
+        .GroupBy(r => r.Key, StringComparer.Ordinal)
+        .Select(g => (Key: g.Key, Sum: UsageDeltaMath.Sum(g.Select(r => r.Totals))))
+        .Where(x => x.Sum.Requests > 0)
+        .OrderByDescending(x => x.Sum.CostUsd).ThenByDescending(x => x.Sum.Requests).ThenBy(x => x.Key, StringComparer.Ordinal)
+        .Select(x => new DigestLeader(x.Key, name(x.Key), Money(x.Sum.CostUsd), x.Sum.Requests))
+        .FirstOrDefault();
+
+    private static DigestBudgetWarning? Warning(ProjectRecord project, IReadOnlyList<RollupRow> days)
+    {
+        var spent = days.Sum(d => d.Totals.CostUsd);
+        var blocked = days.Sum(d => d.Totals.Blocked);
+        decimal? usedPercent = project.MonthlyBudgetUsd is { } monthly && monthly > 0 ? Math.Round(spent / monthly * 100m, 1) : null;
+        var daysAtLimit = project.DailyBudgetUsd is { } daily && daily > 0 ? days.Count(d => d.Totals.CostUsd >= daily) : 0;
+        var nearMonthly = project.MonthlyBudgetUsd is { } limit && limit > 0 && spent >= limit * BudgetGate.FallbackThreshold;
+        if (!nearMonthly && daysAtLimit == 0 && blocked == 0)
+        {
+            return null;
+        }
+
+        var parts = new List<string>();
+        if (nearMonthly)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"used {usedPercent:0.#}% of its ${project.MonthlyBudgetUsd:0.00####} monthly budget"));
+        }
+
+        if (daysAtLimit > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"reached its ${project.DailyBudgetUsd:0.00####} daily budget on {daysAtLimit} day{(daysAtLimit == 1 ? "" : "s")}"));
+        }
+
+        if (blocked > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{blocked} request{(blocked == 1 ? " was" : "s were")} refused with budget_exceeded"));
+        }
+
+        return new DigestBudgetWarning(project.Id, project.Name, Money(spent), project.MonthlyBudgetUsd, usedPercent, project.DailyBudgetUsd,
+            daysAtLimit, blocked, string.Join("; ", parts));
+    }
+
+    /// <summary>Budget trouble first (it stops traffic), then the ROI report's savings advice.</summary>
+    private static string RecommendedAction(UsageDelta total, IReadOnlyList<DigestBudgetWarning> warnings, Dictionary<string, ProjectRecord> projectsById)
+    {
+        if (total.Requests == 0)
+        {
+            return "No traffic this month: send your backends' chat calls through the gateway to measure their cost and waste.";
+        }
+
+        if (warnings.FirstOrDefault(w => w.BlockedRequests > 0) is { } refused)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"Raise the budget of project \"{refused.ProjectName}\" or set a cheaper fallbackModel on it: {refused.BlockedRequests} request(s) were refused with budget_exceeded.");
+        }
+
+        if (warnings.FirstOrDefault(w => projectsById[w.ProjectId].FallbackModel is null) is { } near)
+        {
+            return $"Set a fallbackModel on project \"{near.ProjectName}\": it is close to its budget, and at 100% its requests are refused.";
+        }
+
+        return ReportService.Recommend(total);
+    }
+
+    private static decimal Money(decimal value) => Math.Round(value, 6);
+}
