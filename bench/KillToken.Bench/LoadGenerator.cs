@@ -13,6 +13,8 @@ internal sealed record LoadResult
     public required string Target { get; init; }
     public required int Concurrency { get; init; }
     public required double MeasuredSeconds { get; init; }
+    /// <summary>The fixed offered rate of the phase, or null for closed loop.</summary>
+    public double? OfferedRps { get; init; }
     /// <summary>Successful requests that started and finished inside the measured window, sorted ascending.</summary>
     public required long[] LatencyTicks { get; init; }
     /// <summary>Failures (non-2xx or exception) inside the measured window.</summary>
@@ -63,7 +65,8 @@ internal sealed record LoadResult
 internal static class LoadGenerator
 {
     public static async Task<LoadResult> RunAsync(
-        string target, Uri url, byte[] body, string bearer, int concurrency, TimeSpan warmup, TimeSpan duration, int sampleEvery, CancellationToken cancellationToken)
+        string target, Uri url, byte[] body, string bearer, int concurrency, double? rate, TimeSpan warmup, TimeSpan duration, int sampleEvery,
+        CancellationToken cancellationToken)
     {
         using var handler = new SocketsHttpHandler
         {
@@ -87,13 +90,16 @@ internal static class LoadGenerator
 
         var startedUtc = DateTimeOffset.UtcNow;
         var start = Stopwatch.GetTimestamp();
+        // At a fixed rate each connection sends every concurrency/rate seconds, the connections evenly staggered.
+        var interval = rate is { } r ? (long)(concurrency / r * Stopwatch.Frequency) : 0L;
         var measureStart = start + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
         var end = measureStart + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var tasks = new Task[concurrency];
         for (var i = 0; i < concurrency; i++)
         {
             var worker = workers[i];
-            tasks[i] = Task.Run(() => worker.RunAsync(measureStart, end, cancellationToken), cancellationToken);
+            var firstSend = start + (interval * i / concurrency);
+            tasks[i] = Task.Run(() => worker.RunAsync(measureStart, end, interval, firstSend, cancellationToken), cancellationToken);
         }
 
         await Task.WhenAll(tasks);
@@ -122,6 +128,7 @@ internal static class LoadGenerator
             Target = target,
             Concurrency = concurrency,
             MeasuredSeconds = duration.TotalSeconds,
+            OfferedRps = rate,
             LatencyTicks = all,
             Errors = workers.Sum(w => w.Errors),
             Sent = workers.Sum(w => w.Sent),
@@ -148,10 +155,22 @@ internal static class LoadGenerator
         public long Sent { get; private set; }
         public Dictionary<string, long> ErrorKinds { get; } = new(StringComparer.Ordinal);
 
-        public async Task RunAsync(long measureStart, long end, CancellationToken cancellationToken)
+        public async Task RunAsync(long measureStart, long end, long interval, long nextSend, CancellationToken cancellationToken)
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                if (interval > 0)
+                {
+                    // Fixed schedule: wait for this request's slot; a connection that fell behind sends at once.
+                    var wait = nextSend - Stopwatch.GetTimestamp();
+                    if (wait > 0)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), cancellationToken).ConfigureAwait(false);
+                    }
+
+                    nextSend += interval;
+                }
+
                 var t0 = Stopwatch.GetTimestamp();
                 if (t0 >= end)
                 {

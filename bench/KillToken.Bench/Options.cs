@@ -10,6 +10,11 @@ internal sealed record Options
     public double WarmupSeconds { get; init; } = 3;
     /// <summary>Length of the C=1 phases; the same as <see cref="Seconds"/> unless given.</summary>
     public double? SequentialSeconds { get; init; }
+    /// <summary>
+    /// Offered load of the loaded phases in requests per second, spread evenly over the connections (each sends on a
+    /// fixed schedule); null for closed loop (each connection sends its next request as soon as the last one ends).
+    /// </summary>
+    public double? Rate { get; init; }
     /// <summary>Skip the C=1 phases.</summary>
     public bool NoSequential { get; init; }
     /// <summary>Rebuild the gateway even when the Release build exists.</summary>
@@ -27,6 +32,8 @@ internal sealed record Options
           --seconds S              measured seconds per phase (default 15)
           --warmup-seconds W       unmeasured warm-up before each phase (default 3)
           --sequential-seconds S   measured seconds of the C=1 phases (default: --seconds)
+          --rate R                 loaded phases at a fixed offered rate of R req/s over the N connections
+                                   (default: closed loop, as fast as answers come back)
           --no-sequential          skip the C=1 phases
           --gateway-env KEY=VALUE  extra environment for the gateway process (repeatable)
           --gateway-dll PATH       gateway to run (default src/Functions/bin/Release/net10.0/KillToken.Functions.dll)
@@ -54,6 +61,9 @@ internal sealed record Options
                     break;
                 case "--sequential-seconds":
                     options = options with { SequentialSeconds = PositiveDouble(arg, Next()) };
+                    break;
+                case "--rate" or "-r":
+                    options = options with { Rate = PositiveDouble(arg, Next()) };
                     break;
                 case "--no-sequential":
                     options = options with { NoSequential = true };

@@ -110,8 +110,9 @@ internal static class Program
         foreach (var c in levels.Distinct())
         {
             var seconds = TimeSpan.FromSeconds(c == 1 ? options.SequentialSeconds ?? options.Seconds : options.Seconds);
-            var direct = await RunPhaseAsync("direct", c, directUrl, body, UpstreamKey, warmup, seconds, gateway, upstream, null, cancellationToken);
-            var through = await RunPhaseAsync("gateway", c, gatewayUrl, body, tenant.ApiKey, warmup, seconds, gateway, upstream, (api, tenant.ApiKey), cancellationToken);
+            var rate = c == 1 ? null : options.Rate;
+            var direct = await RunPhaseAsync("direct", c, rate, directUrl, body, UpstreamKey, warmup, seconds, gateway, upstream, null, cancellationToken);
+            var through = await RunPhaseAsync("gateway", c, rate, gatewayUrl, body, tenant.ApiKey, warmup, seconds, gateway, upstream, (api, tenant.ApiKey), cancellationToken);
             phases.Add((c, direct, through, gateway.Memory()));
         }
 
@@ -127,10 +128,10 @@ internal static class Program
     }
 
     private static async Task<Phase> RunPhaseAsync(
-        string target, int concurrency, Uri url, byte[] body, string bearer, TimeSpan warmup, TimeSpan seconds,
+        string target, int concurrency, double? rate, Uri url, byte[] body, string bearer, TimeSpan warmup, TimeSpan seconds,
         GatewayProcess gateway, FakeOpenAI upstream, (HttpClient Api, string Key)? traces, CancellationToken cancellationToken)
     {
-        Log($"run: {target} C={concurrency}, {warmup.TotalSeconds:0.#} s warm-up + {seconds.TotalSeconds:0.#} s …");
+        Log($"run: {target} C={concurrency}{(rate is { } r ? string.Create(Inv, $" at {r:0} req/s offered") : "")}, {warmup.TotalSeconds:0.#} s warm-up + {seconds.TotalSeconds:0.#} s …");
         var self = Process.GetCurrentProcess();
         var gatewayCpu0 = gateway.CpuTime();
         var benchCpu0 = self.TotalProcessorTime;
@@ -139,7 +140,7 @@ internal static class Program
         var calls0 = upstream.ChatCalls;
 
         // Gateway phases keep every 8th request's x-request-id to join with its trace afterwards.
-        var load = await LoadGenerator.RunAsync(target, url, body, bearer, concurrency, warmup, seconds, traces is null ? 0 : 8, cancellationToken);
+        var load = await LoadGenerator.RunAsync(target, url, body, bearer, concurrency, rate, warmup, seconds, traces is null ? 0 : 8, cancellationToken);
         if (gateway.HasExited)
         {
             throw new InvalidOperationException($"The gateway process exited during the {target} C={concurrency} phase (killed from outside?):\n{gateway.LogTail(20)}");
@@ -168,7 +169,7 @@ internal static class Program
             var d = direct.Load;
             var g = through.Load;
             sb.AppendLine();
-            sb.AppendLine(string.Create(Inv, $"C={c} ({d.MeasuredSeconds:0.#} s)          direct      gateway        added"));
+            sb.AppendLine(string.Create(Inv, $"C={c}{(d.OfferedRps is { } offered ? $" at {offered:0} req/s offered" : "")} ({d.MeasuredSeconds:0.#} s)          direct      gateway        added"));
             sb.AppendLine(string.Create(Inv, $"  p50 ms            {d.P50Ms,10:0.000}   {g.P50Ms,10:0.000}   {g.P50Ms - d.P50Ms,10:0.000}"));
             sb.AppendLine(string.Create(Inv, $"  p90 ms            {d.P90Ms,10:0.000}   {g.P90Ms,10:0.000}   {g.P90Ms - d.P90Ms,10:0.000}"));
             sb.AppendLine(string.Create(Inv, $"  p99 ms            {d.P99Ms,10:0.000}   {g.P99Ms,10:0.000}   {g.P99Ms - d.P99Ms,10:0.000}"));
@@ -280,6 +281,7 @@ internal static class Program
             runs.Add(new JsonObject
             {
                 ["concurrency"] = c,
+                ["offeredRps"] = direct.Load.OfferedRps,
                 ["seconds"] = direct.Load.MeasuredSeconds,
                 ["direct"] = Side(direct),
                 ["gateway"] = Side(through),

@@ -5,7 +5,7 @@ namespace KillToken.Storage.Sqlite;
 
 /// <summary>
 /// Budget counters per project and UTC period, in nano-dollars (exact integers, no float drift). A reservation
-/// checks and increments both periods in one transaction behind the store's write gate.
+/// checks and increments both periods as one append (a savepoint in the writer's group commit).
 /// </summary>
 internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
 {
@@ -18,8 +18,8 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
         decimal? dailyLimit, decimal? monthlyLimit, CancellationToken cancellationToken = default) =>
         db.AppendAsync(async connection =>
         {
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            var usage = await ReadAsync(connection, transaction, workspaceId, projectId, periods, cancellationToken);
+            // Atomic as one append (the writer's savepoint), and alone on the one writer connection.
+            var usage = await ReadAsync(connection, null, workspaceId, projectId, periods, cancellationToken);
             var fits = (dailyLimit is not { } day || usage.DaySpent + usage.DayReserved + amount <= day)
                 && (monthlyLimit is not { } month || usage.MonthSpent + usage.MonthReserved + amount <= month);
             if (!fits)
@@ -28,19 +28,16 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
             }
 
             var nanos = ToNanos(amount);
-            await AddAsync(connection, transaction, workspaceId, DayId(projectId, periods), 0, nanos, cancellationToken);
-            await AddAsync(connection, transaction, workspaceId, MonthId(projectId, periods), 0, nanos, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            await AddAsync(connection, workspaceId, DayId(projectId, periods), 0, nanos, cancellationToken);
+            await AddAsync(connection, workspaceId, MonthId(projectId, periods), 0, nanos, cancellationToken);
             return (true, usage with { DayReserved = usage.DayReserved + amount, MonthReserved = usage.MonthReserved + amount });
         }, cancellationToken);
 
     public Task SettleAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal reserved, decimal actual, CancellationToken cancellationToken = default) =>
         db.AppendAsync(async connection =>
         {
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-            await AddAsync(connection, transaction, workspaceId, DayId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
-            await AddAsync(connection, transaction, workspaceId, MonthId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            await AddAsync(connection, workspaceId, DayId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
+            await AddAsync(connection, workspaceId, MonthId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
             return true;
         }, cancellationToken);
 
@@ -99,10 +96,9 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
         return new BudgetUsage(ToUsd(daySpent), ToUsd(Math.Max(0, dayReserved)), ToUsd(monthSpent), ToUsd(Math.Max(0, monthReserved)));
     }
 
-    private static async Task AddAsync(SqliteConnection connection, SqliteTransaction transaction, string workspaceId, string id, long spent, long reserved, CancellationToken cancellationToken)
+    private static async Task AddAsync(SqliteConnection connection, string workspaceId, string id, long spent, long reserved, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
         command.CommandText = """
             INSERT INTO counters (pk, id, spent, reserved) VALUES ($pk, $id, $spent, $reserved)
             ON CONFLICT (pk, id) DO UPDATE SET spent = spent + excluded.spent, reserved = reserved + excluded.reserved

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
 namespace KillToken.Storage.Sqlite;
@@ -15,13 +16,20 @@ namespace KillToken.Storage.Sqlite;
 /// forget them all on the next write that may change them. Every <see cref="WriteAsync{T}"/> does; only the hot path's
 /// own appends and increments (<see cref="AppendAsync{T}"/>: traces, counters, rollups, cache and idempotency entries),
 /// which no remembered read returns, leave them in place.
+/// Appends are also committed in groups: an append that finds the writer free commits at once on its caller's thread;
+/// while the writer is busy, concurrent calls' appends queue up and the writer runs every queued one in a single transaction (each inside its own savepoint, so one failing append fails alone), then completes them all after
+/// the commit. Under load that turns a commit per write into a commit per batch, with the same guarantee to each caller:
+/// its write is committed when its task completes.
 /// </remarks>
-public sealed class SqliteDatabase : IDisposable
+public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
 {
     private const int MaxRememberedReads = 10_000;
+    private const int MaxAppendsPerCommit = 256;
 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly ConcurrentDictionary<string, RememberedRead> _remembered = new(StringComparer.Ordinal);
+    private readonly Channel<PendingAppend> _appends = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lazy<Task> _appender;
     private long _generation;
     private SqliteConnection? _writer;
 
@@ -37,6 +45,7 @@ public sealed class SqliteDatabase : IDisposable
             DefaultTimeout = 30,
         }.ToString();
         Initialize();
+        _appender = new Lazy<Task>(() => Task.Run(AppendLoopAsync), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string Path { get; }
@@ -84,7 +93,22 @@ public sealed class SqliteDatabase : IDisposable
         Interlocked.Increment(ref _generation);
         try
         {
-            return await AppendAsync(work, cancellationToken);
+            await _writeGate.WaitAsync(cancellationToken);
+            try
+            {
+                _writer ??= await OpenWriterAsync();
+                return await work(_writer);
+            }
+            catch (SqliteException)
+            {
+                // A broken connection is replaced on the next write rather than reused.
+                ResetWriter();
+                throw;
+            }
+            finally
+            {
+                _writeGate.Release();
+            }
         }
         finally
         {
@@ -94,34 +118,139 @@ public sealed class SqliteDatabase : IDisposable
 
     /// <summary>
     /// A hot-path write to records no remembered read returns (traces, budget counters, rollups, cache and idempotency
-    /// entries): it keeps the remembered reads.
+    /// entries): it keeps the remembered reads, and it is committed together with the other appends queued beside it.
+    /// The work runs inside the group's transaction, so it must not begin one of its own; it is atomic on its own
+    /// (a savepoint) and committed when the returned task completes. Once queued it runs even if the caller gives up.
     /// </summary>
-    public async Task<T> AppendAsync<T>(Func<SqliteConnection, Task<T>> work, CancellationToken cancellationToken = default)
+    public Task<T> AppendAsync<T>(Func<SqliteConnection, Task<T>> work, CancellationToken cancellationToken = default)
     {
-        await _writeGate.WaitAsync(cancellationToken);
+        ArgumentNullException.ThrowIfNull(work);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<T>(cancellationToken);
+        }
+
+        var pending = new PendingAppend<T>(work);
+        return _writeGate.Wait(0, CancellationToken.None) ? AppendInlineAsync(pending) : Enqueue(pending);
+    }
+
+    /// <summary>The writer is free: commit this append at once on the caller's own thread (no hand-off, no wait).</summary>
+    private async Task<T> AppendInlineAsync<T>(PendingAppend<T> pending)
+    {
         try
         {
-            _writer ??= await OpenWriterAsync();
-            return await work(_writer);
-        }
-        catch (SqliteException)
-        {
-            // A broken connection is replaced on the next write rather than reused.
-            _writer?.Dispose();
-            _writer = null;
-            throw;
+            await CommitGroupAsync([pending]);
         }
         finally
         {
             _writeGate.Release();
         }
+
+        return await pending.Task;
     }
 
-    public void Dispose()
+    /// <summary>The writer is busy: queue the append for the next group.</summary>
+    private Task<T> Enqueue<T>(PendingAppend<T> pending)
     {
+        _ = _appender.Value;
+        return _appends.Writer.TryWrite(pending)
+            ? pending.Task
+            : Task.FromException<T>(new ObjectDisposedException(nameof(SqliteDatabase)));
+    }
+
+    private async Task AppendLoopAsync()
+    {
+        var reader = _appends.Reader;
+        var batch = new List<PendingAppend>(MaxAppendsPerCommit);
+        while (await reader.WaitToReadAsync())
+        {
+            await _writeGate.WaitAsync();
+            try
+            {
+                batch.Clear();
+                while (batch.Count < MaxAppendsPerCommit && reader.TryRead(out var next))
+                {
+                    batch.Add(next);
+                }
+
+                await CommitGroupAsync(batch);
+            }
+            finally
+            {
+                _writeGate.Release();
+            }
+        }
+    }
+
+    private async Task CommitGroupAsync(IReadOnlyList<PendingAppend> batch)
+    {
+        try
+        {
+            _writer ??= await OpenWriterAsync();
+            await ExecuteAsync(_writer, "BEGIN");
+            foreach (var pending in batch)
+            {
+                await ExecuteAsync(_writer, "SAVEPOINT one_append");
+                try
+                {
+                    await pending.RunAsync(_writer);
+                    await ExecuteAsync(_writer, "RELEASE one_append");
+                }
+                catch (Exception ex) when (ex is not SqliteException { SqliteErrorCode: 13 or 10 or 11 }) // full, I/O, corrupt: the whole group fails
+                {
+                    // Undo this append alone; the others in the group still commit.
+                    await ExecuteAsync(_writer, "ROLLBACK TO one_append");
+                    await ExecuteAsync(_writer, "RELEASE one_append");
+                    pending.Fail(ex);
+                }
+            }
+
+            await ExecuteAsync(_writer, "COMMIT");
+        }
+        catch (Exception ex)
+        {
+            ResetWriter(); // closing the connection rolls back whatever the group had written
+            foreach (var pending in batch)
+            {
+                pending.Fail(ex);
+            }
+
+            return;
+        }
+
+        foreach (var pending in batch)
+        {
+            pending.Complete();
+        }
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(CancellationToken.None);
+    }
+
+    private void ResetWriter()
+    {
+        _writer?.Dispose();
+        _writer = null;
+    }
+
+    /// <summary>Commits what is still queued, then closes the writer.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _appends.Writer.TryComplete();
+        if (_appender.IsValueCreated)
+        {
+            await _appender.Value;
+        }
+
         _writer?.Dispose();
         _writeGate.Dispose();
     }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task<SqliteConnection> OpenWriterAsync()
     {
@@ -195,4 +324,28 @@ public sealed class SqliteDatabase : IDisposable
     }
 
     private sealed record RememberedRead(long Generation, object? Value);
+
+    /// <summary>One queued append: run inside the group's transaction, completed (or failed) after the group's commit.</summary>
+    private abstract class PendingAppend
+    {
+        public abstract Task RunAsync(SqliteConnection connection);
+
+        public abstract void Complete();
+
+        public abstract void Fail(Exception exception);
+    }
+
+    private sealed class PendingAppend<T>(Func<SqliteConnection, Task<T>> work) : PendingAppend
+    {
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+
+        public Task<T> Task => _completion.Task;
+
+        public override async Task RunAsync(SqliteConnection connection) => _result = await work(connection);
+
+        public override void Complete() => _completion.TrySetResult(_result!);
+
+        public override void Fail(Exception exception) => _completion.TrySetException(exception);
+    }
 }

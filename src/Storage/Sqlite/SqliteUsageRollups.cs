@@ -87,25 +87,22 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
     private Task WriteAsync(Dictionary<(string Workspace, string Day, string Dimension, string Key), UsageDelta> batch, CancellationToken cancellationToken) =>
         _db.AppendAsync(async connection =>
         {
-            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            // One append: the writer commits the whole batch atomically.
             foreach (var ((workspaceId, day, dimension, key), delta) in batch)
             {
                 await using var read = connection.CreateCommand();
-                read.Transaction = transaction;
                 read.CommandText = "SELECT body FROM rollups WHERE pk = $pk AND day = $day AND dim = $dim AND key = $key";
                 Bind(read, workspaceId, day, dimension, key);
                 var body = (string?)await read.ExecuteScalarAsync(cancellationToken);
                 var current = body is null ? new UsageDelta() : JsonSerializer.Deserialize<UsageDelta>(body, Json)!;
 
                 await using var write = connection.CreateCommand();
-                write.Transaction = transaction;
                 write.CommandText = "INSERT INTO rollups (pk, day, dim, key, body) VALUES ($pk, $day, $dim, $key, $body) ON CONFLICT (pk, day, dim, key) DO UPDATE SET body = excluded.body";
                 Bind(write, workspaceId, day, dimension, key);
                 write.Parameters.AddWithValue("$body", JsonSerializer.Serialize(UsageDeltaMath.Sum([current, delta]), Json));
                 await write.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            await transaction.CommitAsync(cancellationToken);
             return true;
         }, cancellationToken);
 
