@@ -321,7 +321,17 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
             ) WITHOUT ROWID;
             """;
         command.ExecuteNonQuery();
+
+        // The embedded store belongs to one process, so when it opens no call can be in flight: any budget money still
+        // reserved was held by calls that a crash or a kill never let settle. Releasing it here means a crash never
+        // leaves a project refused for money nobody is spending (settled spend is kept as it was).
+        using var release = connection.CreateCommand();
+        release.CommandText = "UPDATE counters SET reserved = 0 WHERE reserved <> 0;";
+        OrphanedReservationsReleased = release.ExecuteNonQuery();
     }
+
+    /// <summary>Budget counters whose reservations were left behind by the previous process and released at open.</summary>
+    public int OrphanedReservationsReleased { get; private set; }
 
     private sealed record RememberedRead(long Generation, object? Value);
 

@@ -90,4 +90,29 @@ public sealed class SqliteGroupCommitTests
         Assert.IsTrue(written);
         CollectionAssert.AreEqual(new[] { "c1", "c2" }, await CommittedIdsAsync(db));
     }
+
+    [TestMethod]
+    public async Task AReservationLeftByACrashedProcess_IsReleasedWhenTheStoreOpens_SpendIsKept()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("killtoken-crash-").FullName, "crash.db");
+        var periods = KillToken.Core.Budgets.BudgetPeriods.At(DateTimeOffset.UtcNow);
+        await using (var before = new SqliteDatabase(path))
+        {
+            var ledger = new SqliteBudgetLedger(before);
+            await ledger.SettleAsync("ws_crash", "prj_crash", periods, 0m, 0.25m);
+            var (reserved, _) = await ledger.TryReserveAsync("ws_crash", "prj_crash", periods, 0.70m, 1.00m, null);
+            Assert.IsTrue(reserved);
+            // The process dies here: the call never settles.
+        }
+
+        await using var after = new SqliteDatabase(path);
+        var usage = await new SqliteBudgetLedger(after).GetAsync("ws_crash", "prj_crash", periods);
+
+        Assert.AreEqual(0m, usage.DayReserved, "nothing is in flight when the store opens");
+        Assert.AreEqual(0m, usage.MonthReserved);
+        Assert.AreEqual(0.25m, usage.DaySpent, "settled spend is kept");
+        Assert.AreEqual(2, after.OrphanedReservationsReleased, "the day and the month counter");
+        var (fits, _) = await new SqliteBudgetLedger(after).TryReserveAsync("ws_crash", "prj_crash", periods, 0.70m, 1.00m, null);
+        Assert.IsTrue(fits, "the project is not refused for the dead call's reservation");
+    }
 }
