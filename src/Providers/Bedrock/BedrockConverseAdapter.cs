@@ -15,9 +15,10 @@ namespace KillToken.Providers.Bedrock;
 /// Amazon Bedrock Converse: <c>POST https://bedrock-runtime.{region}.amazonaws.com/model/{modelId}/converse</c>, SigV4
 /// signed for service <c>bedrock</c> with the workspace's access key (docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html).
 /// AWS errors (<c>{"message": …}</c>, type in <c>x-amzn-errortype</c>) map by status: 403 → provider_auth_failed,
-/// 429 ThrottlingException → provider_rate_limited, 400 ValidationException → provider_rejected.
+/// 429 ThrottlingException → provider_rate_limited, 400 ValidationException → provider_rejected. Streams through
+/// <c>converse-stream</c> (see <see cref="BedrockStream"/>).
 /// </summary>
-internal sealed partial class BedrockConverseAdapter(ProviderHttp http, ProviderEndpoints endpoints, TimeProvider time) : IProviderAdapter, IChatCompletionsTranslator
+internal sealed partial class BedrockConverseAdapter(ProviderHttp http, ProviderEndpoints endpoints, TimeProvider time) : IProviderAdapter, IStreamingProviderAdapter, IChatCompletionsTranslator
 {
     public const string SigningService = "bedrock";
     private const string Name = "aws_bedrock";
@@ -39,36 +40,17 @@ internal sealed partial class BedrockConverseAdapter(ProviderHttp http, Provider
 
     public IReadOnlyCollection<ProviderId> Providers { get; } = [ProviderId.AwsBedrock];
 
+    public bool CanStream(ProviderId provider) => provider == ProviderId.AwsBedrock;
+
     public async Task<ProviderResponse> SendAsync(ProviderCall call, CancellationToken cancellationToken = default)
     {
-        var (keys, region, credentialError) = Open(call.Credential);
-        if (credentialError is not null)
-        {
-            return new ProviderResponse { Error = credentialError };
-        }
-
-        var (body, error) = BedrockTranslation.ToConverseRequest(call.Messages);
+        var (createRequest, error) = Prepare(call, "converse");
         if (error is not null)
         {
             return new ProviderResponse { Error = error };
         }
 
-        var optionsError = ApplyOptions(call.Options, body!);
-        if (optionsError is not null)
-        {
-            return new ProviderResponse { Error = optionsError };
-        }
-
-        var payload = Encoding.UTF8.GetBytes(body!.ToJsonString());
-        var url = new Uri(endpoints.BedrockRuntime(region!), $"model/{Uri.EscapeDataString(call.Model.Trim())}/converse");
-        var result = await http.SendAsync(() =>
-        {
-            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(payload) };
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            SigV4Signer.Sign(request, payload, keys!, region!, SigningService, time.GetUtcNow());
-            return request;
-        }, call.Credential, Name, cancellationToken);
-
+        var result = await http.SendAsync(createRequest!, call.Credential, Name, cancellationToken);
         return result.Error is not null
             ? new ProviderResponse { Error = result.Error, UpstreamStatus = result.Status, Latency = result.Latency }
             : new ProviderResponse
@@ -78,6 +60,49 @@ internal sealed partial class BedrockConverseAdapter(ProviderHttp http, Provider
                 Usage = ReadUsage(result.Body),
                 Latency = result.Latency,
             };
+    }
+
+    /// <summary><c>POST /model/{modelId}/converse-stream</c>: the same body and signature, answered as AWS's binary event stream.</summary>
+    public async Task<ProviderStreamStart> OpenStreamAsync(ProviderCall call, CancellationToken cancellationToken = default)
+    {
+        var (createRequest, error) = Prepare(call, "converse-stream");
+        return error is not null
+            ? new ProviderStreamStart { Error = error }
+            : await http.OpenStreamAsync(createRequest!, new BedrockStreamAccumulator(), BedrockStream.WireFormat, call.Credential, Name, cancellationToken);
+    }
+
+    public IReadOnlyList<ServerSentEvent> Replay(JsonNode response, JsonObject? options) => BedrockStream.Replay(response);
+
+    /// <summary>The Converse body, built once, and a fresh SigV4-signed request for each attempt (the signature dates it).</summary>
+    private (Func<HttpRequestMessage>? CreateRequest, GatewayError? Error) Prepare(ProviderCall call, string operation)
+    {
+        var (keys, region, credentialError) = Open(call.Credential);
+        if (credentialError is not null)
+        {
+            return (null, credentialError);
+        }
+
+        var (body, error) = BedrockTranslation.ToConverseRequest(call.Messages);
+        if (error is not null)
+        {
+            return (null, error);
+        }
+
+        var optionsError = ApplyOptions(call.Options, body!);
+        if (optionsError is not null)
+        {
+            return (null, optionsError);
+        }
+
+        var payload = Encoding.UTF8.GetBytes(body!.ToJsonString());
+        var url = new Uri(endpoints.BedrockRuntime(region!), $"model/{Uri.EscapeDataString(call.Model.Trim())}/{operation}");
+        return (() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(payload) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            SigV4Signer.Sign(request, payload, keys!, region!, SigningService, time.GetUtcNow());
+            return request;
+        }, null);
     }
 
     /// <summary>
@@ -116,7 +141,7 @@ internal sealed partial class BedrockConverseAdapter(ProviderHttp http, Provider
 
     /// <summary>
     /// A Converse answer (<c>output.message.content[]</c> of text and toolUse blocks, <c>stopReason</c>, <c>usage</c>)
-    /// as an OpenAI chat.completion. Converse streams over AWS's binary event stream, which KillToken does not relay.
+    /// as an OpenAI chat.completion.
     /// </summary>
     public JsonObject ToChatCompletion(JsonNode response, string model)
     {
@@ -136,18 +161,13 @@ internal sealed partial class BedrockConverseAdapter(ProviderHttp http, Provider
             }
         }
 
-        var finish = ChatRequestParser.AsString(response["stopReason"]) switch
-        {
-            "tool_use" => "tool_calls",
-            "max_tokens" or "model_context_window_exceeded" => "length",
-            "guardrail_intervened" or "content_filtered" => "content_filter",
-            _ => "stop",
-        };
+        var finish = BedrockChatCompletions.FinishReason(ChatRequestParser.AsString(response["stopReason"]));
         var choice = ChatCompletionShapes.Choice(0, text.Length == 0 && calls.Count > 0 ? null : text.ToString(), calls, finish);
         return ChatCompletionShapes.Completion(null, model, [choice], ReadUsage(response));
     }
 
-    public IChatCompletionChunkTranslator? CreateChunkTranslator(string model, bool includeUsage) => null;
+    public IChatCompletionChunkTranslator? CreateChunkTranslator(string model, bool includeUsage) =>
+        new BedrockChatCompletions.ChunkTranslator(model, includeUsage);
 
     /// <summary>Converse usage: <c>inputTokens</c> excludes cache reads and writes; ours counts every prompt token.</summary>
     internal static TokenUsage ReadUsage(JsonNode? body)

@@ -78,9 +78,15 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
     /// never retried. The per-attempt timeout covers the wait for the headers; the stream then has an idle timeout
     /// between events of the same length.
     /// </summary>
-    public async Task<ProviderStreamStart> OpenStreamAsync(
+    public Task<ProviderStreamStart> OpenStreamAsync(
         Func<HttpRequestMessage> createRequest, IStreamAccumulator accumulator, ResolvedCredential credential, string providerName,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        OpenStreamAsync(createRequest, accumulator, StreamWireFormat.ServerSentEvents, credential, providerName, cancellationToken);
+
+    /// <summary>As <see cref="OpenStreamAsync(Func{HttpRequestMessage}, IStreamAccumulator, ResolvedCredential, string, CancellationToken)"/>, for a stream in <paramref name="format"/>.</summary>
+    public async Task<ProviderStreamStart> OpenStreamAsync(
+        Func<HttpRequestMessage> createRequest, IStreamAccumulator accumulator, StreamWireFormat format, ResolvedCredential credential,
+        string providerName, CancellationToken cancellationToken)
     {
         var client = clients.CreateClient(ClientName);
         var started = time.GetTimestamp();
@@ -94,14 +100,14 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
             try
             {
                 using var request = createRequest();
-                request.Headers.Accept.ParseAdd("text/event-stream");
+                request.Headers.Accept.ParseAdd(format.MediaType);
                 response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
                 var status = (int)response.StatusCode;
                 var latency = time.GetElapsedTime(started);
-                if (response.IsSuccessStatusCode && IsEventStream(response))
+                if (response.IsSuccessStatusCode && IsEventStream(response, format))
                 {
                     var body = await response.Content.ReadAsStreamAsync(timeout.Token);
-                    var stream = new SseProviderStream(response, body, accumulator, credential, providerName, options.ProviderTimeout, time);
+                    var stream = new SseProviderStream(response, body, accumulator, credential, providerName, options.ProviderTimeout, time, format);
                     response = null; // the stream owns it now
                     return new ProviderStreamStart { Stream = stream, UpstreamStatus = status, Latency = latency };
                 }
@@ -153,8 +159,8 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
         return last!;
     }
 
-    private static bool IsEventStream(HttpResponseMessage response) =>
-        string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+    private static bool IsEventStream(HttpResponseMessage response, StreamWireFormat format) =>
+        string.Equals(response.Content.Headers.ContentType?.MediaType, format.MediaType, StringComparison.OrdinalIgnoreCase);
 
     private static bool IsRetryable(int status) => status == 429 || status >= 500;
 

@@ -31,23 +31,41 @@ internal interface IStreamAccumulator
     JsonNode Assemble();
 }
 
+/// <summary>Reads an upstream body as events, one at a time; null at its end. Malformed input throws <see cref="InvalidDataException"/>.</summary>
+internal interface IProviderEventReader
+{
+    ValueTask<ServerSentEvent?> ReadAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>
-/// An upstream text/event-stream read event by event, with an idle timeout between events. Reading failures end the
+/// How a provider's stream travels: its media type, how its body is read as events, and whether the answer is complete
+/// only when the body also ended cleanly (AWS sends its usage after the terminator, so a break after it still loses data).
+/// </summary>
+internal sealed record StreamWireFormat(string MediaType, Func<Stream, IProviderEventReader> CreateReader, bool CompleteOnlyAtCleanEnd = false)
+{
+    public static StreamWireFormat ServerSentEvents { get; } = new("text/event-stream", body => new SseReader(body));
+}
+
+/// <summary>
+/// An upstream event stream read event by event, with an idle timeout between events. Reading failures end the
 /// enumeration and are reported in <see cref="Result"/>; only the caller's cancellation throws.
 /// </summary>
 internal sealed class SseProviderStream(
     HttpResponseMessage response, Stream body, IStreamAccumulator accumulator, ResolvedCredential credential, string providerName,
-    TimeSpan idleTimeout, TimeProvider time) : IProviderStream
+    TimeSpan idleTimeout, TimeProvider time, StreamWireFormat? format = null) : IProviderStream
 {
+    private readonly StreamWireFormat _format = format ?? StreamWireFormat.ServerSentEvents;
     private GatewayError? _failure;
     private int _disposed;
+
+    private bool Completed => accumulator.Completed && !(_format.CompleteOnlyAtCleanEnd && _failure is not null);
 
     public ProviderStreamResult Result => new()
     {
         Usage = accumulator.Usage,
-        Completed = accumulator.Completed,
-        Failure = accumulator.Completed ? null : _failure,
-        Response = accumulator.Completed ? accumulator.Assemble() : null,
+        Completed = Completed,
+        Failure = Completed ? null : _failure,
+        Response = Completed ? accumulator.Assemble() : null,
         OutputText = accumulator.OutputText,
         ReportedModel = accumulator.ReportedModel,
     };
@@ -55,7 +73,7 @@ internal sealed class SseProviderStream(
     public async IAsyncEnumerable<ServerSentEvent> ReadEventsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reader = new SseReader(body);
+        var reader = _format.CreateReader(body);
         var started = time.GetTimestamp();
         while (true)
         {
@@ -73,7 +91,9 @@ internal sealed class SseProviderStream(
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is IOException or HttpRequestException or InvalidDataException)
             {
-                _failure = new GatewayError(502, ErrorCodes.ProviderError, $"{providerName}'s stream broke off ({ex.GetType().Name}).");
+                _failure = new GatewayError(502, ErrorCodes.ProviderError, ex is InvalidDataException
+                    ? $"{providerName}'s stream is malformed: {ex.Message}"
+                    : $"{providerName}'s stream broke off ({ex.GetType().Name}).");
                 break;
             }
 

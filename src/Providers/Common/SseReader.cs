@@ -8,7 +8,7 @@ namespace KillToken.Providers.Common;
 /// lines end in CRLF, LF or CR; a blank line ends an event. Each event keeps its exact bytes, so it can be forwarded
 /// unchanged, and its parsed <c>event</c> and <c>data</c> fields.
 /// </summary>
-internal sealed class SseReader(Stream stream, int maxEventBytes = SseReader.DefaultMaxEventBytes)
+internal sealed class SseReader(Stream stream, int maxEventBytes = SseReader.DefaultMaxEventBytes) : IProviderEventReader
 {
     public const int DefaultMaxEventBytes = 8 * 1024 * 1024;
 

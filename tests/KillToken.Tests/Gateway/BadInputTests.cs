@@ -51,7 +51,7 @@ public sealed class BadInputTests
     [DataRow("cachePolicy is an unknown string", "{\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"messages\":" + ValidMessages + ",\"cachePolicy\":\"sometimes\"}", 400, "invalid_cache_policy")]
     [DataRow("cachePolicy.exactCache is unknown", "{\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"messages\":" + ValidMessages + ",\"cachePolicy\":{\"exactCache\":\"x\"}}", 400, "invalid_cache_policy")]
     [DataRow("providerOptions has an option openai does not take", "{\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"messages\":" + ValidMessages + ",\"providerOptions\":{\"top_k\":3}}", 400, "invalid_provider_options")]
-    [DataRow("stream true for a provider KillToken does not stream", "{\"provider\":\"aws_bedrock\",\"model\":\"anthropic.claude-3-5-haiku-20241022-v1:0\",\"messages\":" + ValidMessages + ",\"stream\":true}", 422, "streaming_not_supported")]
+    [DataRow("stream true for aws_bedrock without a credential in the workspace", "{\"provider\":\"aws_bedrock\",\"model\":\"anthropic.claude-3-5-haiku-20241022-v1:0\",\"messages\":" + ValidMessages + ",\"stream\":true}", 400, "provider_credential_required")]
     [DataRow("provider without a credential in the workspace", "{\"provider\":\"anthropic\",\"model\":\"claude-3-5-haiku-latest\",\"messages\":" + ValidMessages + "}", 400, "provider_credential_required")]
     public async Task BadBody_RejectedWithItsCode_NoProviderCall_OnlyATraceWritten(string scenario, string body, int status, string code)
     {

@@ -97,7 +97,7 @@ public sealed partial class BedrockAdapterTests
     /// An independent SigV4 check (not the gateway's signer): scope, signed headers, payload hash, and the signature
     /// recomputed from the request as received.
     /// </summary>
-    private static string VerifySignature(string rawTarget, UpstreamRequest request, string secretAccessKey)
+    internal static string VerifySignature(string rawTarget, UpstreamRequest request, string secretAccessKey)
     {
         var match = AuthorizationPattern().Match(request.Header("authorization") ?? "");
         if (!match.Success)

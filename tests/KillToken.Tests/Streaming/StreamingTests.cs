@@ -341,12 +341,13 @@ public sealed class StreamingTests
     }
 
     [TestMethod]
-    public async Task StreamingForAProviderWithoutStreams_Is422BeforeAnyCredentialWork()
+    public async Task StreamingForBedrock_IsNot422_ItNeedsItsCredentialLikeAPlainCall()
     {
+        // Every provider KillToken serves streams now (Bedrock through ConverseStream, see BedrockStreamingTests).
         var tenant = await _host.CreateTenantAsync("openai");
         var response = await tenant.ChatAsync(Chat("aws_bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0"));
 
-        var error = await GatewayHost.ReadJsonAsync(response, 422);
-        Assert.AreEqual("streaming_not_supported", error["error"]!["code"]!.GetValue<string>());
+        var error = await GatewayHost.ReadJsonAsync(response, 400);
+        Assert.AreEqual("provider_credential_required", error["error"]!["code"]!.GetValue<string>());
     }
 }
