@@ -30,6 +30,8 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
     private readonly ConcurrentDictionary<string, RememberedRead> _remembered = new(StringComparer.Ordinal);
     private readonly Channel<PendingAppend> _appends = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Lazy<Task> _appender;
+    private readonly Timer _checkpointer;
+    private int _checkpointing;
     private long _generation;
     private SqliteConnection? _writer;
 
@@ -46,6 +48,38 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
         }.ToString();
         Initialize();
         _appender = new Lazy<Task>(() => Task.Run(AppendLoopAsync), LazyThreadSafetyMode.ExecutionAndPublication);
+        _checkpointer = new Timer(_ => CheckpointInBackground(), null, CheckpointInterval, CheckpointInterval);
+    }
+
+    /// <summary>How often the WAL is copied into the database, off the request path.</summary>
+    public static TimeSpan CheckpointInterval { get; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// A passive checkpoint on its own connection: it copies what it can without waiting for the writer or readers,
+    /// so its fsync never holds up a call. One at a time; a failure is left for the next tick.
+    /// </summary>
+    private void CheckpointInBackground()
+    {
+        if (Interlocked.Exchange(ref _checkpointing, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+            command.ExecuteNonQuery();
+        }
+        catch (SqliteException)
+        {
+            // Busy or closing: the next tick tries again.
+        }
+        finally
+        {
+            Volatile.Write(ref _checkpointing, 0);
+        }
     }
 
     public string Path { get; }
@@ -240,6 +274,7 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
     /// <summary>Commits what is still queued, then closes the writer.</summary>
     public async ValueTask DisposeAsync()
     {
+        await _checkpointer.DisposeAsync();
         _appends.Writer.TryComplete();
         if (_appender.IsValueCreated)
         {
@@ -257,7 +292,9 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
         var connection = new SqliteConnection(ConnectionString);
         await connection.OpenAsync(CancellationToken.None);
         await using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous = NORMAL;";
+        // Checkpoints copy the WAL into the database and fsync: on a commit they would stall that call and every call
+        // queued behind the writer, so the writer never runs them; CheckpointInBackground does (see the constructor).
+        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;";
         await pragma.ExecuteNonQueryAsync(CancellationToken.None);
         return connection;
     }

@@ -115,4 +115,24 @@ public sealed class SqliteGroupCommitTests
         var (fits, _) = await new SqliteBudgetLedger(after).TryReserveAsync("ws_crash", "prj_crash", periods, 0.70m, 1.00m, null);
         Assert.IsTrue(fits, "the project is not refused for the dead call's reservation");
     }
+
+    [TestMethod]
+    public async Task UnderSteadyWrites_TheWalIsCheckpointedInTheBackground_AndStaysBounded()
+    {
+        await using var db = NewDatabase();
+        var wal = db.Path + "-wal";
+        var sizes = new List<long>();
+        for (var round = 0; round < 4; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 400).Select(i => db.AppendAsync(Insert($"w{round}-{i:D3}-{new string('x', 200)}"))));
+            // Past one checkpoint tick: the WAL is copied into the database, and the next write starts it over.
+            await Task.Delay(SqliteDatabase.CheckpointInterval * 2.5);
+            sizes.Add(new FileInfo(wal).Length);
+        }
+
+        Assert.AreEqual(1600, (await CommittedIdsAsync(db)).Count);
+        // The writer never checkpoints (that would stall calls); without the background checkpoint the WAL would grow
+        // by the same amount every round.
+        Assert.IsTrue(sizes[^1] < sizes[0] * 2, "WAL sizes per round: " + string.Join(", ", sizes));
+    }
 }
