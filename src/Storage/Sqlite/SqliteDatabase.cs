@@ -17,8 +17,9 @@ namespace KillToken.Storage.Sqlite;
 /// own appends and increments (<see cref="AppendAsync{T}"/>: traces, counters, rollups, cache and idempotency entries),
 /// which no remembered read returns, leave them in place.
 /// Appends are also committed in groups: an append that finds the writer free commits at once on its caller's thread;
-/// while the writer is busy, concurrent calls' appends queue up and the writer runs every queued one in a single transaction (each inside its own savepoint, so one failing append fails alone), then completes them all after
-/// the commit. Under load that turns a commit per write into a commit per batch, with the same guarantee to each caller:
+/// while the writer is busy, concurrent calls' appends queue up and the writer runs every queued one in a single
+/// transaction (each inside its own savepoint, so one failing append fails alone), then completes them all after the
+/// commit. Under load that turns a commit per write into a commit per batch, with the same guarantee to each caller:
 /// its write is committed when its task completes.
 /// </remarks>
 public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
