@@ -61,7 +61,7 @@ public sealed partial class BudgetGate(
     }
 
     public async Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
-        IReadOnlyList<JsonObject> messages, JsonObject? providerOptions, CancellationToken cancellationToken = default)
+        long inputTokens, JsonObject? providerOptions, CancellationToken cancellationToken = default)
     {
         if (project.DailyBudgetUsd is null && project.MonthlyBudgetUsd is null)
         {
@@ -69,7 +69,7 @@ public sealed partial class BudgetGate(
             return (new BudgetReservation(plan.Periods, 0m), null);
         }
 
-        var amount = MaximumCost(provider, model, messages, providerOptions, await workspacePricing.GetAsync(project.WorkspaceId, cancellationToken));
+        var amount = MaximumCost(provider, model, inputTokens, providerOptions, await workspacePricing.GetAsync(project.WorkspaceId, cancellationToken));
         var deadline = time.GetUtcNow() + options.ProviderTimeout;
         while (true)
         {
@@ -114,7 +114,7 @@ public sealed partial class BudgetGate(
     }
 
     /// <summary>Input estimate plus the output cap, at the model's prices; 0 for an unpriced model (it cannot be held).</summary>
-    public decimal MaximumCost(ProviderId provider, string model, IReadOnlyList<JsonObject> messages, JsonObject? providerOptions,
+    public decimal MaximumCost(ProviderId provider, string model, long inputTokens, JsonObject? providerOptions,
         IReadOnlyList<ModelPrice>? priceOverrides = null)
     {
         var price = pricing.Find(provider, model, priceOverrides);
@@ -123,9 +123,8 @@ public sealed partial class BudgetGate(
             return 0m;
         }
 
-        var input = TokenEstimator.EstimateMessages(messages);
         var output = OutputCap(providerOptions) ?? price.MaxOutput ?? DefaultOutputCap;
-        return PricingCatalog.Compute(price, new TokenUsage { InputTokens = input, OutputTokens = output, Reported = true });
+        return PricingCatalog.Compute(price, new TokenUsage { InputTokens = inputTokens, OutputTokens = output, Reported = true });
     }
 
     private static long? OutputCap(JsonObject? options)

@@ -28,8 +28,9 @@ public interface IBudgetGate
     Task<BudgetPlan> DescribeAsync(ProjectRecord project, CancellationToken cancellationToken = default);
 
     /// <summary>Reserves the call's maximum cost (input estimate + output cap at the model's prices) or refuses with 429.</summary>
+    /// <param name="inputTokens">The prompt's token estimate (the optimizer's, of the messages that will be sent).</param>
     Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
-        IReadOnlyList<JsonObject> messages, JsonObject? providerOptions, CancellationToken cancellationToken = default);
+        long inputTokens, JsonObject? providerOptions, CancellationToken cancellationToken = default);
 
     /// <summary>Replaces the reservation by the real cost (zero when the call failed) and sends threshold alerts.</summary>
     Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default);
@@ -44,7 +45,7 @@ public sealed class UnlimitedBudgetGate(TimeProvider time) : IBudgetGate
     public Task<BudgetPlan> DescribeAsync(ProjectRecord project, CancellationToken cancellationToken = default) => PlanAsync(project, cancellationToken);
 
     public Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
-        IReadOnlyList<JsonObject> messages, JsonObject? providerOptions, CancellationToken cancellationToken = default) =>
+        long inputTokens, JsonObject? providerOptions, CancellationToken cancellationToken = default) =>
         Task.FromResult<(BudgetReservation?, GatewayError?)>((null, null));
 
     public Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default) => Task.CompletedTask;

@@ -392,7 +392,7 @@ public sealed partial class ChatPipeline(
             // 4b. Reserve the call's maximum cost so concurrent calls cannot overspend.
             var budgetOptions = request.ProviderOptions
                 ?? (request.OutputTokenCap is { } cap ? new JsonObject { ["max_tokens"] = cap } : null);
-            var (held, refusal) = await budget.ReserveAsync(call.Project, plan, state.FinalProvider, state.FinalModel, optimized.Messages, budgetOptions, cancellationToken);
+            var (held, refusal) = await budget.ReserveAsync(call.Project, plan, state.FinalProvider, state.FinalModel, optimized.InputTokens, budgetOptions, cancellationToken);
             if (refusal is not null)
             {
                 return Finished(await FinishAsync(state, refusal, cancellationToken));

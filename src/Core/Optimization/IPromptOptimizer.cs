@@ -8,6 +8,8 @@ public sealed record OptimizationResult
 {
     /// <summary>The messages to send: unchanged in measure_only.</summary>
     public required IReadOnlyList<JsonObject> Messages { get; init; }
+    /// <summary>The estimated prompt tokens of <see cref="Messages"/> (what the budget step reserves for), computed once here.</summary>
+    public long InputTokens { get; init; }
     public long WasteTokens { get; init; }
     public long SavedTokens { get; init; }
     /// <summary>Waste that the safe transforms remove (saved in safe mode, potential in measure_only).</summary>

@@ -79,6 +79,7 @@ public sealed class PromptOptimizer : IPromptOptimizer
         return new OptimizationResult
         {
             Messages = sent,
+            InputTokens = Estimate(sent),
             WasteTokens = waste.Values.Sum(),
             RemovableTokens = Math.Max(0, original - Estimate(current)),
             SavedTokens = ReferenceEquals(sent, messages) ? 0 : Math.Max(0, original - Estimate(sent)),

@@ -128,6 +128,9 @@ public sealed class PromptTransformTests
         Assert.AreEqual("Remember: " + system, Content(result.Messages, 2), "a repeated system prompt is measured, never removed");
         Assert.IsTrue(result.SavedTokens > 0);
         Assert.AreEqual(TokenEstimator.EstimateMessages(messages) - TokenEstimator.EstimateMessages(result.Messages), result.SavedTokens);
+        Assert.AreEqual(TokenEstimator.EstimateMessages(result.Messages), result.InputTokens,
+            "the budget reserves for what is sent, from the optimizer's estimate");
+        Assert.AreEqual(TokenEstimator.EstimateMessages(messages), new PromptOptimizer().Optimize(messages, OptimizationMode.MeasureOnly).InputTokens);
     }
 
     [TestMethod]
