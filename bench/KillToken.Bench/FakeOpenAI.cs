@@ -56,13 +56,21 @@ internal sealed class FakeOpenAI : IAsyncDisposable
             return;
         }
 
-        // Read the body like a real server would, without keeping it.
-        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        // Read the body like a real server would; only whether it asks for a stream (and for its usage) matters.
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        bool stream, includeUsage;
         try
         {
-            while (await context.Request.Body.ReadAsync(buffer, context.RequestAborted) > 0)
+            var length = 0;
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted)) > 0)
             {
+                length = Math.Min(length + read, buffer.Length - 1);
             }
+
+            var received = buffer.AsSpan(0, length);
+            stream = received.IndexOf("\"stream\":true"u8) >= 0;
+            includeUsage = received.IndexOf("\"include_usage\":true"u8) >= 0;
         }
         finally
         {
@@ -70,10 +78,53 @@ internal sealed class FakeOpenAI : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _chatCalls);
+        if (stream)
+        {
+            await StreamAsync(context, includeUsage);
+            return;
+        }
+
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = ChatCompletion.Length;
         await context.Response.Body.WriteAsync(ChatCompletion, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// The "Create chat completion" streaming example's shape: a role chunk, content chunks, a finish chunk, the usage
+    /// chunk when <c>stream_options.include_usage</c> asked for it, then <c>[DONE]</c> — each event flushed on its own.
+    /// </summary>
+    private static async Task StreamAsync(HttpContext context, bool includeUsage)
+    {
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "text/event-stream";
+        foreach (var chunk in includeUsage ? StreamEvents : StreamEventsWithoutUsage)
+        {
+            await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+    }
+
+    private static readonly byte[][] StreamEvents = BuildStreamEvents(includeUsage: true);
+    private static readonly byte[][] StreamEventsWithoutUsage = BuildStreamEvents(includeUsage: false);
+
+    private static byte[][] BuildStreamEvents(bool includeUsage)
+    {
+        const string Head = """{"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion.chunk","created":1741570283,"model":"gpt-4o-mini","system_fingerprint":"fp_fc9f1d7035","choices":""";
+        var events = new List<string>
+        {
+            Head + """[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}""",
+            Head + """[{"index":0,"delta":{"content":"Hello!"},"logprobs":null,"finish_reason":null}]}""",
+            Head + """[{"index":0,"delta":{"content":" How can I"},"logprobs":null,"finish_reason":null}]}""",
+            Head + """[{"index":0,"delta":{"content":" assist you today?"},"logprobs":null,"finish_reason":null}]}""",
+            Head + """[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}""",
+        };
+        if (includeUsage)
+        {
+            events.Add(Head + """[],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29}}""");
+        }
+
+        return [.. events.Select(e => Encoding.UTF8.GetBytes("data: " + e + "\n\n")), Encoding.UTF8.GetBytes("data: [DONE]\n\n")];
     }
 
     public async ValueTask DisposeAsync()

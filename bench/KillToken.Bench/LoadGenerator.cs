@@ -17,6 +17,8 @@ internal sealed record LoadResult
     public double? OfferedRps { get; init; }
     /// <summary>Successful requests that started and finished inside the measured window, sorted ascending.</summary>
     public required long[] LatencyTicks { get; init; }
+    /// <summary>Time to the first byte of the body of the same requests, sorted ascending.</summary>
+    public required long[] FirstByteTicks { get; init; }
     /// <summary>Failures (non-2xx or exception) inside the measured window.</summary>
     public required long Errors { get; init; }
     /// <summary>Every request of the phase that got an answer or failed, warm-up and stragglers included.</summary>
@@ -40,17 +42,21 @@ internal sealed record LoadResult
     public double P99Ms => Percentile(0.99);
     public double MaxMs => LatencyTicks.Length == 0 ? double.NaN : ToMs(LatencyTicks[^1]);
     public double MeanMs => LatencyTicks.Length == 0 ? double.NaN : ToMs((long)LatencyTicks.Average());
+    public double FirstByteP50Ms => Percentile(FirstByteTicks, 0.50);
+    public double FirstByteP99Ms => Percentile(FirstByteTicks, 0.99);
 
     /// <summary>Nearest-rank percentile in milliseconds.</summary>
-    public double Percentile(double q)
+    public double Percentile(double q) => Percentile(LatencyTicks, q);
+
+    private static double Percentile(long[] sorted, double q)
     {
-        if (LatencyTicks.Length == 0)
+        if (sorted.Length == 0)
         {
             return double.NaN;
         }
 
-        var rank = (int)Math.Ceiling(q * LatencyTicks.Length) - 1;
-        return ToMs(LatencyTicks[Math.Clamp(rank, 0, LatencyTicks.Length - 1)]);
+        var rank = (int)Math.Ceiling(q * sorted.Length) - 1;
+        return ToMs(sorted[Math.Clamp(rank, 0, sorted.Length - 1)]);
     }
 
     public static double ToMs(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
@@ -106,14 +112,17 @@ internal static class LoadGenerator
 
         var total = workers.Sum(w => w.Count);
         var all = new long[total];
+        var firstBytes = new long[total];
         var offset = 0;
         foreach (var worker in workers)
         {
             Array.Copy(worker.Latencies, 0, all, offset, worker.Count);
+            Array.Copy(worker.FirstBytes, 0, firstBytes, offset, worker.Count);
             offset += worker.Count;
         }
 
         Array.Sort(all);
+        Array.Sort(firstBytes);
         var kinds = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var worker in workers)
         {
@@ -130,6 +139,7 @@ internal static class LoadGenerator
             MeasuredSeconds = duration.TotalSeconds,
             OfferedRps = rate,
             LatencyTicks = all,
+            FirstByteTicks = firstBytes,
             Errors = workers.Sum(w => w.Errors),
             Sent = workers.Sum(w => w.Sent),
             WarmupErrors = workers.Sum(w => w.WarmupErrors),
@@ -149,6 +159,7 @@ internal static class LoadGenerator
         public List<RequestSample> Samples { get; } = sampleEvery > 0 ? new(capacity / sampleEvery + 16) : [];
 
         public long[] Latencies { get; private set; } = new long[capacity];
+        public long[] FirstBytes { get; private set; } = new long[capacity];
         public int Count { get; private set; }
         public long Errors { get; private set; }
         public long WarmupErrors { get; private set; }
@@ -179,6 +190,7 @@ internal static class LoadGenerator
 
                 string? failure = null;
                 string? requestId = null;
+                var firstByte = 0L;
                 try
                 {
                     using var request = new HttpRequestMessage(HttpMethod.Post, url)
@@ -193,6 +205,10 @@ internal static class LoadGenerator
                     await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
                     while (await stream.ReadAsync(_buffer, cancellationToken) > 0)
                     {
+                        if (firstByte == 0)
+                        {
+                            firstByte = Stopwatch.GetTimestamp();
+                        }
                     }
 
                     if (sampleEvery > 0 && t0 >= measureStart && Count % sampleEvery == 0 && response.Headers.TryGetValues("x-request-id", out var ids))
@@ -236,6 +252,9 @@ internal static class LoadGenerator
                         var grown = Latencies;
                         Array.Resize(ref grown, grown.Length * 2);
                         Latencies = grown;
+                        var grownFirst = FirstBytes;
+                        Array.Resize(ref grownFirst, grownFirst.Length * 2);
+                        FirstBytes = grownFirst;
                     }
 
                     if (requestId is not null)
@@ -243,6 +262,7 @@ internal static class LoadGenerator
                         Samples.Add(new RequestSample(t0, t1, requestId));
                     }
 
+                    FirstBytes[Count] = (firstByte == 0 ? t1 : firstByte) - t0;
                     Latencies[Count++] = t1 - t0;
                 }
             }

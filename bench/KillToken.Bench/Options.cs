@@ -15,6 +15,8 @@ internal sealed record Options
     /// fixed schedule); null for closed loop (each connection sends its next request as soon as the last one ends).
     /// </summary>
     public double? Rate { get; init; }
+    /// <summary>Streamed calls (<c>stream: true</c>): the upstream sends SSE chunks, and time to first byte is measured too.</summary>
+    public bool Stream { get; init; }
     /// <summary>Skip the C=1 phases.</summary>
     public bool NoSequential { get; init; }
     /// <summary>Rebuild the gateway even when the Release build exists.</summary>
@@ -34,6 +36,7 @@ internal sealed record Options
           --sequential-seconds S   measured seconds of the C=1 phases (default: --seconds)
           --rate R                 loaded phases at a fixed offered rate of R req/s over the N connections
                                    (default: closed loop, as fast as answers come back)
+          --stream                 streamed calls (stream: true); also reports time to the first byte
           --no-sequential          skip the C=1 phases
           --gateway-env KEY=VALUE  extra environment for the gateway process (repeatable)
           --gateway-dll PATH       gateway to run (default src/Functions/bin/Release/net10.0/KillToken.Functions.dll)
@@ -64,6 +67,9 @@ internal sealed record Options
                     break;
                 case "--rate" or "-r":
                     options = options with { Rate = PositiveDouble(arg, Next()) };
+                    break;
+                case "--stream":
+                    options = options with { Stream = true };
                     break;
                 case "--no-sequential":
                     options = options with { NoSequential = true };

@@ -77,18 +77,25 @@ internal static class Program
         Log($"tenant: workspace {tenant.WorkspaceId}, key {tenant.ApiKey[..14]}…");
 
         // The same bytes go to both targets; the upstream ignores the extra "provider" field.
-        var body = Encoding.UTF8.GetBytes(new JsonObject
+        var request = new JsonObject
         {
             ["provider"] = "openai",
             ["model"] = "gpt-4o-mini",
             ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Say hello in one short sentence." }),
-        }.ToJsonString());
+        };
+        var probeBody = request.DeepClone().AsObject();
+        if (options.Stream)
+        {
+            request["stream"] = true;
+        }
+
+        var body = Encoding.UTF8.GetBytes(request.ToJsonString());
         var directUrl = new Uri(upstream.BaseAddress, FakeOpenAI.ChatPath);
         var gatewayUrl = new Uri(gateway.BaseAddress, "v1/chat");
         const string UpstreamKey = "sk-bench-direct";
 
         // One checked request each way before any load.
-        var probe = await Tenant.PostAsync(api, "v1/chat", tenant.ApiKey, JsonNode.Parse(body)!.AsObject(), 200, cancellationToken);
+        var probe = await Tenant.PostAsync(api, "v1/chat", tenant.ApiKey, probeBody, 200, cancellationToken);
         if (probe["response"]?["choices"] is null)
         {
             throw new InvalidOperationException("The gateway's answer has no provider body: " + probe.ToJsonString());
@@ -174,6 +181,12 @@ internal static class Program
             sb.AppendLine(string.Create(Inv, $"  p90 ms            {d.P90Ms,10:0.000}   {g.P90Ms,10:0.000}   {g.P90Ms - d.P90Ms,10:0.000}"));
             sb.AppendLine(string.Create(Inv, $"  p99 ms            {d.P99Ms,10:0.000}   {g.P99Ms,10:0.000}   {g.P99Ms - d.P99Ms,10:0.000}"));
             sb.AppendLine(string.Create(Inv, $"  max ms            {d.MaxMs,10:0.000}   {g.MaxMs,10:0.000}"));
+            if (options.Stream)
+            {
+                sb.AppendLine(string.Create(Inv, $"  first byte p50 ms {d.FirstByteP50Ms,10:0.000}   {g.FirstByteP50Ms,10:0.000}   {g.FirstByteP50Ms - d.FirstByteP50Ms,10:0.000}"));
+                sb.AppendLine(string.Create(Inv, $"  first byte p99 ms {d.FirstByteP99Ms,10:0.000}   {g.FirstByteP99Ms,10:0.000}   {g.FirstByteP99Ms - d.FirstByteP99Ms,10:0.000}"));
+            }
+
             sb.AppendLine(string.Create(Inv, $"  throughput req/s  {d.Rps,10:0}   {g.Rps,10:0}   {(d.Rps == 0 ? double.NaN : g.Rps / d.Rps),10:0.00}x"));
             sb.AppendLine(string.Create(Inv, $"  ok / errors       {d.Ok,6} / {d.Errors,-3}  {g.Ok,6} / {g.Errors,-3}{ErrorKinds(d, g)}"));
             sb.AppendLine(string.Create(Inv, $"  machine CPU busy  {direct.MachineBusyPercent,9:0}%   {through.MachineBusyPercent,9:0}%"));
@@ -233,6 +246,8 @@ internal static class Program
                 ["p90Ms"] = R(l.P90Ms),
                 ["p99Ms"] = R(l.P99Ms),
                 ["maxMs"] = R(l.MaxMs),
+                ["firstByteP50Ms"] = R(l.FirstByteP50Ms),
+                ["firstByteP99Ms"] = R(l.FirstByteP99Ms),
                 ["rps"] = R(l.Rps),
                 ["ok"] = l.Ok,
                 ["errors"] = l.Errors,
