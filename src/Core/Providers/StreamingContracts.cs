@@ -40,6 +40,24 @@ public sealed class ServerSentEvent
     }
 
     public static ServerSentEvent Json(string? name, JsonNode data) => Create(name, data.ToJsonString());
+
+    /// <summary>The event's data as a JSON object; null when it is empty, not JSON, or not an object (a stream may send anything).</summary>
+    public JsonObject? DataAsObject()
+    {
+        if (Data.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(Data) as JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
 }
 
 /// <summary>What an upstream stream came to, known once its events have been read (or reading stopped).</summary>

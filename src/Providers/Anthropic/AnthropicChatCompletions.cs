@@ -52,17 +52,7 @@ internal static class AnthropicChatCompletions
 
         public IReadOnlyList<JsonObject> Translate(ServerSentEvent providerEvent)
         {
-            JsonObject? data;
-            try
-            {
-                data = providerEvent.Data.Length == 0 ? null : JsonNode.Parse(providerEvent.Data) as JsonObject;
-            }
-            catch (JsonException)
-            {
-                data = null;
-            }
-
-            if (data is null)
+            if (providerEvent.DataAsObject() is not { } data)
             {
                 return [];
             }

@@ -115,22 +115,7 @@ internal sealed class AnthropicStreamAccumulator : IStreamAccumulator
 
     public bool Observe(ServerSentEvent sse)
     {
-        if (sse.Data.Length == 0)
-        {
-            return true;
-        }
-
-        JsonObject? data;
-        try
-        {
-            data = JsonNode.Parse(sse.Data) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            data = null;
-        }
-
-        if (data is null)
+        if (sse.DataAsObject() is not { } data)
         {
             return true;
         }

@@ -25,7 +25,7 @@ internal static class BedrockChatCompletions
 
         public IReadOnlyList<JsonObject> Translate(ServerSentEvent providerEvent)
         {
-            if (BedrockStream.Payload(providerEvent) is not { } data)
+            if (providerEvent.DataAsObject() is not { } data)
             {
                 return [];
             }

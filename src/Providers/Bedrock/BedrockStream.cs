@@ -96,19 +96,6 @@ internal static class BedrockStream
         return events;
     }
 
-    /// <summary>An event's payload as an object; null for anything else.</summary>
-    public static JsonObject? Payload(ServerSentEvent sse)
-    {
-        try
-        {
-            return sse.Data.Length == 0 ? null : JsonNode.Parse(sse.Data) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
     public static JsonNode? At(JsonNode? node, string name) => (node as JsonObject)?[name];
 
     private static ServerSentEvent Delta(int index, JsonObject delta) =>
@@ -139,13 +126,13 @@ internal sealed class BedrockStreamAccumulator : IStreamAccumulator
         if (BedrockStream.IsException(sse.Name))
         {
             // Keep AWS's message (ProviderHttp reads "message") and say which exception it was.
-            var body = BedrockStream.Payload(sse) ?? new JsonObject { ["message"] = sse.Data };
+            var body = sse.DataAsObject() ?? new JsonObject { ["message"] = sse.Data };
             body["exceptionType"] ??= sse.Name;
             ProviderError = (BedrockStream.StatusOf(sse.Name), body);
             return false;
         }
 
-        var data = BedrockStream.Payload(sse);
+        var data = sse.DataAsObject();
         if (data is null)
         {
             return true;

@@ -77,17 +77,7 @@ internal static class GeminiStream
 
         public IReadOnlyList<JsonObject> Translate(ServerSentEvent providerEvent)
         {
-            JsonObject? chunk;
-            try
-            {
-                chunk = providerEvent.Data.Length == 0 ? null : JsonNode.Parse(providerEvent.Data) as JsonObject;
-            }
-            catch (JsonException)
-            {
-                chunk = null;
-            }
-
-            if (chunk is null)
+            if (providerEvent.DataAsObject() is not { } chunk)
             {
                 return [];
             }
@@ -173,17 +163,7 @@ internal sealed class GeminiStreamAccumulator : IStreamAccumulator
 
     public bool Observe(ServerSentEvent sse)
     {
-        JsonObject? chunk;
-        try
-        {
-            chunk = sse.Data.Length == 0 ? null : JsonNode.Parse(sse.Data) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            chunk = null;
-        }
-
-        if (chunk is null)
+        if (sse.DataAsObject() is not { } chunk)
         {
             return true;
         }

@@ -141,17 +141,7 @@ internal sealed class OpenAIStreamAccumulator(bool forwardUsageChunk) : IStreamA
             return true;
         }
 
-        JsonObject? chunk;
-        try
-        {
-            chunk = JsonNode.Parse(data) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            chunk = null;
-        }
-
-        if (chunk is null)
+        if (sse.DataAsObject() is not { } chunk)
         {
             return true;
         }
