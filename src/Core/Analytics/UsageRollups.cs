@@ -97,11 +97,12 @@ public static class RollupDimensions
     }
 }
 
-/// <summary>Pre-aggregated usage per workspace, UTC day and dimension (patch increments on Cosmos DB). Reports read these, never traces.</summary>
+/// <summary>
+/// Pre-aggregated usage per workspace, UTC day and dimension. Reports read these, never traces. They are kept by the
+/// trace store (<see cref="Ports.ITraceStore.AppendAsync"/>): every trace counts once, in the UTC day it was written.
+/// </summary>
 public interface IUsageRollups
 {
-    Task AddAsync(string workspaceId, string day, IReadOnlyList<(string Dimension, string Key)> keys, UsageDelta delta, CancellationToken cancellationToken = default);
-
     /// <summary>Rows of one workspace between two UTC days (inclusive), optionally of one dimension.</summary>
     Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default);
 }
@@ -134,8 +135,6 @@ public static class UsageDeltaMath
 /// <summary>Where a store keeps no rollups: reports are empty, requests are unaffected.</summary>
 public sealed class NoUsageRollups : IUsageRollups
 {
-    public Task AddAsync(string workspaceId, string day, IReadOnlyList<(string Dimension, string Key)> keys, UsageDelta delta, CancellationToken cancellationToken = default) => Task.CompletedTask;
-
     public Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<RollupRow>>([]);
 }

@@ -101,6 +101,12 @@ public sealed partial class BudgetGate(
         }
 
         await ledger.SettleAsync(project.WorkspaceId, project.Id, reservation.Periods, reservation.AmountUsd, actualCostUsd, cancellationToken);
+        Settled(project, reservation, actualCostUsd);
+    }
+
+    public void Settled(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd)
+    {
+        ArgumentNullException.ThrowIfNull(project);
         if (_settled.TryRemove(project.Id, out var signal))
         {
             signal.TrySetResult();

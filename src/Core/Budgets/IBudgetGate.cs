@@ -34,6 +34,12 @@ public interface IBudgetGate
 
     /// <summary>Replaces the reservation by the real cost (zero when the call failed) and sends threshold alerts.</summary>
     Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// After a settlement was written with the call's trace (<see cref="Ports.ITraceStore.AppendAsync"/>): wakes the calls
+    /// waiting for room and sends threshold alerts, as <see cref="SettleAsync"/> does after its own write.
+    /// </summary>
+    void Settled(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd);
 }
 
 /// <summary>No limits and no counters: used only where a store offers no budget ledger.</summary>
@@ -49,4 +55,8 @@ public sealed class UnlimitedBudgetGate(TimeProvider time) : IBudgetGate
         Task.FromResult<(BudgetReservation?, GatewayError?)>((null, null));
 
     public Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public void Settled(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd)
+    {
+    }
 }

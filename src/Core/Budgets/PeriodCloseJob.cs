@@ -12,7 +12,13 @@ public sealed record PeriodCloseResult(string Day, bool DayClosed, string? Month
 /// marks the ended day (and, on the 1st, the month) exactly once, so it is safe to run twice. On the 1st it also sends
 /// the ended month's digests (<see cref="MonthlyDigestJob"/>, at most once per workspace and month).
 /// </summary>
-public sealed partial class PeriodCloseJob(IBudgetLedger ledger, MonthlyDigestJob digests, ILogger<PeriodCloseJob> logger) : IPeriodCloseJob
+/// <remarks>
+/// Where a store needs it (<see cref="IDayReconciler"/>: Cosmos DB), the close also reconciles every workspace's rollups
+/// and budget spend with its traces for the day that ended a full day earlier — by then no call of that day can still be
+/// settling (a call never outlives the provider timeout and its retries), so a repair never races a late write.
+/// </remarks>
+public sealed partial class PeriodCloseJob(IBudgetLedger ledger, MonthlyDigestJob digests, ILogger<PeriodCloseJob> logger,
+    Ports.IWorkspaceStore? workspaces = null, IDayReconciler? reconciler = null) : IPeriodCloseJob
 {
     public Task RunAsync(DateTimeOffset now, CancellationToken cancellationToken = default) => CloseAsync(now, cancellationToken);
 
@@ -29,6 +35,7 @@ public sealed partial class PeriodCloseJob(IBudgetLedger ledger, MonthlyDigestJo
         }
 
         Log.Closed(logger, ended.Day, dayClosed, month ?? "-", monthClosed);
+        await ReconcileAsync(BudgetPeriods.At(now.ToUniversalTime().AddDays(-2)).Day, cancellationToken);
         if (month is not null)
         {
             // Every run on the 1st, not only the one that closed the month: a run that stopped half-way through the
@@ -39,8 +46,39 @@ public sealed partial class PeriodCloseJob(IBudgetLedger ledger, MonthlyDigestJo
         return new PeriodCloseResult(ended.Day, dayClosed, month, monthClosed);
     }
 
+    private async Task ReconcileAsync(string day, CancellationToken cancellationToken)
+    {
+        if (reconciler is null || workspaces is null)
+        {
+            return;
+        }
+
+        await foreach (var workspace in workspaces.ListAllAsync(cancellationToken))
+        {
+            try
+            {
+                var result = await reconciler.ReconcileAsync(workspace.Id, day, cancellationToken);
+                if (result.RollupRowsRepaired + result.BudgetsRepaired > 0)
+                {
+                    Log.Reconciled(logger, workspace.Id, day, result.RollupRowsRepaired, result.BudgetsRepaired);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // One workspace's failure never stops the others; the next close does not retry this day.
+                Log.ReconcileFailed(logger, workspace.Id, day, ex.GetType().Name);
+            }
+        }
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(EventId = 1202, Level = LogLevel.Warning, Message = "Reconciled workspace {WorkspaceId} day {Day} with its traces: {Rows} rollup rows and {Budgets} budgets repaired")]
+        public static partial void Reconciled(ILogger logger, string workspaceId, string day, int rows, int budgets);
+
+        [LoggerMessage(EventId = 1203, Level = LogLevel.Error, Message = "Could not reconcile workspace {WorkspaceId} day {Day}: {ErrorType}")]
+        public static partial void ReconcileFailed(ILogger logger, string workspaceId, string day, string errorType);
+
         [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Period close: day {Day} closed now {DayClosed}; month {Month} closed now {MonthClosed}")]
         public static partial void Closed(ILogger logger, string day, bool dayClosed, string month, bool monthClosed);
     }

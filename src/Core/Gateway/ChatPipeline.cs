@@ -55,7 +55,6 @@ public sealed partial class ChatPipeline(
     IPricingCatalog pricing,
     WorkspacePricing workspacePricing,
     ITraceStore traces,
-    IUsageRollups rollups,
     TimeProvider time,
     ILogger<ChatPipeline> logger)
 {
@@ -436,12 +435,7 @@ public sealed partial class ChatPipeline(
             : new CostResult(null, CostStatus.Unpriced, null);
         state.SavedUsd = SavedUsd(state);
 
-        if (flight.Reservation is { } reservation)
-        {
-            await budget.SettleAsync(state.Call.Project, reservation, state.Cost.CostUsd ?? 0m, cancellationToken);
-            flight.Reservation = null;
-        }
-
+        // The reservation stays with the call until its trace is written: the settlement goes into the same write.
         if (cache.Enabled && request.CachePolicy is CachePolicy.WriteOnly or CachePolicy.ReadWrite)
         {
             await cache.SetAsync(state.Call.Project.WorkspaceId, flight.CacheKey!, new CachedResponse(
@@ -463,22 +457,19 @@ public sealed partial class ChatPipeline(
             state.Cost = pricing.Cost(state.FinalProvider, state.FinalModel, usage, state.PriceOverrides);
         }
 
-        if (flight.Reservation is { } reservation)
-        {
-            await budget.SettleAsync(state.Call.Project, reservation, state.Cost.CostUsd ?? 0m, CancellationToken.None);
-            flight.Reservation = null;
-        }
-
         return await FinishAsync(state, error, cancellationToken);
     }
 
-    /// <summary>Whatever a call still holds when it ends without settling (failure, cancellation): its reservation and its idempotency key.</summary>
+    /// <summary>
+    /// Whatever a call still holds when it ends without its trace written (failure, cancellation): its reservation,
+    /// settled at the cost known so far (zero before the provider answered), and its idempotency key.
+    /// </summary>
     private async Task ReleaseAsync(Flight flight)
     {
         if (flight.Reservation is { } reservation)
         {
             flight.Reservation = null;
-            await budget.SettleAsync(flight.State.Call.Project, reservation, 0m, CancellationToken.None);
+            await budget.SettleAsync(flight.State.Call.Project, reservation, flight.State.Cost.CostUsd ?? 0m, CancellationToken.None);
         }
 
         var state = flight.State;
@@ -594,20 +585,48 @@ public sealed partial class ChatPipeline(
 
     private static decimal SavedUsd(CallState state) => state.UsdOfInput(state.Optimization?.SavedTokens ?? 0);
 
-    private Task WriteTraceAsync(CallState state, ChatOutcome outcome, CancellationToken cancellationToken) =>
-        SafeAppendAsync(TraceFrom(state, outcome), cancellationToken);
-
-    private async Task SafeAppendAsync(RequestTrace trace, CancellationToken cancellationToken)
+    /// <summary>Writes the call's trace together with the settlement of the reservation it still holds.</summary>
+    private async Task WriteTraceAsync(CallState state, ChatOutcome outcome, CancellationToken cancellationToken)
     {
+        var reservation = state.Reservation;
+        state.Reservation = null; // settled by this write (or, if it fails, right after it): never twice
+        await SafeAppendAsync(TraceFrom(state, outcome), cancellationToken, state.Call.Project, reservation, state.Cost.CostUsd ?? 0m);
+    }
+
+    private async Task SafeAppendAsync(RequestTrace trace, CancellationToken cancellationToken,
+        ProjectRecord? project = null, BudgetReservation? reservation = null, decimal costUsd = 0m)
+    {
+        var settlement = project is not null && reservation is not null && (reservation.AmountUsd != 0 || costUsd != 0)
+            ? new BudgetSettlement(project.Id, reservation.Periods, reservation.AmountUsd, costUsd)
+            : null;
         try
         {
-            await traces.AppendAsync(trace, CancellationToken.None);
-            await rollups.AddAsync(trace.WorkspaceId, Budgets.BudgetPeriods.At(trace.CreatedAt).Day, RollupDimensions.Of(trace), UsageDelta.From(trace), CancellationToken.None);
+            await traces.AppendAsync(trace, settlement, CancellationToken.None);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // A trace that cannot be written must not fail a call the provider already answered (and billed).
+            // A trace that cannot be written must not fail a call the provider already answered (and billed); its
+            // settlement was not written either (the store's promise), so it is written on its own.
             Log.TraceWriteFailed(logger, trace.Id, ex.GetType().Name);
+            if (settlement is not null)
+            {
+                try
+                {
+                    await budget.SettleAsync(project!, reservation!, costUsd, CancellationToken.None);
+                }
+                catch (Exception settleError)
+                {
+                    // The store is down: the reservation stays held (the budget errs on refusing, never on overspending).
+                    Log.TraceWriteFailed(logger, trace.Id, settleError.GetType().Name);
+                }
+            }
+
+            return;
+        }
+
+        if (settlement is not null)
+        {
+            budget.Settled(project!, reservation!, costUsd);
         }
     }
 
@@ -659,7 +678,7 @@ public sealed partial class ChatPipeline(
         public CallState State { get; } = state;
         public IProviderAdapter Adapter { get; set; } = adapter;
         public string? CacheKey { get; set; }
-        public BudgetReservation? Reservation { get; set; }
+        public BudgetReservation? Reservation { get => State.Reservation; set => State.Reservation = value; }
         public ProviderCall? ProviderCall { get; set; }
     }
 
@@ -680,6 +699,8 @@ public sealed partial class ChatPipeline(
         public bool WasFallback { get; set; }
         public string? RequestHash { get; init; }
         public bool HoldsIdempotencyKey { get; set; }
+        /// <summary>Money held for the call until its trace is written with the settlement.</summary>
+        public BudgetReservation? Reservation { get; set; }
         public OptimizationResult? Optimization { get; set; }
         public TokenUsage Usage { get; set; } = TokenUsage.None;
         public CostResult Cost { get; set; } = new(null, CostStatus.Free, null);

@@ -69,9 +69,18 @@ public sealed record TraceQuery
 
 public sealed record TracePage(IReadOnlyList<RequestTrace> Items, string? NextCursor);
 
+/// <summary>What a finished call owes its project's budget: the reservation it held released, its real cost added.</summary>
+public sealed record BudgetSettlement(string ProjectId, Budgets.BudgetPeriods Periods, decimal ReservedUsd, decimal ActualUsd);
+
 public interface ITraceStore
 {
-    Task AppendAsync(RequestTrace trace, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Records a finished call: its trace, its share of the daily rollups and, when given, its budget settlement —
+    /// so that reports, traces and budget spend agree after a crash. The embedded store writes all three in one
+    /// transaction; Cosmos DB writes the settlement, then the trace, then the rollups, and the daily close reconciles
+    /// an ended day's rollups and spend with its traces.
+    /// </summary>
+    Task AppendAsync(RequestTrace trace, BudgetSettlement? settlement = null, CancellationToken cancellationToken = default);
     Task<RequestTrace?> GetAsync(string workspaceId, string requestId, CancellationToken cancellationToken = default);
     /// <summary>Newest first, within one workspace.</summary>
     Task<TracePage> QueryAsync(string workspaceId, TraceQuery query, CancellationToken cancellationToken = default);

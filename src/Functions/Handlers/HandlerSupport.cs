@@ -37,7 +37,8 @@ internal static class HandlerSupport
         DateTimeOffset? from = null, to = null;
         if (!TryDate(q["from"], out from) || !TryDate(q["to"], out to))
         {
-            return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "'from' and 'to' must be ISO 8601 dates."));
+            return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed,
+                $"'from' and 'to' must be ISO 8601 dates between {EarliestDate:yyyy-MM-dd} and {LatestDate:yyyy-MM-dd}."));
         }
 
         var limit = 50;
@@ -80,6 +81,12 @@ internal static class HandlerSupport
         }
     }
 
+    /// <summary>The range a date filter may take.</summary>
+    public static readonly DateTimeOffset EarliestDate = new(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>The last instant a date filter may name.</summary>
+    public static readonly DateTimeOffset LatestDate = new(2999, 12, 31, 23, 59, 59, TimeSpan.Zero);
+
     private static string? Text(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     private static bool TryDate(string? text, out DateTimeOffset? value)
@@ -90,7 +97,9 @@ internal static class HandlerSupport
             return true;
         }
 
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        // Bounded so that period arithmetic on a filter (a day's end, the 30 days before it) can never overflow.
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed)
+            && parsed >= EarliestDate && parsed <= LatestDate)
         {
             value = parsed;
             return true;

@@ -180,6 +180,82 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
         return await CosmosStoreContext.TryCreateAsync(db.Workspaces, document, SystemPartition, cancellationToken);
     }
 
+    /// <summary>
+    /// Makes a project's spend for one ended day what its traces cost (<paramref name="tracedUsd"/>, each call rounded up
+    /// to a nano-dollar as a settle does) and releases what that day still holds reserved — calls that never settled
+    /// because their instance stopped. The month's totals move by the same amounts, in the same conditional patch, which
+    /// applies only if the day's numbers are still those read (a second run finds nothing to change). True when it changed something.
+    /// </summary>
+    internal async Task<bool> RepairDayAsync(string workspaceId, string projectId, BudgetPeriods periods, long tracedNanos, CancellationToken cancellationToken)
+    {
+        var day = DayKey(periods);
+        var id = Id(projectId, periods);
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            var (document, _) = await CosmosItems.ReadAsync(db.Workspaces, id, workspaceId, cancellationToken);
+            long spent, reserved;
+            using (document)
+            {
+                if (document is null || !CosmosItems.IsType(document.RootElement, Type))
+                {
+                    if (tracedNanos == 0)
+                    {
+                        return false;
+                    }
+
+                    using var created = NewMonth(workspaceId, projectId, periods, day, tracedNanos, 0);
+                    if (await CosmosStoreContext.TryCreateAsync(db.Workspaces, created, workspaceId, cancellationToken))
+                    {
+                        return true;
+                    }
+
+                    continue;
+                }
+
+                var entry = document.RootElement.GetProperty("days").GetProperty(day);
+                (spent, reserved) = (CosmosItems.Int64(entry, "spent"), CosmosItems.Int64(entry, "reserved"));
+            }
+
+            if (spent == tracedNanos && reserved == 0)
+            {
+                return false;
+            }
+
+            var operations = new List<PatchOperation>(4);
+            if (tracedNanos != spent)
+            {
+                operations.Add(PatchOperation.Increment("/spent", tracedNanos - spent));
+                operations.Add(PatchOperation.Increment($"/days/{day}/spent", tracedNanos - spent));
+            }
+
+            if (reserved != 0)
+            {
+                operations.Add(PatchOperation.Increment("/reserved", -reserved));
+                operations.Add(PatchOperation.Increment($"/days/{day}/reserved", -reserved));
+            }
+
+            var options = new PatchItemRequestOptions
+            {
+                FilterPredicate = string.Create(CultureInfo.InvariantCulture, $"from c where c.days['{day}'].spent = {spent} and c.days['{day}'].reserved = {reserved}"),
+            };
+            using var response = await db.Workspaces.PatchItemStreamAsync(id, new PartitionKey(workspaceId), operations, options, cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                return true;
+            }
+
+            if (response.StatusCode != HttpStatusCode.PreconditionFailed && !CosmosStoreContext.IsMissingItem(response))
+            {
+                response.EnsureSuccessStatusCode();
+            }
+        }
+
+        throw new CosmosConcurrencyException($"A budget day kept changing while it was reconciled; gave up after {MaxAttempts} attempts.");
+    }
+
+    /// <summary>A call's cost as a settle adds it: rounded up to a whole nano-dollar.</summary>
+    internal static long SettledNanos(decimal usd) => ToNanosUp(usd);
+
     // ---- Documents ------------------------------------------------------------------------------------------
 
     private static string Id(string projectId, BudgetPeriods periods) => CosmosIds.Key("budget", projectId + ":" + periods.Month);

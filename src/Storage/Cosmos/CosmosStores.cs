@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Text;
+using KillToken.Core.Analytics;
+using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
 using KillToken.Core.Ports;
 using KillToken.Storage.Sqlite;
@@ -353,16 +355,46 @@ internal sealed class CosmosCredentialStore(CosmosStoreContext db) : ICredential
     }
 }
 
-internal sealed class CosmosTraceStore(CosmosStoreContext db) : ITraceStore
+/// <summary>
+/// Traces on Cosmos DB. Recording a call takes separate documents (the trace, the budget counter, its rollup rows) and
+/// Cosmos DB offers no transaction across them here, so they are written in that order and the trace is the record:
+/// when the trace cannot be written nothing else is (the caller settles on its own); once it is written, a settlement or
+/// rollups that fail, or an instance stopped between them, leave spend and reports short of the trace — and
+/// <see cref="CosmosDayReconciler"/> (run by the daily close) brings them to what the traces say.
+/// </summary>
+internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudgetLedger ledger, CosmosUsageRollups rollups, ILogger<CosmosTraceStore> logger) : ITraceStore
 {
-    public async Task AppendAsync(RequestTrace trace, CancellationToken cancellationToken = default)
+    public async Task AppendAsync(RequestTrace trace, BudgetSettlement? settlement = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(trace);
         CosmosWorkspaceStore.RequirePlain(trace.Id);
+        await WriteTraceAsync(trace, cancellationToken);
+        try
+        {
+            if (settlement is not null)
+            {
+                await ledger.SettleAsync(trace.WorkspaceId, settlement.ProjectId, settlement.Periods, settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
+            }
+
+            await rollups.AddAsync(trace.WorkspaceId, BudgetPeriods.At(trace.CreatedAt).Day, RollupDimensions.Of(trace), UsageDelta.From(trace), cancellationToken);
+        }
+        catch (Exception ex) when (ex is CosmosException or HttpRequestException or OperationCanceledException or InvalidOperationException)
+        {
+            // The trace is written: throwing would make the caller settle a second time. The daily reconciliation repairs the rest.
+            LogRecordIncomplete(logger, trace.Id, ex.GetType().Name);
+        }
+    }
+
+    /// <summary>The first of the call's writes, alone: what an instance stopped right after it leaves behind.</summary>
+    internal async Task WriteTraceAsync(RequestTrace trace, CancellationToken cancellationToken)
+    {
         await db.EnsureReadyAsync(cancellationToken);
         using var document = Document(trace, CosmosTypes.Trace, id: null, ("orderKey", OrderKey(trace.CreatedAt.UtcTicks, trace.Id)));
         await UpsertAsync(db.Traces, document, trace.WorkspaceId, cancellationToken);
     }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Trace {RequestId} written, its settlement or rollups not ({ErrorType}); the daily reconciliation repairs them")]
+    private static partial void LogRecordIncomplete(ILogger logger, string requestId, string errorType);
 
     public async Task<RequestTrace?> GetAsync(string workspaceId, string requestId, CancellationToken cancellationToken = default)
     {
@@ -450,7 +482,7 @@ internal sealed class CosmosTraceStore(CosmosStoreContext db) : ITraceStore
         return new TracePage(items, next);
     }
 
-    private static string Ticks(long ticks) => ticks.ToString("D19", CultureInfo.InvariantCulture);
+    internal static string Ticks(long ticks) => ticks.ToString("D19", CultureInfo.InvariantCulture);
 
     internal static string OrderKey(long ticks, string id) => Ticks(ticks) + "|" + id;
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using KillToken.Core.Analytics;
+using KillToken.Core.Domain;
 using Microsoft.Azure.Cosmos;
 
 namespace KillToken.Storage.Cosmos;
@@ -99,6 +100,48 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
 
         throw new CosmosConcurrencyException($"A rollup document kept appearing and vanishing; gave up after {MaxAttempts} attempts.");
     }
+
+    /// <summary>
+    /// Makes the day's rows equal the sums of the day's traces: each row whose numbers differ (or that is missing) is
+    /// replaced by a document holding the traces' sums, rounded per trace as the increments are. Only for a day no call
+    /// still writes to (the reconciliation's day). Returns how many rows it replaced.
+    /// </summary>
+    internal async Task<int> RepairDayAsync(string workspaceId, string day, IEnumerable<RequestTrace> traces, CancellationToken cancellationToken)
+    {
+        var truth = new Dictionary<(string Dimension, string Key), List<Field>>();
+        foreach (var trace in traces)
+        {
+            var fields = Fields(UsageDelta.From(trace));
+            foreach (var slot in RollupDimensions.Of(trace))
+            {
+                truth[slot] = truth.TryGetValue(slot, out var sum) ? Add(sum, fields) : fields;
+            }
+        }
+
+        var stored = (await QueryAsync(workspaceId, day, day, null, cancellationToken)).ToDictionary(r => (r.Dimension, r.Key), r => Fields(r.Totals));
+        var repaired = 0;
+        foreach (var ((dimension, key), fields) in truth)
+        {
+            if (stored.TryGetValue((dimension, key), out var current) && SameNumbers(current, fields))
+            {
+                continue;
+            }
+
+            var id = CosmosIds.Key(Type, day + ":" + dimension + ":" + key);
+            using var document = NewRow(id, workspaceId, day, dimension, key, fields);
+            await CosmosStoreContext.UpsertAsync(db.Workspaces, document, workspaceId, cancellationToken);
+            repaired++;
+        }
+
+        return repaired;
+    }
+
+    private static List<Field> Add(List<Field> a, List<Field> b) =>
+        [.. a.Zip(b, (x, y) => x with { Long = x.Long + y.Long, Double = x.Double + y.Double })];
+
+    /// <summary>Counts and money exactly; latency (a double summed in another order) within a microsecond.</summary>
+    private static bool SameNumbers(List<Field> a, List<Field> b) =>
+        a.Zip(b).All(p => p.First.IsDouble ? Math.Abs(p.First.Double - p.Second.Double) < 0.001 : p.First.Long == p.Second.Long);
 
     // ---- The document's numbers ---------------------------------------------------------------------------------
 

@@ -41,7 +41,11 @@ public static class CloudStorageServiceCollectionExtensions
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosWorkspaceStore>()));
         services.AddSingleton<IProjectStore, CosmosProjectStore>();
         services.AddSingleton<ICredentialStore, CosmosCredentialStore>();
-        services.AddSingleton<ITraceStore, CosmosTraceStore>();
+        services.AddSingleton<ITraceStore>(sp => new CosmosTraceStore(
+            sp.GetRequiredService<CosmosStoreContext>(),
+            sp.GetRequiredService<CosmosBudgetLedger>(),
+            sp.GetRequiredService<CosmosUsageRollups>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosTraceStore>()));
         services.AddSingleton<IHealthProbe, CosmosHealthProbe>();
         // The gateway's own ports: without them the app would fall back to unlimited budgets, no cache, no idempotency, no rollups.
         services.AddSingleton<IIdempotencyStore>(sp => new CosmosIdempotencyStore(
@@ -52,8 +56,11 @@ public static class CloudStorageServiceCollectionExtensions
             sp.GetRequiredService<CosmosStoreContext>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosCacheStore>()));
-        services.AddSingleton<IBudgetLedger, CosmosBudgetLedger>();
-        services.AddSingleton<IUsageRollups, CosmosUsageRollups>();
+        services.AddSingleton<CosmosBudgetLedger>();
+        services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<CosmosBudgetLedger>());
+        services.AddSingleton<CosmosUsageRollups>();
+        services.AddSingleton<IUsageRollups>(sp => sp.GetRequiredService<CosmosUsageRollups>());
+        services.AddSingleton<KillToken.Core.Analytics.IDayReconciler, CosmosDayReconciler>();
         return services;
     }
 

@@ -36,10 +36,17 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
     public Task SettleAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal reserved, decimal actual, CancellationToken cancellationToken = default) =>
         db.AppendAsync(async connection =>
         {
-            await AddAsync(connection, workspaceId, DayId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
-            await AddAsync(connection, workspaceId, MonthId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
+            await SettleAsync(connection, workspaceId, projectId, periods, reserved, actual, cancellationToken);
             return true;
         }, cancellationToken);
+
+    /// <summary>The settlement's statements, for an append that writes it together with something else (the call's trace).</summary>
+    internal static async Task SettleAsync(SqliteConnection connection, string workspaceId, string projectId, BudgetPeriods periods, decimal reserved, decimal actual,
+        CancellationToken cancellationToken)
+    {
+        await AddAsync(connection, workspaceId, DayId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
+        await AddAsync(connection, workspaceId, MonthId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
+    }
 
     public Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
         db.AppendAsync(async connection =>

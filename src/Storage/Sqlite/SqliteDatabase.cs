@@ -332,9 +332,14 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
                 cache_status TEXT NULL,
                 feature TEXT NOT NULL,
                 body TEXT NOT NULL,
+                seq INTEGER NULL,
                 PRIMARY KEY (workspace_id, id)
             ) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS traces_recent ON traces (workspace_id, created_at DESC, id DESC);
+            CREATE TABLE IF NOT EXISTS marks (
+                name TEXT NOT NULL PRIMARY KEY,
+                value INTEGER NOT NULL
+            ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS counters (
                 pk TEXT NOT NULL,
                 id TEXT NOT NULL,
@@ -359,6 +364,7 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
             ) WITHOUT ROWID;
             """;
         command.ExecuteNonQuery();
+        AddTraceSequence(connection);
 
         // The embedded store belongs to one process, so when it opens no call can be in flight: any budget money still
         // reserved was held by calls that a crash or a kill never let settle. Releasing it here means a crash never
@@ -366,6 +372,27 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
         using var release = connection.CreateCommand();
         release.CommandText = "UPDATE counters SET reserved = 0 WHERE reserved <> 0;";
         OrphanedReservationsReleased = release.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Traces carry the order in which they were committed (<c>seq</c>), which the rollups follow from a mark
+    /// (<see cref="SqliteUsageRollups"/>). A file made before the column existed gets it; its older traces have none and
+    /// were already counted.
+    /// </summary>
+    private static void AddTraceSequence(SqliteConnection connection)
+    {
+        using var columns = connection.CreateCommand();
+        columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('traces') WHERE name = 'seq'";
+        if ((long)columns.ExecuteScalar()! == 0)
+        {
+            using var add = connection.CreateCommand();
+            add.CommandText = "ALTER TABLE traces ADD COLUMN seq INTEGER NULL";
+            add.ExecuteNonQuery();
+        }
+
+        using var index = connection.CreateCommand();
+        index.CommandText = "CREATE INDEX IF NOT EXISTS traces_seq ON traces (seq)";
+        index.ExecuteNonQuery();
     }
 
     /// <summary>Budget counters whose reservations were left behind by the previous process and released at open.</summary>

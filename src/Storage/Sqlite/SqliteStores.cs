@@ -200,13 +200,23 @@ internal sealed class SqliteCredentialStore(SqliteDatabase db) : ICredentialStor
 
 internal sealed class SqliteTraceStore(SqliteDatabase db) : ITraceStore
 {
-    public Task AppendAsync(RequestTrace trace, CancellationToken cancellationToken = default) =>
+    /// <summary>
+    /// The trace and the settlement in one append (one savepoint of the writer's transaction): after any crash both are
+    /// there or neither is. The trace takes the next commit sequence number, from which the rollups are kept.
+    /// </summary>
+    public Task AppendAsync(RequestTrace trace, BudgetSettlement? settlement = null, CancellationToken cancellationToken = default) =>
         db.AppendAsync(async connection =>
         {
+            if (settlement is not null)
+            {
+                await SqliteBudgetLedger.SettleAsync(connection, trace.WorkspaceId, settlement.ProjectId, settlement.Periods,
+                    settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
+            }
+
             await using var command = connection.CreateCommand();
             command.CommandText = """
-                INSERT INTO traces (workspace_id, id, created_at, project_id, provider, model, mode, cache_status, feature, body)
-                VALUES ($ws, $id, $at, $project, $provider, $model, $mode, $cache, $feature, $body)
+                INSERT INTO traces (workspace_id, id, created_at, project_id, provider, model, mode, cache_status, feature, body, seq)
+                VALUES ($ws, $id, $at, $project, $provider, $model, $mode, $cache, $feature, $body, (SELECT IFNULL(MAX(seq), 0) + 1 FROM traces))
                 ON CONFLICT (workspace_id, id) DO UPDATE SET body = excluded.body
                 """;
             command.Parameters.AddWithValue("$ws", trace.WorkspaceId);

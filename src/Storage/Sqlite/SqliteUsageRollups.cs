@@ -1,114 +1,63 @@
 using System.Text.Json;
 using KillToken.Core.Analytics;
+using KillToken.Core.Budgets;
+using KillToken.Core.Domain;
 using Microsoft.Data.Sqlite;
 using static KillToken.Storage.Sqlite.SqliteDocuments;
 
 namespace KillToken.Storage.Sqlite;
 
 /// <summary>
-/// Rollup rows per workspace, UTC day and dimension value. The embedded store is one process, so increments are
-/// summed in memory and written behind in one transaction (at most every <see cref="FlushInterval"/>, and before every
-/// query), instead of a dozen statements per request on the single writer. A crash loses at most one interval of
-/// report data, never a trace. (Cosmos DB uses patch increments per request instead.)
+/// Rollup rows per workspace, UTC day and dimension value, kept from the traces themselves: every trace is committed
+/// with the next sequence number (<see cref="SqliteTraceStore"/>), and the rollups hold every trace up to a mark. A
+/// catch-up reads the traces after the mark (on a reader, off the writer), sums them, and writes the sums and the new
+/// mark in one append — so a trace counts exactly once, and a crash loses nothing: whatever the last catch-up had not
+/// reached is read again from the traces when the store next opens. Catch-ups run in the background
+/// (<see cref="CatchUpInterval"/>) and before every query, so reports are never behind the traces.
+/// (Cosmos DB uses patch increments per request instead.)
 /// </summary>
 internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
 {
-    public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(500);
+    public static readonly TimeSpan CatchUpInterval = TimeSpan.FromMilliseconds(500);
+    private const string MarkName = "rollups";
+    private const int TracesPerCatchUp = 2_000;
     private readonly SqliteDatabase _db;
-    private readonly Lock _pendingGate = new();
-    private readonly SemaphoreSlim _flushGate = new(1, 1);
+    private readonly SemaphoreSlim _catchUpGate = new(1, 1);
     private readonly Timer _timer;
-    private Dictionary<(string Workspace, string Day, string Dimension, string Key), UsageDelta> _pending = [];
 
     public SqliteUsageRollups(SqliteDatabase db)
     {
         _db = db;
-        _timer = new Timer(_ => _ = FlushQuietlyAsync(), null, FlushInterval, FlushInterval);
+        // The first tick also counts what a crash left uncounted, soon after the store opens.
+        _timer = new Timer(_ => _ = CatchUpQuietlyAsync(), null, TimeSpan.Zero, CatchUpInterval);
     }
 
-    public Task AddAsync(string workspaceId, string day, IReadOnlyList<(string Dimension, string Key)> keys, UsageDelta delta, CancellationToken cancellationToken = default)
+    /// <summary>Adds every trace committed after the mark to the rollups.</summary>
+    public async Task CatchUpAsync(CancellationToken cancellationToken = default)
     {
-        lock (_pendingGate)
-        {
-            foreach (var (dimension, key) in keys)
-            {
-                var slot = (workspaceId, day, dimension, key);
-                _pending[slot] = _pending.TryGetValue(slot, out var sum) ? UsageDeltaMath.Sum([sum, delta]) : delta;
-            }
-        }
-
-        return Task.CompletedTask;
-    }
-
-    public async Task FlushAsync(CancellationToken cancellationToken = default)
-    {
-        await _flushGate.WaitAsync(cancellationToken);
+        await _catchUpGate.WaitAsync(cancellationToken);
         try
         {
-            Dictionary<(string Workspace, string Day, string Dimension, string Key), UsageDelta> batch;
-            lock (_pendingGate)
+            while (await CatchUpOnceAsync(cancellationToken) == TracesPerCatchUp)
             {
-                if (_pending.Count == 0)
-                {
-                    return;
-                }
-
-                batch = _pending;
-                _pending = [];
             }
-
-            await WriteAsync(batch, CancellationToken.None);
         }
         finally
         {
-            _flushGate.Release();
+            _catchUpGate.Release();
         }
     }
 
     public async ValueTask DisposeAsync()
     {
         await _timer.DisposeAsync();
-        await FlushAsync();
-        _flushGate.Dispose();
+        await CatchUpQuietlyAsync();
+        _catchUpGate.Dispose();
     }
-
-    private async Task FlushQuietlyAsync()
-    {
-        try
-        {
-            await FlushAsync();
-        }
-        catch (Exception ex) when (ex is SqliteException or ObjectDisposedException or InvalidOperationException)
-        {
-            // The next flush retries what it can; reports may lag, requests never fail for it.
-        }
-    }
-
-    private Task WriteAsync(Dictionary<(string Workspace, string Day, string Dimension, string Key), UsageDelta> batch, CancellationToken cancellationToken) =>
-        _db.AppendAsync(async connection =>
-        {
-            // One append: the writer commits the whole batch atomically.
-            foreach (var ((workspaceId, day, dimension, key), delta) in batch)
-            {
-                await using var read = connection.CreateCommand();
-                read.CommandText = "SELECT body FROM rollups WHERE pk = $pk AND day = $day AND dim = $dim AND key = $key";
-                Bind(read, workspaceId, day, dimension, key);
-                var body = (string?)await read.ExecuteScalarAsync(cancellationToken);
-                var current = body is null ? new UsageDelta() : JsonSerializer.Deserialize<UsageDelta>(body, Json)!;
-
-                await using var write = connection.CreateCommand();
-                write.CommandText = "INSERT INTO rollups (pk, day, dim, key, body) VALUES ($pk, $day, $dim, $key, $body) ON CONFLICT (pk, day, dim, key) DO UPDATE SET body = excluded.body";
-                Bind(write, workspaceId, day, dimension, key);
-                write.Parameters.AddWithValue("$body", JsonSerializer.Serialize(UsageDeltaMath.Sum([current, delta]), Json));
-                await write.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            return true;
-        }, cancellationToken);
 
     public async Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default)
     {
-        await FlushAsync(cancellationToken);
+        await CatchUpAsync(cancellationToken);
         return await _db.ReadAsync<IReadOnlyList<RollupRow>>(async connection =>
         {
             await using var command = connection.CreateCommand();
@@ -130,6 +79,102 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
 
             return rows;
         });
+    }
+
+    private async Task CatchUpQuietlyAsync()
+    {
+        try
+        {
+            await CatchUpAsync();
+        }
+        catch (Exception ex) when (ex is SqliteException or ObjectDisposedException or InvalidOperationException or JsonException)
+        {
+            // The next catch-up (or the next query) starts again from the mark; reports may lag, calls never fail for it.
+        }
+    }
+
+    /// <summary>One batch: read and sum on a reader (a consistent snapshot), then write the sums and the mark together.</summary>
+    /// <returns>How many traces the batch counted.</returns>
+    private async Task<int> CatchUpOnceAsync(CancellationToken cancellationToken)
+    {
+        var (mark, last, sums) = await _db.ReadAsync(async connection =>
+        {
+            var from = await ReadMarkAsync(connection, cancellationToken);
+            var to = from;
+            var batch = new Dictionary<(string Workspace, string Day, string Dimension, string Key), UsageDelta>();
+            var count = 0;
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT seq, body FROM traces WHERE seq > $mark ORDER BY seq LIMIT $limit";
+            command.Parameters.AddWithValue("$mark", from);
+            command.Parameters.AddWithValue("$limit", TracesPerCatchUp);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                to = reader.GetInt64(0);
+                count++;
+                var trace = JsonSerializer.Deserialize<RequestTrace>(reader.GetString(1), Json)!;
+                var delta = UsageDelta.From(trace);
+                var day = BudgetPeriods.At(trace.CreatedAt).Day;
+                foreach (var (dimension, key) in RollupDimensions.Of(trace))
+                {
+                    var slot = (trace.WorkspaceId, day, dimension, key);
+                    batch[slot] = batch.TryGetValue(slot, out var sum) ? UsageDeltaMath.Sum([sum, delta]) : delta;
+                }
+            }
+
+            return (from, to, (Count: count, Rows: batch));
+        });
+
+        if (sums.Count == 0)
+        {
+            return 0;
+        }
+
+        await _db.AppendAsync(async connection =>
+        {
+            // Only this class moves the mark, one catch-up at a time: it is still where the batch was read from.
+            if (await ReadMarkAsync(connection, cancellationToken) != mark)
+            {
+                throw new InvalidOperationException("The rollup mark moved during a catch-up.");
+            }
+
+            foreach (var ((workspaceId, day, dimension, key), delta) in sums.Rows)
+            {
+                await AddRowAsync(connection, workspaceId, day, dimension, key, delta, cancellationToken);
+            }
+
+            await using var move = connection.CreateCommand();
+            move.CommandText = "INSERT INTO marks (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+            move.Parameters.AddWithValue("$name", MarkName);
+            move.Parameters.AddWithValue("$value", last);
+            await move.ExecuteNonQueryAsync(cancellationToken);
+            return true;
+        }, CancellationToken.None);
+        return sums.Count;
+    }
+
+    private static async Task<long> ReadMarkAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT value FROM marks WHERE name = $name";
+        command.Parameters.AddWithValue("$name", MarkName);
+        return await command.ExecuteScalarAsync(cancellationToken) is long value ? value : 0;
+    }
+
+    private static async Task AddRowAsync(SqliteConnection connection, string workspaceId, string day, string dimension, string key, UsageDelta delta,
+        CancellationToken cancellationToken)
+    {
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT body FROM rollups WHERE pk = $pk AND day = $day AND dim = $dim AND key = $key";
+        Bind(read, workspaceId, day, dimension, key);
+        var body = (string?)await read.ExecuteScalarAsync(cancellationToken);
+        var current = body is null ? new UsageDelta() : JsonSerializer.Deserialize<UsageDelta>(body, Json)!;
+
+        await using var write = connection.CreateCommand();
+        write.CommandText = "INSERT INTO rollups (pk, day, dim, key, body) VALUES ($pk, $day, $dim, $key, $body) ON CONFLICT (pk, day, dim, key) DO UPDATE SET body = excluded.body";
+        Bind(write, workspaceId, day, dimension, key);
+        write.Parameters.AddWithValue("$body", JsonSerializer.Serialize(UsageDeltaMath.Sum([current, delta]), Json));
+        await write.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static void Bind(SqliteCommand command, string workspaceId, string day, string dimension, string key)

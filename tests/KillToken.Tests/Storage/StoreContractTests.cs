@@ -590,27 +590,30 @@ public abstract class StoreContractTests
     // ---- Usage rollups -----------------------------------------------------------------------------------------
 
     [TestMethod]
-    public async Task Rollups_AddIncrements_AndQueryByDayRangeAndDimension()
+    public async Task Rollups_CountEveryAppendedTrace_ByDayRangeAndDimension()
     {
         var ws = Ids.New("ws");
-        var one = new UsageDelta { Requests = 1, InputTokens = 1000, OutputTokens = 500, CostUsd = 0.000435m, LatencyMs = 12.5 };
-        var two = new UsageDelta { Requests = 1, Errors = 1, InputTokens = 10, CostUsd = 0.1m, LatencyMs = 0.25, Fallbacks = 1 };
-        var three = new UsageDelta { Requests = 1, Blocked = 1 };
-        (string, string)[] firstKeys = [(RollupDimensions.Total, "all"), (RollupDimensions.Feature, "alpha"), (RollupDimensions.Model, "openai/gpt-4o-mini")];
-        await Rollups.AddAsync(ws, "2025-03-13", firstKeys, one);
-        await Rollups.AddAsync(ws, "2025-03-13", firstKeys, two);
-        await Rollups.AddAsync(ws, "2025-03-14", [(RollupDimensions.Total, "all"), (RollupDimensions.Feature, "beta")], three);
-        await Rollups.AddAsync(ws, "2025-03-16", [(RollupDimensions.Total, "all")], one);
+        var one = NewTrace(ws, T0.AddDays(-1), feature: "alpha");
+        var two = NewTrace(ws, T0.AddDays(-1), feature: "alpha") with { Status = 502, ErrorCode = "provider_error", InputTokens = 10, OutputTokens = 0, CostUsd = 0.1m, LatencyMs = 0.25, WasFallback = true };
+        var three = NewTrace(ws, T0, feature: "beta") with { Status = 429, ErrorCode = "budget_exceeded", InputTokens = 0, OutputTokens = 0, CostUsd = null, Provider = null, FinalModel = null };
+        var four = NewTrace(ws, T0.AddDays(2), feature: "alpha");
+        foreach (var trace in new[] { one, two, three, four })
+        {
+            await Traces.AppendAsync(trace);
+        }
 
         var day = await Rollups.QueryAsync(ws, "2025-03-13", "2025-03-13", null);
-        Assert.AreEqual(3, day.Count);
-        var both = UsageDeltaMath.Sum([one, two]);
+        var both = UsageDeltaMath.Sum([UsageDelta.From(one), UsageDelta.From(two)]);
+        CollectionAssert.AreEquivalent(new[] { "total/all", "feature/alpha", "provider/openai", "model/openai/gpt-4o-mini" },
+            day.Select(r => r.Dimension + "/" + r.Key).ToArray(), "keys with '/' round-trip");
         Assert.IsTrue(day.All(r => r.Day == "2025-03-13" && r.Totals == both), string.Join("\n", day));
-        Assert.AreEqual("openai/gpt-4o-mini", day.Single(r => r.Dimension == RollupDimensions.Model).Key, "keys with '/' round-trip");
+        Assert.AreEqual(1, both.Errors);
+        Assert.AreEqual(1, both.Fallbacks);
 
         var features = await Rollups.QueryAsync(ws, "2025-03-13", "2025-03-15", RollupDimensions.Feature);
         CollectionAssert.AreEquivalent(new[] { "2025-03-13/alpha", "2025-03-14/beta" }, features.Select(r => r.Day + "/" + r.Key).ToArray());
-        Assert.AreEqual(three, features.Single(r => r.Key == "beta").Totals);
+        Assert.AreEqual(UsageDelta.From(three), features.Single(r => r.Key == "beta").Totals);
+        Assert.AreEqual(1, features.Single(r => r.Key == "beta").Totals.Blocked);
 
         var totals = await Rollups.QueryAsync(ws, "2025-03-01", "2025-03-31", RollupDimensions.Total);
         CollectionAssert.AreEquivalent(new[] { "2025-03-13", "2025-03-14", "2025-03-16" }, totals.Select(r => r.Day).ToArray());
@@ -619,22 +622,21 @@ public abstract class StoreContractTests
     }
 
     [TestMethod]
-    public async Task Rollups_ConcurrentAddsOfEveryField_AreExact()
+    public async Task Rollups_ConcurrentTracesWithEveryField_AreCountedExactlyOnce()
     {
         var ws = Ids.New("ws");
         // Every field non-zero (more than one patch can carry on Cosmos DB), with money that floats would not add exactly.
-        var delta = new UsageDelta
+        RequestTrace Trace() => NewTrace(ws, T0, projectId: "prj_x") with
         {
-            Requests = 1, Errors = 1, Blocked = 1, InputTokens = 1234, OutputTokens = 567, CachedInputTokens = 89, WasteTokens = 10, SavedTokens = 7,
-            CostUsd = 0.1m, EstimatedSavingsUsd = 0.2m, PotentialSavingsUsd = 0.000000001m, VerifiedSavingsUsd = 0.123456789m,
-            CacheHits = 1, CacheSavingsUsd = 0.3m, Replays = 1, ReplaySavingsUsd = 0.000435m, Fallbacks = 1, LatencyMs = 0.5,
+            Status = 502, ErrorCode = "provider_error", InputTokens = 1234, OutputTokens = 567, CachedInputTokens = 89, WasteTokens = 10, SavedTokens = 7,
+            CostUsd = 0.1m, WasteUsd = 0.2m, PotentialSavedUsd = 0.000000001m, SavedUsd = 0.123456789m, WasFallback = true, LatencyMs = 0.5,
         };
 
-        await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Rollups.AddAsync(ws, "2025-03-14", [(RollupDimensions.Total, "all"), (RollupDimensions.Project, "prj_x")], delta)));
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Traces.AppendAsync(Trace())));
 
-        var expected = UsageDeltaMath.Sum(Enumerable.Repeat(delta, 50));
+        var expected = UsageDeltaMath.Sum(Enumerable.Repeat(UsageDelta.From(Trace()), 50));
         var rows = await Rollups.QueryAsync(ws, "2025-03-14", "2025-03-14", null);
-        Assert.AreEqual(2, rows.Count);
+        Assert.AreEqual(5, rows.Count, string.Join("\n", rows));
         foreach (var row in rows)
         {
             Assert.AreEqual(expected, row.Totals, row.Dimension);
@@ -643,6 +645,20 @@ public abstract class StoreContractTests
         Assert.AreEqual(5m, rows[0].Totals.CostUsd);
         Assert.AreEqual(0.00000005m, rows[0].Totals.PotentialSavingsUsd);
         Assert.AreEqual(6.17283945m, rows[0].Totals.VerifiedSavingsUsd);
+        Assert.AreEqual(50, rows[0].Totals.Errors);
+    }
+
+    [TestMethod]
+    public async Task Traces_WithASettlement_SettleTheBudgetInTheSameWrite()
+    {
+        var (ws, projectId) = (Ids.New("ws"), Ids.New("prj"));
+        var periods = BudgetPeriods.At(T0);
+        Assert.IsTrue((await Ledger.TryReserveAsync(ws, projectId, periods, 0.05m, 1m, null)).Reserved);
+
+        await Traces.AppendAsync(NewTrace(ws, T0, projectId: projectId), new BudgetSettlement(projectId, periods, 0.05m, 0.000435m));
+
+        Assert.AreEqual(new BudgetUsage(0.000435m, 0m, 0.000435m, 0m), await Ledger.GetAsync(ws, projectId, periods));
+        Assert.AreEqual(1, (await Traces.QueryAsync(ws, new TraceQuery())).Items.Count);
     }
 
     // ---- Health ---------------------------------------------------------------------------------------------

@@ -1,0 +1,46 @@
+using System.Globalization;
+using KillToken.Core.Analytics;
+using KillToken.Core.Budgets;
+using KillToken.Core.Domain;
+using KillToken.Core.Ports;
+using Microsoft.Azure.Cosmos;
+
+namespace KillToken.Storage.Cosmos;
+
+/// <summary>
+/// Cosmos DB writes a call's trace, settlement and rollups as separate documents (<see cref="CosmosTraceStore"/>); this
+/// brings one workspace's day back to what its traces say: the rollup rows that differ are replaced by the traces' sums,
+/// and each project's spend for the day becomes its traced cost with any reservation still held released. One
+/// single-partition query of the day's traces, then point reads and writes in the workspace's partition.
+/// </summary>
+internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRollups rollups, CosmosBudgetLedger ledger, IProjectStore projects) : IDayReconciler
+{
+    public async Task<DayReconciliation> ReconcileAsync(string workspaceId, string day, CancellationToken cancellationToken = default)
+    {
+        var start = DateTimeOffset.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+        await db.EnsureReadyAsync(cancellationToken);
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.orderKey >= @from AND c.orderKey < @to")
+            .WithParameter("@ws", workspaceId)
+            .WithParameter("@type", CosmosTypes.Trace)
+            .WithParameter("@from", CosmosTraceStore.Ticks(start.UtcTicks))
+            .WithParameter("@to", CosmosTraceStore.Ticks(start.AddDays(1).UtcTicks));
+        var traces = await CosmosStoreContext.QueryAsync<RequestTrace>(db.Traces, query, workspaceId, int.MaxValue, cancellationToken);
+
+        var rows = await rollups.RepairDayAsync(workspaceId, day, traces, cancellationToken);
+
+        var periods = BudgetPeriods.At(start);
+        var costs = traces.Where(t => t.ProjectId is not null)
+            .GroupBy(t => t.ProjectId!)
+            .ToDictionary(g => g.Key, g => g.Sum(t => CosmosBudgetLedger.SettledNanos(t.CostUsd ?? 0m)), StringComparer.Ordinal);
+        var budgets = 0;
+        foreach (var project in await projects.ListAsync(workspaceId, cancellationToken))
+        {
+            if (await ledger.RepairDayAsync(workspaceId, project.Id, periods, costs.GetValueOrDefault(project.Id), cancellationToken))
+            {
+                budgets++;
+            }
+        }
+
+        return new DayReconciliation(workspaceId, day, traces.Count, rows, budgets);
+    }
+}

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using KillToken.Tests.TestInfrastructure;
+
+namespace KillToken.Tests.Gateway;
+
+/// <summary>
+/// Issue 10, items 3 and 4 on the embedded store: the gateway is killed (SIGKILL) in the middle of a load, then started
+/// again on the same data folder. Every answered call's trace is there, the reports count exactly the traces, and the
+/// project's budget spend is exactly the traced cost, with no reservation left held.
+/// </summary>
+[TestClass]
+public sealed class CrashConsistencyTests
+{
+    [TestMethod]
+    public async Task KilledMidLoad_ReportsAndBudgetSpendAgreeWithTheTraces_AfterRestart()
+    {
+        await using var upstream = await FakeUpstream.StartAsync(async (context, request) =>
+        {
+            await Task.Delay(Random.Shared.Next(0, 15)); // calls are in flight when the kill lands
+            await FakeUpstream.Json(Fixtures.OpenAIChatCompletion(prompt: 1200, completion: 300))(context, request);
+        });
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dataDirectory);
+        var environment = new Dictionary<string, string> { ["KILLTOKEN_OPENAI_BASE_URL"] = new Uri(upstream.BaseAddress, "v1").ToString() };
+        try
+        {
+            var answered = new ConcurrentBag<string>();
+            string token, projectId, apiKey;
+            await using (var first = await GatewayProcess.StartAsync(dataDirectory, environment))
+            {
+                (token, projectId, apiKey) = await SetUpAsync(first.Client);
+                using var load = new CancellationTokenSource();
+                var workers = Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+                {
+                    while (!load.IsCancellationRequested)
+                    {
+                        try
+                        {
+                            using var response = await SendAsync(first.Client, HttpMethod.Post, "v1/chat", apiKey, new
+                            {
+                                provider = "openai",
+                                model = "gpt-4o-mini",
+                                messages = new[] { new { role = "user", content = "crash test" } },
+                                metadata = new { feature = "crash" },
+                            });
+                            if ((int)response.StatusCode == 200)
+                            {
+                                var body = await response.Content.ReadFromJsonAsync<JsonObject>();
+                                answered.Add(body!["metrics"]!["requestId"]!.GetValue<string>());
+                            }
+                        }
+                        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+                        {
+                            return; // the gateway is gone
+                        }
+                    }
+                })).ToList();
+
+                while (answered.Count < 150)
+                {
+                    await Task.Delay(10);
+                }
+
+                await first.KillAsync();
+                await load.CancelAsync();
+                await Task.WhenAll(workers);
+            }
+
+            await using var second = await GatewayProcess.StartAsync(dataDirectory, environment);
+            var traces = await AllTracesAsync(second.Client, apiKey);
+            var traced = traces.Select(t => t["id"]!.GetValue<string>()).ToHashSet();
+            var missing = answered.Where(id => !traced.Contains(id)).ToList();
+            Assert.AreEqual(0, missing.Count, $"answered before the kill but not traced: {string.Join(", ", missing.Take(5))}");
+            var tracedCost = traces.Sum(t => t["costUsd"]?.GetValue<decimal>() ?? 0m);
+            Assert.IsTrue(tracedCost > 0m);
+
+            using var summaryResponse = await SendAsync(second.Client, HttpMethod.Get, "v1/summary", apiKey);
+            var summary = (await GatewayHost.ReadJsonAsync(summaryResponse, 200))["totals"]!;
+            Assert.AreEqual(traces.Count, summary["requests"]!.GetValue<long>(), "the report counts every trace, once");
+            Assert.AreEqual(Math.Round(tracedCost, 10), summary["costUsd"]!.GetValue<decimal>(), "the report's cost is the traces' cost");
+            Assert.AreEqual(traces.Sum(t => t["inputTokens"]!.GetValue<long>()), summary["inputTokens"]!.GetValue<long>());
+
+            using var projectResponse = await SendAsync(second.Client, HttpMethod.Get, $"api/projects/{projectId}", token);
+            var today = (await GatewayHost.ReadJsonAsync(projectResponse, 200))["spend"]!["today"]!;
+            // The ledger keeps whole nano-dollars, rounding each call's cost up; the view shows six decimals.
+            var spent = today["spentUsd"]!.GetValue<decimal>();
+            Assert.IsTrue(Math.Abs(spent - tracedCost) <= (traces.Count * 0.000000001m) + 0.000001m,
+                $"budget spend {spent} is the traced cost {tracedCost}");
+            Assert.AreEqual(0m, today["reservedUsd"]!.GetValue<decimal>(), "no reservation is left held by the killed process");
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static async Task<(string Token, string ProjectId, string ApiKey)> SetUpAsync(HttpClient client)
+    {
+        using var signUp = await client.PostAsJsonAsync("api/auth/signup", new { email = $"crash-{Guid.NewGuid():N}@example.com", password = "correct horse battery" });
+        var account = await GatewayHost.ReadJsonAsync(signUp, 201);
+        var token = account["token"]!.GetValue<string>();
+        var workspaceId = account["workspace"]!["id"]!.GetValue<string>();
+        // A budget, so every call reserves and settles.
+        using var created = await SendAsync(client, HttpMethod.Post, $"api/workspaces/{workspaceId}/projects", token, new { name = "crash", dailyBudgetUsd = 1000m });
+        var project = await GatewayHost.ReadJsonAsync(created, 201);
+        using var credential = await SendAsync(client, HttpMethod.Post, $"api/workspaces/{workspaceId}/provider-credentials", token, new { provider = "openai", apiKey = "sk-crash-test-0123456789" });
+        await GatewayHost.ReadJsonAsync(credential, 201);
+        return (token, project["project"]!["id"]!.GetValue<string>(), project["apiKey"]!.GetValue<string>());
+    }
+
+    private static async Task<List<JsonObject>> AllTracesAsync(HttpClient client, string apiKey)
+    {
+        var all = new List<JsonObject>();
+        string? cursor = null;
+        do
+        {
+            using var response = await SendAsync(client, HttpMethod.Get, "v1/requests?limit=200" + (cursor is null ? string.Empty : "&cursor=" + Uri.EscapeDataString(cursor)), apiKey);
+            var page = await GatewayHost.ReadJsonAsync(response, 200);
+            all.AddRange(page["data"]!.AsArray().Select(t => t!.AsObject()));
+            cursor = page["nextCursor"]?.GetValue<string>();
+        }
+        while (cursor is not null);
+        return all;
+    }
+
+    private static Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string path, string bearer, object? body = null)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        return client.SendAsync(request);
+    }
+}
