@@ -212,6 +212,8 @@ internal static class GeminiTranslation
     /// <summary>
     /// Gemini's usage: <c>promptTokenCount</c> counts every prompt token (cached ones included, plus
     /// <c>toolUsePromptTokenCount</c> apart); thinking tokens are billed as output on top of <c>candidatesTokenCount</c>.
+    /// <c>promptTokenCount</c> is required; the others may be absent (<c>candidatesTokenCount</c> when there is no
+    /// output, a blocked prompt). Read strictly (<see cref="UsageReader"/>).
     /// </summary>
     public static TokenUsage ReadUsage(JsonNode? body)
     {
@@ -220,15 +222,15 @@ internal static class GeminiTranslation
             return TokenUsage.None;
         }
 
-        var thoughts = OpenAIChatAdapter.Long(usage["thoughtsTokenCount"]);
-        return new TokenUsage
+        var read = new UsageReader(usage);
+        var thoughts = read.Optional("thoughtsTokenCount");
+        return read.Result(new TokenUsage
         {
-            InputTokens = OpenAIChatAdapter.Long(usage["promptTokenCount"]) + OpenAIChatAdapter.Long(usage["toolUsePromptTokenCount"]),
-            OutputTokens = OpenAIChatAdapter.Long(usage["candidatesTokenCount"]) + thoughts,
-            CachedInputTokens = OpenAIChatAdapter.Long(usage["cachedContentTokenCount"]),
+            InputTokens = read.Required("promptTokenCount") + read.Optional("toolUsePromptTokenCount"),
+            OutputTokens = read.Optional("candidatesTokenCount") + thoughts,
+            CachedInputTokens = read.Optional("cachedContentTokenCount"),
             ReasoningTokens = thoughts,
-            Reported = true,
-        };
+        });
     }
 
     public static ProviderResponse ToResponse(UpstreamResult result, TimeSpan latency) =>
