@@ -25,6 +25,12 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
     private static readonly TimeSpan BaseDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A provider's JSON with a name twice in one object is refused when parsed, not later where it is read (a duplicate
+    /// would throw there — a 500 — and which of the two is the usage would be a guess).
+    /// </summary>
+    internal static readonly JsonDocumentOptions ProviderJson = new() { AllowDuplicateProperties = false };
+
     public async Task<UpstreamResult> SendAsync(
         Func<HttpRequestMessage> createRequest, ResolvedCredential credential, string providerName, CancellationToken cancellationToken)
     {
@@ -191,7 +197,7 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
         JsonNode? body = null;
         try
         {
-            body = bytes.Length == 0 ? null : JsonNode.Parse(bytes);
+            body = bytes.Length == 0 ? null : JsonNode.Parse(bytes, documentOptions: ProviderJson);
         }
         catch (JsonException)
         {
