@@ -222,6 +222,28 @@ public sealed class UsageReaderTests
     }
 
     [TestMethod]
+    public void GeminiWithOutput_NeedsItsCandidatesCount()
+    {
+        static JsonObject Answer(JsonObject part, JsonObject usage) => new()
+        {
+            ["candidates"] = new JsonArray(new JsonObject { ["content"] = new JsonObject { ["parts"] = new JsonArray(part), ["role"] = "model" }, ["finishReason"] = "STOP" }),
+            ["usageMetadata"] = usage,
+        };
+
+        var promptOnly = new JsonObject { ["promptTokenCount"] = 8, ["totalTokenCount"] = 8 };
+        AssertInvalid(GeminiTranslation.ReadUsage(Answer(new JsonObject { ["text"] = "Hello" }, promptOnly)), "text without candidatesTokenCount");
+        AssertInvalid(GeminiTranslation.ReadUsage(Answer(new JsonObject { ["functionCall"] = new JsonObject { ["name"] = "f" } }, promptOnly.DeepClone().AsObject())), "a call without candidatesTokenCount");
+        Assert.IsTrue(GeminiTranslation.ReadUsage(Answer(new JsonObject { ["text"] = "thinking", ["thought"] = true }, promptOnly.DeepClone().AsObject())).Billable, "thoughts alone are not candidates");
+        var counted = GeminiTranslation.ReadUsage(Answer(new JsonObject { ["text"] = "Hello" }, new JsonObject { ["promptTokenCount"] = 8, ["candidatesTokenCount"] = 2 }));
+        Assert.IsTrue(counted.Billable);
+        Assert.AreEqual((8L, 2L), (counted.InputTokens, counted.OutputTokens));
+
+        var stream = new GeminiStreamAccumulator();
+        stream.Observe(ServerSentEvent.Create(null, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":9}}"));
+        AssertInvalid(stream.Usage, "a Gemini stream with output and no candidatesTokenCount");
+    }
+
+    [TestMethod]
     public void OptionalDetailObjects_NullMeansAbsent_OtherShapesAreInvalid()
     {
         // vLLM-style servers send the detail objects as null.
