@@ -29,7 +29,7 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
     /// A provider's JSON with a name twice in one object is refused when parsed, not later where it is read (a duplicate
     /// would throw there — a 500 — and which of the two is the usage would be a guess).
     /// </summary>
-    internal static readonly JsonDocumentOptions ProviderJson = new() { AllowDuplicateProperties = false };
+    private static readonly JsonDocumentOptions ProviderJson = new() { AllowDuplicateProperties = false };
 
     public async Task<UpstreamResult> SendAsync(
         Func<HttpRequestMessage> createRequest, ResolvedCredential credential, string providerName, CancellationToken cancellationToken)
