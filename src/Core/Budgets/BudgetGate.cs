@@ -129,8 +129,19 @@ public sealed partial class BudgetGate(
             return 0m;
         }
 
+        return PricingCatalog.Compute(price, WorstCase(price, inputTokens, providerOptions));
+    }
+
+    /// <summary>
+    /// The most a call can use: its input estimate and its output cap (<c>max_tokens</c> and its aliases, else the model's
+    /// largest output, else <see cref="DefaultOutputCap"/>). What a reservation holds, and what a call whose usage is
+    /// missing or invalid is charged.
+    /// </summary>
+    public static TokenUsage WorstCase(ModelPrice price, long inputTokens, JsonObject? providerOptions)
+    {
+        ArgumentNullException.ThrowIfNull(price);
         var output = OutputCap(providerOptions) ?? price.MaxOutput ?? DefaultOutputCap;
-        return PricingCatalog.Compute(price, new TokenUsage { InputTokens = inputTokens, OutputTokens = output, Reported = true });
+        return new TokenUsage { InputTokens = Math.Max(0, inputTokens), OutputTokens = output, Reported = true };
     }
 
     private static long? OutputCap(JsonObject? options)

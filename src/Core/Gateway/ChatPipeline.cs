@@ -269,6 +269,11 @@ public sealed partial class ChatPipeline(
     private static TokenUsage UsageSoFar(Flight flight, ProviderStreamResult result)
     {
         var reported = result.Usage;
+        if (reported.Invalid)
+        {
+            return reported; // no figure of it is trusted, nor estimated around: charged the worst case
+        }
+
         var input = reported.InputTokens > 0 ? reported.InputTokens : TokenEstimator.EstimateMessages(flight.ProviderCall!.Messages);
         var output = Math.Max(reported.OutputTokens, result.OutputText.Length == 0 ? 0 : TokenEstimator.EstimateText(result.OutputText));
         return reported with { InputTokens = input, OutputTokens = output, Reported = true };
@@ -389,8 +394,7 @@ public sealed partial class ChatPipeline(
             }
 
             // 4b. Reserve the call's maximum cost so concurrent calls cannot overspend.
-            var budgetOptions = request.ProviderOptions
-                ?? (request.OutputTokenCap is { } cap ? new JsonObject { ["max_tokens"] = cap } : null);
+            var budgetOptions = OutputCapOptions(request);
             var (held, refusal) = await budget.ReserveAsync(call.Project, plan, state.FinalProvider, state.FinalModel, optimized.InputTokens, budgetOptions, cancellationToken);
             if (refusal is not null)
             {
@@ -429,17 +433,14 @@ public sealed partial class ChatPipeline(
         var state = flight.State;
         var request = state.Call.Request;
         state.ProviderLatency = latency;
-        state.Usage = usage;
-        state.Cost = usage.Reported
-            ? pricing.Cost(state.FinalProvider, state.FinalModel, usage, state.PriceOverrides)
-            : new CostResult(null, CostStatus.Unpriced, null);
+        (state.Usage, state.Cost) = Charge(state, usage);
         state.SavedUsd = SavedUsd(state);
 
         // The reservation stays with the call until its trace is written: the settlement goes into the same write.
         if (cache.Enabled && request.CachePolicy is CachePolicy.WriteOnly or CachePolicy.ReadWrite)
         {
             await cache.SetAsync(state.Call.Project.WorkspaceId, flight.CacheKey!, new CachedResponse(
-                body.ToJsonString(), usage.InputTokens, usage.OutputTokens, usage.CachedInputTokens, state.Cost.CostUsd), cancellationToken);
+                body.ToJsonString(), state.Usage.InputTokens, state.Usage.OutputTokens, state.Usage.CachedInputTokens, state.Cost.CostUsd), cancellationToken);
             state.CacheStatus = request.CachePolicy == CachePolicy.WriteOnly ? CacheStatus.Written : CacheStatus.Miss;
         }
 
@@ -454,11 +455,38 @@ public sealed partial class ChatPipeline(
         state.Usage = usage;
         if (usage.Reported)
         {
-            state.Cost = pricing.Cost(state.FinalProvider, state.FinalModel, usage, state.PriceOverrides);
+            (state.Usage, state.Cost) = Charge(state, usage);
         }
 
         return await FinishAsync(state, error, cancellationToken);
     }
+
+    /// <summary>
+    /// What a provider's answer costs, and the counts to report for it. Usage figures are untrusted (a workspace's own
+    /// endpoint reports them): usage that is missing or invalid never makes a priced call cheaper or free — it is charged
+    /// its worst case, the same maximum its reservation holds (input estimate + output cap at the model's prices, computed
+    /// even when the project has no limits), as <c>costStatus: "estimated"</c> with that estimate as its counts. An
+    /// unpriced model stays unpriced.
+    /// </summary>
+    private (TokenUsage Usage, CostResult Cost) Charge(CallState state, TokenUsage usage)
+    {
+        if (usage.Billable)
+        {
+            return (usage, pricing.Cost(state.FinalProvider, state.FinalModel, usage, state.PriceOverrides));
+        }
+
+        if (pricing.Find(state.FinalProvider, state.FinalModel, state.PriceOverrides) is not { } price)
+        {
+            return (usage, new CostResult(null, CostStatus.Unpriced, null));
+        }
+
+        var worst = BudgetGate.WorstCase(price, state.Optimization?.InputTokens ?? 0, OutputCapOptions(state.Call.Request));
+        return (worst, new CostResult(PricingCatalog.Compute(price, worst), CostStatus.Estimated, price));
+    }
+
+    /// <summary>The options that carry the call's output cap: the request's own, or a native body's cap as <c>max_tokens</c>.</summary>
+    private static JsonObject? OutputCapOptions(ChatRequest request) =>
+        request.ProviderOptions ?? (request.OutputTokenCap is { } cap ? new JsonObject { ["max_tokens"] = cap } : null);
 
     /// <summary>
     /// Whatever a call still holds when it ends without its trace written (failure, cancellation): its reservation,

@@ -27,6 +27,13 @@ public static class CostStatus
     public const string Unpriced = "unpriced";
     /// <summary>Nothing was billed: a cache hit, a replay, or a call that failed before usage.</summary>
     public const string Free = "free";
+
+    /// <summary>
+    /// A priced model answered without usage, or with usage whose figures are invalid (negative, not whole numbers,
+    /// absurdly large, a required count missing): the call is charged its worst case — the maximum its budget
+    /// reservation holds, input estimate + output cap at the model's prices — and its token counts are that estimate.
+    /// </summary>
+    public const string Estimated = "estimated";
 }
 
 public sealed record CostResult(decimal? CostUsd, string Status, ModelPrice? Price);

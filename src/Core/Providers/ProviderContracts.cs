@@ -6,6 +6,12 @@ namespace KillToken.Core.Providers;
 /// <summary>Token counts with each provider's semantics mapped onto one shape.</summary>
 public sealed record TokenUsage
 {
+    /// <summary>
+    /// The largest count one call may report for any one field: 100,000,000 tokens, ten times the largest context
+    /// window any model offers. A larger figure is a broken or hostile report, not usage.
+    /// </summary>
+    public const long MaxTokensPerCall = 100_000_000;
+
     public static TokenUsage None { get; } = new();
 
     /// <summary>All prompt tokens, cached ones included.</summary>
@@ -19,6 +25,19 @@ public sealed record TokenUsage
     public long TotalTokens => InputTokens + OutputTokens;
     /// <summary>False when the provider's answer carried no usage at all.</summary>
     public bool Reported { get; init; }
+
+    /// <summary>
+    /// True when the answer carried usage whose figures cannot be trusted: a required count missing or null, or any
+    /// count negative, not a whole number, not a number, or above <see cref="MaxTokensPerCall"/>. The counts are then
+    /// 0 and mean nothing; the gateway charges such a call (like one without usage) its worst case.
+    /// </summary>
+    public bool Invalid { get; init; }
+
+    /// <summary>Reported and valid: counts a cost can be computed from.</summary>
+    public bool Billable => Reported && !Invalid;
+
+    /// <summary>Usage the provider reported but whose figures are invalid (see <see cref="Invalid"/>).</summary>
+    public static TokenUsage InvalidReport { get; } = new() { Reported = true, Invalid = true };
 }
 
 /// <summary>A workspace's credential with its secret opened; lives for one call and never prints its secrets.</summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using KillToken.Core.Gateway;
 
@@ -10,6 +11,8 @@ namespace KillToken.Core.Providers;
 /// </summary>
 public sealed class ServerSentEvent
 {
+    private static readonly JsonDocumentOptions NoDuplicates = new() { AllowDuplicateProperties = false };
+
     public ServerSentEvent(ReadOnlyMemory<byte> raw, string? name, string data)
     {
         Raw = raw;
@@ -41,7 +44,10 @@ public sealed class ServerSentEvent
 
     public static ServerSentEvent Json(string? name, JsonNode data) => Create(name, data.ToJsonString());
 
-    /// <summary>The event's data as a JSON object; null when it is empty, not JSON, or not an object (a stream may send anything).</summary>
+    /// <summary>
+    /// The event's data as a JSON object; null when it is empty, not JSON, not an object, or names a member twice in one
+    /// object (a stream may send anything; a duplicate would otherwise throw where it is read).
+    /// </summary>
     public JsonObject? DataAsObject()
     {
         if (Data.Length == 0)
@@ -51,7 +57,7 @@ public sealed class ServerSentEvent
 
         try
         {
-            return JsonNode.Parse(Data) as JsonObject;
+            return JsonNode.Parse(Data, documentOptions: NoDuplicates) as JsonObject;
         }
         catch (System.Text.Json.JsonException)
         {

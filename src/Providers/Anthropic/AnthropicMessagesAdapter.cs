@@ -133,7 +133,10 @@ internal sealed class AnthropicMessagesAdapter(ProviderHttp http, ProviderEndpoi
         }, credential, "anthropic", cancellationToken);
     }
 
-    /// <summary>Anthropic's input_tokens excludes cache reads and writes; ours counts every prompt token.</summary>
+    /// <summary>
+    /// Anthropic's input_tokens excludes cache reads and writes; ours counts every prompt token. <c>input_tokens</c> and
+    /// <c>output_tokens</c> are required, the cache counts may be absent. Read strictly (<see cref="UsageReader"/>).
+    /// </summary>
     internal static TokenUsage ReadUsage(JsonNode? body)
     {
         if (body?["usage"] is not JsonObject usage)
@@ -141,16 +144,16 @@ internal sealed class AnthropicMessagesAdapter(ProviderHttp http, ProviderEndpoi
             return TokenUsage.None;
         }
 
-        var read = OpenAIChatAdapter.Long(usage["cache_read_input_tokens"]);
-        var written = OpenAIChatAdapter.Long(usage["cache_creation_input_tokens"]);
-        return new TokenUsage
+        var reader = new UsageReader(usage);
+        var read = reader.Optional("cache_read_input_tokens");
+        var written = reader.Optional("cache_creation_input_tokens");
+        return reader.Result(new TokenUsage
         {
-            InputTokens = OpenAIChatAdapter.Long(usage["input_tokens"]) + read + written,
-            OutputTokens = OpenAIChatAdapter.Long(usage["output_tokens"]),
+            InputTokens = reader.Required("input_tokens") + read + written,
+            OutputTokens = reader.Required("output_tokens"),
             CachedInputTokens = read,
             CacheWriteTokens = written,
-            Reported = true,
-        };
+        });
     }
 
     private static void Authorize(HttpRequestMessage request, ResolvedCredential credential, IReadOnlyDictionary<string, string>? nativeHeaders = null)

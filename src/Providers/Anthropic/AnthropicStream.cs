@@ -236,7 +236,11 @@ internal sealed class AnthropicStreamAccumulator : IStreamAccumulator
         _text.Append(text);
     }
 
-    /// <summary>message_start carries the input side; message_delta the cumulative output (and, lately, the input again).</summary>
+    /// <summary>
+    /// message_start carries the input side; message_delta the cumulative output (and, lately, the input again, null
+    /// where unchanged). A null <c>output_tokens</c> is kept: it is the final count, and null is not one (it must not
+    /// leave message_start's placeholder standing as the output).
+    /// </summary>
     private void MergeUsage(JsonNode? usage)
     {
         if (usage is not JsonObject fields)
@@ -249,6 +253,10 @@ internal sealed class AnthropicStreamAccumulator : IStreamAccumulator
             if (value is not null && value.GetValueKind() != JsonValueKind.Null)
             {
                 _usage[key] = value.DeepClone();
+            }
+            else if (key == "output_tokens")
+            {
+                _usage[key] = null;
             }
         }
     }

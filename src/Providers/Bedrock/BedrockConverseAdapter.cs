@@ -169,7 +169,10 @@ internal sealed partial class BedrockConverseAdapter(ProviderHttp http, Provider
     public IChatCompletionChunkTranslator? CreateChunkTranslator(string model, bool includeUsage) =>
         new BedrockChatCompletions.ChunkTranslator(model, includeUsage);
 
-    /// <summary>Converse usage: <c>inputTokens</c> excludes cache reads and writes; ours counts every prompt token.</summary>
+    /// <summary>
+    /// Converse usage: <c>inputTokens</c> excludes cache reads and writes; ours counts every prompt token.
+    /// <c>inputTokens</c> and <c>outputTokens</c> are required, the cache counts may be absent. Read strictly (<see cref="UsageReader"/>).
+    /// </summary>
     internal static TokenUsage ReadUsage(JsonNode? body)
     {
         if (body?["usage"] is not JsonObject usage)
@@ -177,16 +180,16 @@ internal sealed partial class BedrockConverseAdapter(ProviderHttp http, Provider
             return TokenUsage.None;
         }
 
-        var read = OpenAIChatAdapter.Long(usage["cacheReadInputTokens"]);
-        var written = OpenAIChatAdapter.Long(usage["cacheWriteInputTokens"]);
-        return new TokenUsage
+        var reader = new UsageReader(usage);
+        var read = reader.Optional("cacheReadInputTokens");
+        var written = reader.Optional("cacheWriteInputTokens");
+        return reader.Result(new TokenUsage
         {
-            InputTokens = OpenAIChatAdapter.Long(usage["inputTokens"]) + read + written,
-            OutputTokens = OpenAIChatAdapter.Long(usage["outputTokens"]),
+            InputTokens = reader.Required("inputTokens") + read + written,
+            OutputTokens = reader.Required("outputTokens"),
             CachedInputTokens = read,
             CacheWriteTokens = written,
-            Reported = true,
-        };
+        });
     }
 
     /// <summary>

@@ -25,6 +25,12 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
     private static readonly TimeSpan BaseDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A provider's JSON with a name twice in one object is refused when parsed, not later where it is read (a duplicate
+    /// would throw there — a 500 — and which of the two is the usage would be a guess).
+    /// </summary>
+    private static readonly JsonDocumentOptions ProviderJson = new() { AllowDuplicateProperties = false };
+
     public async Task<UpstreamResult> SendAsync(
         Func<HttpRequestMessage> createRequest, ResolvedCredential credential, string providerName, CancellationToken cancellationToken)
     {
@@ -191,7 +197,7 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
         JsonNode? body = null;
         try
         {
-            body = bytes.Length == 0 ? null : JsonNode.Parse(bytes);
+            body = bytes.Length == 0 ? null : JsonNode.Parse(bytes, documentOptions: ProviderJson);
         }
         catch (JsonException)
         {
@@ -205,8 +211,9 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
                 : new UpstreamResult(status, null, new GatewayError(502, ErrorCodes.ProviderError, $"{providerName} answered with a body that is not a JSON object."), latency);
         }
 
-        var providerError = Scrub(body, bytes, credential);
-        var message = ProviderMessage(body) is { } m ? Redact(m, credential) : $"{providerName} answered HTTP {status}.";
+        var redactor = new SecretRedactor(credential.SecretValues());
+        var providerError = Scrub(body, bytes, redactor);
+        var message = ProviderMessage(body) is { } m ? redactor.Redact(m) : $"{providerName} answered HTTP {status}.";
         var error = status switch
         {
             401 or 403 => new GatewayError(502, ErrorCodes.ProviderAuthFailed,
@@ -230,34 +237,23 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
         ?? ChatRequestParser.AsString(ChatRequestParser.Field(body, "message"))
         ?? ChatRequestParser.AsString(ChatRequestParser.Field(body, "error"));
 
-    private static JsonNode? Scrub(JsonNode? body, byte[] bytes, ResolvedCredential credential)
+    private static JsonNode? Scrub(JsonNode? body, byte[] bytes, SecretRedactor redactor)
     {
-        var text = body?.ToJsonString() ?? Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 64 * 1024));
-        var redacted = Redact(text, credential);
-        if (body is null)
+        if (body is not null)
         {
-            // Redact first, then shorten: a secret cut in half by the limit would otherwise escape the scrub.
-            return redacted.Length == 0 ? null : JsonValue.Create(redacted.Length > 2048 ? redacted[..2048] : redacted);
+            return redactor.Redact(body);
         }
 
-        return redacted == text ? body : JsonNode.Parse(redacted);
+        // Redact first, then shorten: a secret cut in half by the limit would otherwise escape the scrub.
+        var redacted = redactor.Redact(Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 64 * 1024)));
+        return redacted.Length == 0 ? null : JsonValue.Create(redacted.Length > 2048 ? redacted[..2048] : redacted);
     }
 
-    /// <summary>Removes every secret of the credential from text that came back from the provider.</summary>
-    internal static string Redact(string text, ResolvedCredential credential)
-    {
-        foreach (var secret in credential.SecretValues())
-        {
-            if (secret.Length >= 4)
-            {
-                text = text.Replace(secret, "[redacted]", StringComparison.Ordinal);
-                var encoded = JsonEncodedText.Encode(secret).ToString();
-                text = text.Replace(encoded, "[redacted]", StringComparison.Ordinal);
-            }
-        }
+    /// <summary>A provider's JSON with every secret of the credential removed from its strings (see <see cref="SecretRedactor"/>).</summary>
+    internal static JsonNode? Scrub(JsonNode? body, ResolvedCredential credential) => new SecretRedactor(credential.SecretValues()).Redact(body);
 
-        return text;
-    }
+    /// <summary>Removes every secret of the credential from text that came back from the provider: as sent, JSON-escaped, percent-encoded or base64 (see <see cref="SecretRedactor"/>).</summary>
+    internal static string Redact(string text, ResolvedCredential credential) => new SecretRedactor(credential.SecretValues()).Redact(text);
 
     public static StringContent JsonContent(JsonNode body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
 

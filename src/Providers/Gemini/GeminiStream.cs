@@ -150,10 +150,11 @@ internal sealed class GeminiStreamAccumulator : IStreamAccumulator
     private JsonObject? _promptFeedback;
     private string? _modelVersion;
     private string? _responseId;
+    private bool _hasOutput;
 
     public bool Completed { get; private set; }
 
-    public TokenUsage Usage => _usage is null ? TokenUsage.None : GeminiTranslation.ReadUsage(new JsonObject { ["usageMetadata"] = _usage.DeepClone() });
+    public TokenUsage Usage => _usage is null ? TokenUsage.None : GeminiTranslation.ReadUsage(new JsonObject { ["usageMetadata"] = _usage.DeepClone() }, _hasOutput);
 
     public (int Status, JsonNode? Body)? ProviderError { get; private set; }
 
@@ -199,6 +200,7 @@ internal sealed class GeminiStreamAccumulator : IStreamAccumulator
             }
 
             state.Add(candidate, index == 0 ? _text : null);
+            _hasOutput |= (ChatRequestParser.Field(candidate["content"], "parts") as JsonArray ?? []).OfType<JsonObject>().Any(GeminiTranslation.IsOutput);
             Completed |= candidate["finishReason"] is JsonValue;
         }
 

@@ -212,24 +212,38 @@ internal static class GeminiTranslation
     /// <summary>
     /// Gemini's usage: <c>promptTokenCount</c> counts every prompt token (cached ones included, plus
     /// <c>toolUsePromptTokenCount</c> apart); thinking tokens are billed as output on top of <c>candidatesTokenCount</c>.
+    /// <c>promptTokenCount</c> is required, and <c>candidatesTokenCount</c> too when the answer has output (it is absent
+    /// without, e.g. for a blocked prompt); the others may be absent. Read strictly (<see cref="UsageReader"/>).
     /// </summary>
-    public static TokenUsage ReadUsage(JsonNode? body)
+    public static TokenUsage ReadUsage(JsonNode? body) => ReadUsage(body, HasOutput(body));
+
+    /// <summary>As <see cref="ReadUsage(JsonNode?)"/>, told whether the answer has output (a stream knows it from its events).</summary>
+    public static TokenUsage ReadUsage(JsonNode? body, bool hasOutput)
     {
-        if (body?["usageMetadata"] is not JsonObject usage)
+        if ((body as JsonObject)?["usageMetadata"] is not JsonObject usage)
         {
             return TokenUsage.None;
         }
 
-        var thoughts = OpenAIChatAdapter.Long(usage["thoughtsTokenCount"]);
-        return new TokenUsage
+        var read = new UsageReader(usage);
+        var thoughts = read.Optional("thoughtsTokenCount");
+        return read.Result(new TokenUsage
         {
-            InputTokens = OpenAIChatAdapter.Long(usage["promptTokenCount"]) + OpenAIChatAdapter.Long(usage["toolUsePromptTokenCount"]),
-            OutputTokens = OpenAIChatAdapter.Long(usage["candidatesTokenCount"]) + thoughts,
-            CachedInputTokens = OpenAIChatAdapter.Long(usage["cachedContentTokenCount"]),
+            InputTokens = read.Required("promptTokenCount") + read.Optional("toolUsePromptTokenCount"),
+            OutputTokens = (hasOutput ? read.Required("candidatesTokenCount") : read.Optional("candidatesTokenCount")) + thoughts,
+            CachedInputTokens = read.Optional("cachedContentTokenCount"),
             ReasoningTokens = thoughts,
-            Reported = true,
-        };
+        });
     }
+
+    /// <summary>True when some candidate of the answer has output: a text part that is not a thought, or a function call.</summary>
+    public static bool HasOutput(JsonNode? response) =>
+        ((response as JsonObject)?["candidates"] as JsonArray ?? []).OfType<JsonObject>()
+            .Any(candidate => (ChatRequestParser.Field(candidate["content"], "parts") as JsonArray ?? []).OfType<JsonObject>().Any(IsOutput));
+
+    /// <summary>A part that is output: a function call, or text that is not a thought.</summary>
+    public static bool IsOutput(JsonObject part) =>
+        part["functionCall"] is JsonObject || (ChatRequestParser.AsString(part["text"]) is { Length: > 0 } && !GeminiStream.IsThought(part));
 
     public static ProviderResponse ToResponse(UpstreamResult result, TimeSpan latency) =>
         result.Error is not null

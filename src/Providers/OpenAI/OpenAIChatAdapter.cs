@@ -104,7 +104,11 @@ internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints end
         }, credential, credential.Provider.Value, cancellationToken);
     }
 
-    /// <summary>OpenAI's usage: cached tokens are a subset of prompt tokens; reasoning tokens a subset of completion tokens.</summary>
+    /// <summary>
+    /// OpenAI's usage: cached tokens are a subset of prompt tokens; reasoning tokens a subset of completion tokens.
+    /// <c>prompt_tokens</c> and <c>completion_tokens</c> are required; the details (and DeepSeek's
+    /// <c>prompt_cache_hit_tokens</c>) may be absent. Read strictly (<see cref="UsageReader"/>).
+    /// </summary>
     internal static TokenUsage ReadUsage(JsonNode? body)
     {
         if (body?["usage"] is not JsonObject usage)
@@ -112,16 +116,17 @@ internal sealed class OpenAIChatAdapter(ProviderHttp http, ProviderEndpoints end
             return TokenUsage.None;
         }
 
-        return new TokenUsage
+        var read = new UsageReader(usage);
+        return read.Result(new TokenUsage
         {
-            InputTokens = Long(usage["prompt_tokens"]),
-            OutputTokens = Long(usage["completion_tokens"]),
-            CachedInputTokens = Long(usage["prompt_tokens_details"]?["cached_tokens"]) + Long(usage["prompt_cache_hit_tokens"]),
-            ReasoningTokens = Long(usage["completion_tokens_details"]?["reasoning_tokens"]),
-            Reported = true,
-        };
+            InputTokens = read.Required("prompt_tokens"),
+            OutputTokens = read.Required("completion_tokens"),
+            CachedInputTokens = read.Optional("prompt_tokens_details", "cached_tokens") + read.Optional("prompt_cache_hit_tokens"),
+            ReasoningTokens = read.Optional("completion_tokens_details", "reasoning_tokens"),
+        });
     }
 
+    /// <summary>A lenient number for indexes and codes in provider JSON; never for token counts (<see cref="UsageReader"/>).</summary>
     internal static long Long(JsonNode? node) =>
         node is JsonValue value && value.TryGetValue<long>(out var number) ? number
         : node is JsonValue d && d.TryGetValue<double>(out var real) ? (long)real : 0;

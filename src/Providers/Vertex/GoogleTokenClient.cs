@@ -110,7 +110,7 @@ internal sealed class GoogleTokenClient(IHttpClientFactory clients, GatewayOptio
         var details = new JsonObject { ["providerStatus"] = status };
         if (body is JsonObject)
         {
-            details["providerError"] = JsonNode.Parse(ProviderHttp.Redact(body.ToJsonString(), credential));
+            details["providerError"] = ProviderHttp.Scrub(body, credential);
         }
 
         var suffix = reason.Length > 0 ? $": {reason}" : ".";

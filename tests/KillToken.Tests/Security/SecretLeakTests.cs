@@ -1,5 +1,7 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.AspNetCore.Http;
@@ -17,7 +19,8 @@ public sealed class SecretLeakTests
     private static readonly string Id = Guid.NewGuid().ToString("N");
     private static readonly string OpenAIKey = $"sk-LEAKCHECK-{Id}";
     private static readonly string AnthropicKey = $"sk-ant-LEAKCHECK-{Id}";
-    private static readonly string CompatibleKey = $"compat-LEAKCHECK-{Id}";
+    // Characters every encoding changes ('+', '/', '=', a space, '~'), so the encoded echoes differ from the raw one.
+    private static readonly string CompatibleKey = $"compat+LEAK/CHECK=x ~{Id}";
     private static readonly string GeminiKey = $"AIza-LEAKCHECK-{Id}";
     private static readonly string RotatedKey = $"sk-LEAKCHECK-rotated-{Id}";
     private static readonly string AwsSecretAccessKey = $"LEAKCHECKawsSecret{Id}";
@@ -61,7 +64,78 @@ public sealed class SecretLeakTests
         ("502 HTML echoing the key", (c, key) => Raw(c, 502, "text/html", $"<html><body>Bad gateway for {key}</body></html>")),
         ("200 with a malformed body echoing the key", (c, key) => Raw(c, 200, "application/json", $"{{\"id\":\"chatcmpl-1\",\"key\":\"{key}\",\"choices\":[")),
         ("200 with a non-JSON body echoing the key", (c, key) => Raw(c, 200, "text/plain", $"not json {key}")),
+        ("401 echoing the key base64-encoded", (c, key) => Json(c, 401, Fixtures.OpenAIError($"Incorrect API key provided: {Base64(key)}", "invalid_request_error", "invalid_api_key"))),
+        ("401 echoing the key base64url-encoded without padding", (c, key) => Json(c, 401, Fixtures.OpenAIError($"Incorrect API key provided: {Base64Url(key)}", "invalid_request_error", "invalid_api_key"))),
+        ("400 echoing the Authorization header base64-encoded (Bearer + key)", (c, key) =>
+        {
+            var body = Fixtures.OpenAIError("Malformed authorization header " + Base64("Bearer " + key), "invalid_request_error", "invalid_value");
+            body["echo"] = new JsonObject { ["authorization"] = Base64("Bearer " + key), ["authorizationUrlSafe"] = Base64Url("Bearer " + key) };
+            return Json(c, 400, body);
+        }),
+        ("403 echoing a Basic user:key credential base64-encoded", (c, key) => Json(c, 403, Fixtures.AnthropicError("permission_error", $"Basic {Base64("apikey:" + key)} may not use this model"))),
+        ("400 plain text echoing the key percent-encoded (upper hex, %20)", (c, key) =>
+            Raw(c, 400, "text/plain", $"Bad request: GET /v1/models?api_key={Uri.EscapeDataString(key)}&b64={Uri.EscapeDataString(Base64(key))}")),
+        ("400 echoing the key form-encoded (+ for space, lower hex)", (c, key) =>
+            Json(c, 400, Fixtures.OpenAIError($"Invalid request body: key={LowerHex(WebUtility.UrlEncode(key))}&model=x", "invalid_request_error", "invalid_value"))),
+        ("429 echoing the key percent-encoded byte by byte", (c, key) =>
+        {
+            c.Response.Headers.RetryAfter = "0";
+            return Json(c, 429, Fixtures.OpenAIError($"Rate limit reached for {string.Concat(Encoding.UTF8.GetBytes(key).Select(b => $"%{b:x2}"))}", "requests", "rate_limit_exceeded"));
+        }),
+        ("500 echoing the key base64-encoded", (c, key) => Json(c, 500, new JsonObject { ["error"] = new JsonObject { ["message"] = $"internal failure handling {Base64(key)}" } })),
+        ("502 HTML echoing the key base64- and percent-encoded", (c, key) => Raw(c, 502, "text/html", $"<html><body>Bad gateway for {Base64("Bearer " + key)} / {Uri.EscapeDataString(key)}</body></html>")),
     ];
+
+    private static string Base64(string value) => Convert.ToBase64String(Encoding.UTF8.GetBytes(value));
+
+    private static string Base64Url(string value) => Base64(value).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static string LowerHex(string encoded) => Regex.Replace(encoded, "%[0-9A-F]{2}", m => m.Value.ToLowerInvariant());
+
+    /// <summary>Every form of a secret a leak could take that a plain substring search can find.</summary>
+    private static IEnumerable<string> EncodedForms(string secret)
+    {
+        yield return secret;
+        yield return Base64(secret).TrimEnd('=');
+        yield return Base64Url(secret);
+        foreach (var encoded in new[] { Uri.EscapeDataString(secret), WebUtility.UrlEncode(secret) })
+        {
+            yield return encoded;
+            yield return LowerHex(encoded);
+        }
+
+        yield return string.Concat(Encoding.UTF8.GetBytes(secret).Select(b => $"%{b:X2}"));
+        yield return string.Concat(Encoding.UTF8.GetBytes(secret).Select(b => $"%{b:x2}"));
+    }
+
+    /// <summary>
+    /// Base64 of a secret inside a longer value (<c>base64("Bearer " + key)</c>) contains no fixed form of it: every
+    /// base64-looking run (JSON and percent escapes of its characters undone) is decoded at its four alignments.
+    /// </summary>
+    private static string? SecretInBase64(string text)
+    {
+        var normalized = Regex.Replace(text, @"\\u002[bB]|%2[bB]", "+");
+        normalized = Regex.Replace(normalized, @"\\/|%2[fF]", "/");
+        foreach (Match run in Regex.Matches(normalized, "[A-Za-z0-9+/_-]{6,}"))
+        {
+            var standard = run.Value.Replace('-', '+').Replace('_', '/');
+            for (var offset = 0; offset < 4; offset++)
+            {
+                var aligned = standard[offset..];
+                aligned = aligned[..(aligned.Length / 4 * 4)];
+                var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(aligned));
+                foreach (var secret in ProviderSecrets)
+                {
+                    if (decoded.Contains(secret, StringComparison.Ordinal))
+                    {
+                        return secret;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
 
     [ClassInitialize]
     public static async Task StartAsync(TestContext _)
@@ -190,6 +264,9 @@ public sealed class SecretLeakTests
         Assert.IsTrue(Responses.Count > FailureModes.Length * 10);
         Assert.IsTrue(Responses.Any(r => r.Contains("Incorrect API key provided", StringComparison.Ordinal)),
             "the upstream's echoing error text reached the client (so the secret inside it was really removed, not just absent)");
+        Assert.IsTrue(Responses.Any(r => r.Contains("Incorrect API key provided: [redacted]", StringComparison.Ordinal))
+            && Responses.Any(r => r.Contains("Malformed authorization header [redacted]", StringComparison.Ordinal)),
+            "the encoded echoes reached the client too, redacted");
     }
 
     [TestMethod]
@@ -255,6 +332,12 @@ public sealed class SecretLeakTests
                     Assert.IsTrue(bytes.AsSpan().IndexOf(encoding.GetBytes(secret)) < 0,
                         $"{Path.GetFileName(file)} holds a provider secret in clear ({name}): {secret[..12]}…");
                 }
+
+                foreach (var form in EncodedForms(secret).Skip(1))
+                {
+                    Assert.IsTrue(bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(form)) < 0,
+                        $"{Path.GetFileName(file)} holds a provider secret encoded: {form[..12]}…");
+                }
             }
         }
     }
@@ -305,8 +388,13 @@ public sealed class SecretLeakTests
     {
         foreach (var secret in ProviderSecrets)
         {
-            Assert.IsFalse(text.Contains(secret, StringComparison.Ordinal), $"{where} holds a provider secret: {text}");
+            foreach (var form in EncodedForms(secret))
+            {
+                Assert.IsFalse(text.Contains(form, StringComparison.Ordinal), $"{where} holds a provider secret ({form}): {text}");
+            }
         }
+
+        Assert.IsNull(SecretInBase64(text), $"{where} holds a provider secret inside a base64 value: {text}");
 
         // A JSON writer might escape the PEM's line breaks; the key body alone is checked above, the framing here.
         Assert.IsFalse(text.Contains(VertexKeyBody[..20], StringComparison.Ordinal), $"{where} holds part of the Vertex private key: {text}");
