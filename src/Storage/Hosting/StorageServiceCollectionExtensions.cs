@@ -15,12 +15,19 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IWorkspaceStore, SqliteWorkspaceStore>();
         services.AddSingleton<IProjectStore, SqliteProjectStore>();
         services.AddSingleton<ICredentialStore, SqliteCredentialStore>();
-        services.AddSingleton<ITraceStore, SqliteTraceStore>();
+        services.AddSingleton<ITraceStore>(sp =>
+        {
+            // The rollups are kept from the traces: created with the trace store, they catch up (after a crash too) as soon
+            // as the gateway takes its first call, not only when a report is first read.
+            _ = sp.GetRequiredService<SqliteUsageRollups>();
+            return new SqliteTraceStore(sp.GetRequiredService<SqliteDatabase>());
+        });
         services.AddSingleton<IHealthProbe, SqliteHealthProbe>();
         services.AddSingleton<KillToken.Core.Idempotency.IIdempotencyStore, SqliteIdempotencyStore>();
         services.AddSingleton<KillToken.Core.Caching.ICacheStore, SqliteCacheStore>();
         services.AddSingleton<KillToken.Core.Budgets.IBudgetLedger, SqliteBudgetLedger>();
-        services.AddSingleton<KillToken.Core.Analytics.IUsageRollups, SqliteUsageRollups>();
+        services.AddSingleton<SqliteUsageRollups>();
+        services.AddSingleton<KillToken.Core.Analytics.IUsageRollups>(sp => sp.GetRequiredService<SqliteUsageRollups>());
         return services;
     }
 
