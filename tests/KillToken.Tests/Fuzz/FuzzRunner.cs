@@ -35,10 +35,18 @@ internal sealed record FuzzCase(string Family, int Index, RouteSpec Route)
         _ => true,
     };
 
-    public bool OwnIdsWithOtherTenantsCredential =>
-        Auth?.Kind == AuthKind.OtherTenant && Route.Parameters.Any(p => FuzzRoutes.TenantOwnedParameters.Contains(p) && Id(p).Kind == IdKind.Real);
+    /// <summary>The request carries the neighbour's credential: the neighbour's ids are its own, the tenant's are foreign.</summary>
+    public bool ActsAsNeighbour => Auth?.Kind == AuthKind.OtherTenant;
 
-    public bool BadTenantOwnedId => Route.Parameters.Any(p => FuzzRoutes.TenantOwnedParameters.Contains(p) && Id(p).Kind != IdKind.Real);
+    /// <summary>A workspace-owned path parameter that is not the caller's: garbage, or the other tenant's real id.</summary>
+    public bool BadTenantOwnedId => TenantOwnedIds.Any(id => id.Kind == IdKind.Garbage || CrossTenant(id));
+
+    /// <summary>A workspace-owned path parameter that is another workspace's real id.</summary>
+    public bool CrossTenantId => TenantOwnedIds.Any(CrossTenant);
+
+    private IEnumerable<IdInput> TenantOwnedIds => Route.Parameters.Where(FuzzRoutes.TenantOwnedParameters.Contains).Select(Id);
+
+    private bool CrossTenant(IdInput id) => id.Kind == (ActsAsNeighbour ? IdKind.Real : IdKind.Foreign);
 
     public IdInput Id(string parameter) => Ids is not null && Ids.TryGetValue(parameter, out var id) ? id : IdInput.Real;
 
@@ -63,13 +71,13 @@ internal sealed record FuzzCase(string Family, int Index, RouteSpec Route)
                 expect = Max(expect, Query.WhereRead);
             }
 
-            if (BadTenantOwnedId || AuthInvalid == true || OwnIdsWithOtherTenantsCredential)
+            if (BadTenantOwnedId || AuthInvalid == true)
             {
                 expect = Max(expect, Expect.ClientError);
             }
 
             // invalid_json is owed only when nothing but the body is wrong: a bad key or id is refused first.
-            var onlyTheBody = (Auth is null || Auth.Kind == AuthKind.Right) && !BadTenantOwnedId && Query is null && Header is null && Content is null
+            var onlyTheBody = (Auth is null || Auth.Kind == AuthKind.Right) && Query is null && Header is null && Content is null
                 && (Ids is null || Ids.Values.All(i => i.Kind == IdKind.Real));
             return expect == Expect.InvalidJson && !onlyTheBody ? Expect.ClientError : expect;
         }
@@ -112,7 +120,7 @@ internal static partial class FuzzRunner
         var answer = await world.SendAsync(request);
         report.Count(fuzzCase, input, clock.Elapsed);
 
-        void Fail(string problem) => report.Add(new FuzzFailure(problem, fuzzCase, input, answer));
+        void Fail(string problem) => report.Add(new FuzzFailure(problem, fuzzCase, input, answer) { Cause = answer.Status >= 500 ? Cause(world, answer.Body) : null });
 
         var status = answer.Status;
         var expect = fuzzCase.Expect;
@@ -130,7 +138,7 @@ internal static partial class FuzzRunner
         else if (status < 400 && expect >= Expect.ClientError)
         {
             Fail(fuzzCase.AuthInvalid == true ? "served without a valid credential"
-                : fuzzCase.UsesForeignIds || fuzzCase.OwnIdsWithOtherTenantsCredential ? "another workspace's data was reachable"
+                : fuzzCase.CrossTenantId ? "another workspace's data was reachable"
                 : "bad input accepted instead of refused with a 4xx");
         }
         else if (status is >= 400 and < 500)
@@ -153,39 +161,40 @@ internal static partial class FuzzRunner
             Fail("the provider was called for a refused request");
         }
 
-        await CheckStorageAsync(world, fuzzCase, request, status, Fail);
+        await CheckStorageAsync(world, fuzzCase, request, answer, Fail);
     }
 
-    private static async Task CheckStorageAsync(FuzzWorld world, FuzzCase fuzzCase, Prepared request, int status, Action<string> fail)
+    /// <summary>
+    /// A refused write must leave the caller's workspace as it was; a write with another workspace's ids or credential must
+    /// leave the other workspace as it was whatever the answer; a refused sign-up creates no user.
+    /// </summary>
+    private static async Task CheckStorageAsync(FuzzWorld world, FuzzCase fuzzCase, Prepared request, Answer answer, Action<string> fail)
     {
-        var refused = status is 0 or >= 400;
+        var refused = answer.Status is 0 or >= 400;
         if (fuzzCase.Route.IsWrite)
         {
+            var self = fuzzCase.ActsAsNeighbour;
             if (refused)
             {
-                var after = await world.SnapshotAsync(world.Tenant);
-                if (after != world.TenantBaseline)
+                var (before, after) = await CompareAsync(world, self);
+                if (after != before)
                 {
-                    fail("a refused request changed stored data: " + FuzzWorld.Difference(world.TenantBaseline, after));
-                    await world.SettleTenantAsync();
+                    fail("a refused request changed stored data: " + FuzzWorld.Difference(before, after));
+                    await SettleAsync(world, self, stream: false);
                 }
             }
             else
             {
-                await world.SettleTenantAsync();
+                await SettleAsync(world, self, stream: answer.ContentType == "text/event-stream");
             }
 
             if (fuzzCase.TouchesNeighbour)
             {
-                var after = await world.SnapshotAsync(world.Neighbour);
-                if (after != world.NeighbourBaseline && (refused || fuzzCase.UsesForeignIds))
+                var (before, after) = await CompareAsync(world, !self);
+                if (after != before)
                 {
-                    fail("another workspace's stored data changed: " + FuzzWorld.Difference(world.NeighbourBaseline, after));
-                }
-
-                if (after != world.NeighbourBaseline)
-                {
-                    await world.SettleNeighbourAsync();
+                    fail("another workspace's stored data changed: " + FuzzWorld.Difference(before, after));
+                    await SettleAsync(world, !self, stream: false);
                 }
             }
         }
@@ -201,6 +210,13 @@ internal static partial class FuzzRunner
             }
         }
     }
+
+    private static async Task<(string Before, string After)> CompareAsync(FuzzWorld world, bool neighbour) => neighbour
+        ? (world.NeighbourBaseline, await world.SnapshotAsync(world.Neighbour))
+        : (world.TenantBaseline, await world.SnapshotAsync(world.Tenant));
+
+    private static Task SettleAsync(FuzzWorld world, bool neighbour, bool stream) =>
+        neighbour ? world.SettleNeighbourAsync(stream) : world.SettleTenantAsync(stream);
 
     /// <summary>Builds the request of a case: path with ids, query, headers, body.</summary>
     public static (Prepared Request, string Input) Prepare(FuzzWorld world, FuzzCase c)
@@ -332,6 +348,21 @@ internal static partial class FuzzRunner
         }
     }
 
+    /// <summary>The exception the host logged for a 5xx (type and first KillToken frame), to point a fixer at the code.</summary>
+    public static string? Cause(FuzzWorld world, string body)
+    {
+        var requestId = RequestIdPattern().Match(body) is { Success: true } id ? id.Value : null;
+        var line = requestId is null ? null : world.Host.Logs.Lines.LastOrDefault(l => l.Contains(requestId, StringComparison.Ordinal) && l.Contains("Unhandled", StringComparison.Ordinal));
+        if (line is null)
+        {
+            return null;
+        }
+
+        var type = Regex.Match(line, @"Unhandled (\S+) in request").Groups[1].Value;
+        var frame = Regex.Match(line, @"at (KillToken\.[^\s(]+)").Groups[1].Value;
+        return frame.Length == 0 ? type : $"{type} at {frame}";
+    }
+
     private static string Name(ErrorShape shape) => shape switch
     {
         ErrorShape.Contract => "the contract's",
@@ -342,10 +373,16 @@ internal static partial class FuzzRunner
 
     [GeneratedRegex(@"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+")]
     private static partial Regex EmailPattern();
+
+    [GeneratedRegex("req_[a-z0-9]{20}")]
+    private static partial Regex RequestIdPattern();
 }
 
 internal sealed record FuzzFailure(string Problem, FuzzCase Case, string Input, Answer Answer)
 {
+    /// <summary>What the host logged as the reason for a 5xx.</summary>
+    public string? Cause { get; init; }
+
     /// <summary>The kind of input, without the case's particulars: failures of one kind on many routes are one bug.</summary>
     public string Kind => Case switch
     {
@@ -360,7 +397,7 @@ internal sealed record FuzzFailure(string Problem, FuzzCase Case, string Input, 
         _ => "valid input",
     };
 
-    public string Line => $"{Case.Route.Name} | {Input} → {(Answer.Status == 0 ? "no answer" : Answer.Status.ToString(CultureInfo.InvariantCulture))} {OneLine(Answer.Excerpt)}  [case {Case.Family}#{Case.Index}]";
+    public string Line => $"{Case.Route.Name} | {Input} → {(Answer.Status == 0 ? "no answer" : Answer.Status.ToString(CultureInfo.InvariantCulture))} {OneLine(Answer.Excerpt)}{(Cause is null ? "" : " — logged: " + Cause)}  [case {Case.Family}#{Case.Index}]";
 
     private static string OneLine(string text) => text.Replace('\n', ' ').Replace('\r', ' ');
 }
@@ -411,7 +448,7 @@ internal sealed class FuzzReport(string test)
         if (FuzzSettings.ReportPath is { } file)
         {
             File.AppendAllLines(file, _failures.Select(f => string.Join('\t', test, f.Problem, f.Case.Route.Name, f.Input,
-                f.Answer.Status.ToString(CultureInfo.InvariantCulture), f.Answer.Excerpt.Replace('\t', ' ').Replace('\n', ' '))));
+                f.Answer.Status.ToString(CultureInfo.InvariantCulture), f.Answer.Excerpt.Replace('\t', ' ').Replace('\n', ' '), f.Cause ?? "")));
         }
 
         if (_failures.Count == 0)

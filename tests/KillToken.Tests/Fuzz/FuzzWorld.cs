@@ -34,6 +34,8 @@ internal sealed record Prepared(string Method, string Target, List<KeyValuePair<
 /// <summary>What came back; <see cref="Status"/> 0 when nothing did (<see cref="Failure"/> says why).</summary>
 internal sealed record Answer(int Status, string Body, string? Failure = null)
 {
+    public string? ContentType { get; init; }
+
     public string Excerpt => Body.Length > 300 ? Body[..300] + "…" : Body;
 }
 
@@ -151,7 +153,10 @@ internal sealed class FuzzWorld : IAsyncDisposable
         try
         {
             using var response = await _client.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token);
-            return new Answer((int)response.StatusCode, await response.Content.ReadAsStringAsync(timeout.Token));
+            return new Answer((int)response.StatusCode, await response.Content.ReadAsStringAsync(timeout.Token))
+            {
+                ContentType = response.Content.Headers.ContentType?.MediaType,
+            };
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
@@ -191,10 +196,45 @@ internal sealed class FuzzWorld : IAsyncDisposable
         return snapshot.ToJsonString();
     }
 
-    /// <summary>After a request that was allowed to write: the new baseline, once the tenant can serve again.</summary>
-    public async Task SettleTenantAsync() => (Tenant, TenantBaseline) = await SettleAsync(Tenant);
+    /// <summary>
+    /// After a request that was allowed to write: the new baseline, once the tenant can serve again. After a stream, whose
+    /// cost is settled as it ends, the baseline is taken once two snapshots agree.
+    /// </summary>
+    public async Task SettleTenantAsync(bool afterStream = false)
+    {
+        if (afterStream)
+        {
+            await QuietAsync(Tenant);
+        }
 
-    public async Task SettleNeighbourAsync() => (Neighbour, NeighbourBaseline) = await SettleAsync(Neighbour);
+        (Tenant, TenantBaseline) = await SettleAsync(Tenant);
+    }
+
+    public async Task SettleNeighbourAsync(bool afterStream = false)
+    {
+        if (afterStream)
+        {
+            await QuietAsync(Neighbour);
+        }
+
+        (Neighbour, NeighbourBaseline) = await SettleAsync(Neighbour);
+    }
+
+    private async Task QuietAsync(FuzzTenant tenant)
+    {
+        var previous = await SnapshotAsync(tenant);
+        for (var i = 0; i < 40; i++)
+        {
+            await Task.Delay(25);
+            var current = await SnapshotAsync(tenant);
+            if (current == previous)
+            {
+                return;
+            }
+
+            previous = current;
+        }
+    }
 
     public async Task<bool> UserExistsAsync(string email) =>
         await Host.Services.GetRequiredService<IUserStore>().FindByEmailAsync(email.ToLowerInvariant()) is not null;

@@ -187,7 +187,8 @@ public sealed class MalformedInputReproductionTests
         var answer = await _world.SendAsync(new Prepared(route.Method, path + target[pattern.Length..], headers,
             body is null ? null : new Payload(body, Payload.Json, "reproduction")));
 
-        var shown = $"{route.Method} /{target} → {answer.Status} {answer.Excerpt}";
+        var cause = answer.Status >= 500 ? FuzzRunner.Cause(_world, answer.Body) : null;
+        var shown = $"{route.Method} /{target} → {answer.Status} {answer.Excerpt}{(cause is null ? "" : " — logged: " + cause)}";
         Assert.AreNotEqual(500, answer.Status, "a client's mistake is never a 500: " + shown);
         Assert.AreEqual(400, answer.Status, shown);
         Assert.IsNull(FuzzRunner.ShapeProblem(route.Shape, answer.Status, answer.Body), shown);
