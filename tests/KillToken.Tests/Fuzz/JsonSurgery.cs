@@ -88,7 +88,9 @@ internal static class JsonSurgery
         JsonNode? node = root;
         foreach (var segment in path.Segments)
         {
-            node = segment is int i ? (node as JsonArray)?[i] : (node as JsonObject)?[(string)segment];
+            node = segment is int i
+                ? node is JsonArray array && i < array.Count ? array[i] : null
+                : (node as JsonObject)?[(string)segment];
         }
 
         return node;

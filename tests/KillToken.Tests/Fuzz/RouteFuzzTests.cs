@@ -1,5 +1,5 @@
 using System.Reflection;
-using KillToken.Tests.TestInfrastructure;
+using System.Text.Json.Nodes;
 
 namespace KillToken.Tests.Fuzz;
 
@@ -107,6 +107,40 @@ public sealed class RouteFuzzTests
         }
 
         Assert.IsEmpty(problems, "the valid body of these routes is refused, so their fuzz cases test the wrong thing:" + Environment.NewLine + string.Join(Environment.NewLine, problems));
+    }
+
+    [TestMethod]
+    public async Task TheTenantSnapshot_SeesEveryKindOfWrite_SoARefusedRequestCannotHideOne()
+    {
+        var missed = new List<string>();
+        foreach (var (method, path, body) in new (string, Func<FuzzTenant, string>, JsonObject)[]
+        {
+            ("PATCH", t => $"api/workspaces/{t.WorkspaceId}", new JsonObject { ["name"] = "renamed" }),
+            ("POST", _ => "api/workspaces", new JsonObject { ["name"] = "second" }),
+            ("POST", t => $"api/workspaces/{t.WorkspaceId}/projects", new JsonObject { ["name"] = "another" }),
+            ("PATCH", t => $"api/projects/{t.ProjectId}", new JsonObject { ["alertEmail"] = "ops@example.com" }),
+            ("PATCH", t => $"api/workspaces/{t.WorkspaceId}/provider-credentials/{t.CredentialId}", new JsonObject { ["label"] = "relabelled" }),
+            ("POST", t => $"api/workspaces/{t.WorkspaceId}/provider-credentials", new JsonObject { ["provider"] = "mistral", ["apiKey"] = "mk-0123456789abcdef" }),
+            ("PUT", t => $"api/workspaces/{t.WorkspaceId}/pricing", new JsonObject
+            {
+                ["models"] = new JsonArray(new JsonObject { ["provider"] = "openai", ["model"] = "gpt-4o-mini", ["input"] = 1, ["output"] = 2 }),
+            }),
+        })
+        {
+            var tenant = _world.Tenant;
+            var before = await _world.SnapshotAsync(tenant);
+            var answer = await _world.SendAsync(new Prepared(method, path(tenant), [new("Authorization", "Bearer " + tenant.Token)],
+                new Payload(JsonSurgery.Bytes(body), Payload.Json, "a valid write")));
+            Assert.IsTrue(answer.Status is >= 200 and < 300, $"{method} {path(tenant)} → {answer.Status} {answer.Excerpt}");
+            if (await _world.SnapshotAsync(tenant) == before)
+            {
+                missed.Add($"{method} /{path(tenant)}");
+            }
+
+            await _world.SettleTenantAsync();
+        }
+
+        Assert.IsEmpty(missed, "the snapshot does not see these writes: " + string.Join(", ", missed));
     }
 
     [TestMethod]
