@@ -52,6 +52,17 @@ public sealed class FuzzCheckerTests
     }
 
     [TestMethod]
+    public void TheSweepsCorruptionLists_NameRealCorruptions()
+    {
+        var names = FuzzInputs.Bodies.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
+        Assert.HasCount(FuzzInputs.Bodies.Count, names, "corruption names are unique");
+        foreach (var name in FuzzPlans.CoreBodyNames.Concat(FuzzPlans.IgnoredBodyNames))
+        {
+            Assert.Contains(name, names);
+        }
+    }
+
+    [TestMethod]
     public void DuplicateKeyCorruption_SendsTheKeyTwice()
     {
         var input = FuzzInputs.Bodies.Single(b => b.Name == "duplicate top-level key, another value");

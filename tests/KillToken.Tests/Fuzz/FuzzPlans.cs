@@ -7,10 +7,10 @@ namespace KillToken.Tests.Fuzz;
 internal static class FuzzPlans
 {
     /// <summary>Bodies sent to routes that ignore bodies: they must still be ignored, not crash the route.</summary>
-    private static readonly string[] IgnoredBodyNames = ["truncated JSON", "duplicate top-level key, another value", "invalid UTF-8 in a value: lone continuation byte 0x80", "arrays nested 10,000 deep in a field", "escaped lone surrogate: a value ending in a lone high surrogate \\ud800"];
+    internal static readonly string[] IgnoredBodyNames = ["truncated JSON", "duplicate top-level key, another value", "invalid UTF-8 in a value: lone continuation byte 0x80", "arrays nested 10,000 deep in a field", "escaped lone surrogate: a value ending in a lone high surrogate \\ud800"];
 
     /// <summary>Corruptions every body-reading route gets even in CI: the reproductions.</summary>
-    private static readonly string[] CoreBodyNames =
+    internal static readonly string[] CoreBodyNames =
     [
         "truncated JSON", "duplicate top-level key, another value", "duplicate key in a nested object",
         "invalid UTF-8 in a value: lone continuation byte 0x80", "invalid UTF-8 in a key: lone continuation byte 0x80",

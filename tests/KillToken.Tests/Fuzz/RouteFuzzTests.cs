@@ -95,7 +95,9 @@ public sealed class RouteFuzzTests
             var fuzzCase = new FuzzCase("valid", index++, route);
             var (request, _) = FuzzRunner.Prepare(_world, fuzzCase);
             var answer = await _world.SendAsync(request);
-            if (answer.Status is < 200 or >= 300)
+            // Sign-in refuses everyone from one address for a while after 20 failed attempts, which the fuzz makes.
+            var throttled = answer.Status == 429 && FuzzRunner.Code(answer.Body) == "too_many_attempts";
+            if (answer.Status is < 200 or >= 300 && !throttled)
             {
                 problems.Add($"{route.Name} → {answer.Status} {answer.Excerpt}");
             }
