@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json.Nodes;
 using KillToken.Functions.Hosting;
 
 namespace KillToken.Tests.Fuzz;
@@ -88,10 +87,10 @@ public sealed class MalformedInputReproductionTests
     }
 
     [TestMethod]
-    [DataRow(new byte[] { 0x80 }, DisplayName = "lone continuation byte 0x80")]
-    [DataRow(new byte[] { 0xC3, 0x28 }, DisplayName = "0xC3 0x28")]
-    [DataRow(new byte[] { 0xC0, 0xAF }, DisplayName = "overlong 0xC0 0xAF")]
-    [DataRow(new byte[] { 0xFF }, DisplayName = "0xFF")]
+    [DataRow(new byte[] { 0x80 }, DisplayName = "SignUp_WithInvalidUtf8InTheName_Is400InvalidJson (lone continuation byte 0x80)")]
+    [DataRow(new byte[] { 0xC3, 0x28 }, DisplayName = "SignUp_WithInvalidUtf8InTheName_Is400InvalidJson (0xC3 0x28)")]
+    [DataRow(new byte[] { 0xC0, 0xAF }, DisplayName = "SignUp_WithInvalidUtf8InTheName_Is400InvalidJson (overlong 0xC0 0xAF)")]
+    [DataRow(new byte[] { 0xFF }, DisplayName = "SignUp_WithInvalidUtf8InTheName_Is400InvalidJson (0xFF)")]
     public async Task SignUp_WithInvalidUtf8InTheName_Is400InvalidJson(byte[] bad)
     {
         var email = NewEmail();
@@ -109,10 +108,10 @@ public sealed class MalformedInputReproductionTests
     }
 
     [TestMethod]
-    [DataRow(new byte[] { 0x80 }, DisplayName = "lone continuation byte 0x80")]
-    [DataRow(new byte[] { 0xC3, 0x28 }, DisplayName = "0xC3 0x28")]
-    [DataRow(new byte[] { 0xC0, 0xAF }, DisplayName = "overlong 0xC0 0xAF")]
-    [DataRow(new byte[] { 0xFF }, DisplayName = "0xFF")]
+    [DataRow(new byte[] { 0x80 }, DisplayName = "Chat_WithInvalidUtf8InMessageContent_Is400InvalidJson (lone continuation byte 0x80)")]
+    [DataRow(new byte[] { 0xC3, 0x28 }, DisplayName = "Chat_WithInvalidUtf8InMessageContent_Is400InvalidJson (0xC3 0x28)")]
+    [DataRow(new byte[] { 0xC0, 0xAF }, DisplayName = "Chat_WithInvalidUtf8InMessageContent_Is400InvalidJson (overlong 0xC0 0xAF)")]
+    [DataRow(new byte[] { 0xFF }, DisplayName = "Chat_WithInvalidUtf8InMessageContent_Is400InvalidJson (0xFF)")]
     public async Task Chat_WithInvalidUtf8InMessageContent_Is400InvalidJson(byte[] bad)
     {
         byte[] body = [.. "{\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"ab"u8, .. bad, .. "cd\"}]}"u8];
@@ -156,8 +155,8 @@ public sealed class MalformedInputReproductionTests
 
     /// <summary>Found by the fuzz: fields the wrapper does not read travel to the provider with their bytes unchecked.</summary>
     [TestMethod]
-    [DataRow(Routes.OpenAIChatCompletions, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"user\":\"ab", DisplayName = "OpenAI 'user'")]
-    [DataRow(Routes.AnthropicMessages, "{\"model\":\"claude-3-5-haiku-latest\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"metadata\":{\"user_id\":\"ab", DisplayName = "Anthropic 'metadata.user_id'")]
+    [DataRow(Routes.OpenAIChatCompletions, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"user\":\"ab", DisplayName = "WrapperRoute_WithInvalidUtf8InAFieldItForwards_Is400_AndNothingReachesTheProvider (OpenAI user)")]
+    [DataRow(Routes.AnthropicMessages, "{\"model\":\"claude-3-5-haiku-latest\",\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"metadata\":{\"user_id\":\"ab", DisplayName = "WrapperRoute_WithInvalidUtf8InAFieldItForwards_Is400_AndNothingReachesTheProvider (Anthropic metadata.user_id)")]
     public async Task WrapperRoute_WithInvalidUtf8InAFieldItForwards_Is400_AndNothingReachesTheProvider(string route, string head)
     {
         var tail = route == Routes.AnthropicMessages ? "cd\"}}" : "cd\"}";
