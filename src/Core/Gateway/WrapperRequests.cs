@@ -209,6 +209,13 @@ public static class WrapperRequestParser
             return null;
         }
 
+        if (headers.AnthropicBeta is { } beta && !beta.All(c => c is >= ' ' and <= '~'))
+        {
+            // A header value HttpClient cannot send would fail as a provider error after retries: it is the caller's.
+            error = GatewayError.BadRequest(ErrorCodes.InvalidRequest, "'anthropic-beta' must be comma-separated beta names in printable ASCII.");
+            return null;
+        }
+
         Restore(native, metadata);
         return new ChatRequest
         {

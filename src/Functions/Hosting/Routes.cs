@@ -55,8 +55,4 @@ public static class Routes
     public const string WorkspacePricing = "api/workspaces/{workspaceId}/pricing";
     /// <summary>Seed 002's digest preview: the current month of <c>?workspaceId=</c>, mailed to the caller when SMTP is set.</summary>
     public const string MonthlyDigestTest = "api/analytics/monthly-digest/test";
-
-    // Dashboard page
-    public const string Dashboard = "";
-    public const string DashboardAsset = "dashboard/{file}";
 }

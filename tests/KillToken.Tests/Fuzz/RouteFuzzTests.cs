@@ -19,8 +19,8 @@ namespace KillToken.Tests.Fuzz;
 /// times as many). A larger value also makes
 /// every sweep exhaustive (every corruption on every route, every field × every wrong type, every garbage id, every
 /// header value): e.g. <c>KILLTOKEN_FUZZ_ITERATIONS=5000</c> for a long run.</item>
-/// <item><c>KILLTOKEN_FUZZ_SEED</c> — the run's seed (default: random, printed in every failure message with the
-/// command line that replays the run).</item>
+/// <item><c>KILLTOKEN_FUZZ_SEED</c> — the run's seed (default: a fixed CI seed, so CI is repeatable; <c>random</c> for a
+/// fresh one; printed in every failure message with the command line that replays the run).</item>
 /// <item><c>KILLTOKEN_FUZZ_SECONDS</c> — wall-clock cap of each test's random phase (CI: 3 s; exhaustive runs: 1 h).</item>
 /// <item><c>KILLTOKEN_FUZZ_REPORT</c> — a file to append every failure to, tab-separated.</item>
 /// </list>
