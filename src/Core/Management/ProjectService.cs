@@ -77,6 +77,12 @@ public sealed class ProjectService(IProjectStore projects, ApiKeyHasher hasher, 
 
     public async Task<ProjectRecord> SetActiveAsync(ProjectRecord project, bool active, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(project);
+        if (project.Active == active)
+        {
+            return project; // already so: nothing to write (repeating the call changes nothing, not even updatedAt)
+        }
+
         var updated = project with { Active = active, UpdatedAt = time.GetUtcNow() };
         await projects.UpdateAsync(updated, cancellationToken: cancellationToken);
         return updated;

@@ -67,6 +67,18 @@ public sealed partial class ProjectKeyTests
     }
 
     [TestMethod]
+    public async Task ActivatingAnActiveProject_ChangesNothing_NotEvenUpdatedAt()
+    {
+        var tenant = await _host.CreateTenantAsync();
+        var before = await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, $"api/projects/{tenant.ProjectId}", session: true), 200);
+
+        var again = await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Post, $"api/projects/{tenant.ProjectId}/activate", session: true), 200);
+
+        Assert.IsTrue(again["active"]!.GetValue<bool>());
+        Assert.AreEqual(before["updatedAt"]!.GetValue<string>(), again["updatedAt"]!.GetValue<string>(), "a repeated activate is not a change");
+    }
+
+    [TestMethod]
     public async Task TwoProjects_GetDifferentKeys()
     {
         var (token, workspaceId) = await _host.SignUpAsync();
