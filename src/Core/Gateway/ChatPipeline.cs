@@ -552,7 +552,7 @@ public sealed partial class ChatPipeline(
             LatencyMs = elapsed,
             OverheadMs = elapsed,
         };
-        return SafeAppendAsync(trace, CancellationToken.None);
+        return SafeAppendAsync(trace, null, CancellationToken.None);
     }
 
     private async Task<ChatOutcome?> TryCacheAsync(CallState state, string cacheKey, CancellationToken cancellationToken)
@@ -607,7 +607,7 @@ public sealed partial class ChatPipeline(
             OverheadMs = elapsed,
         };
         var outcome = new ChatOutcome { Status = stored.Status, ProviderBody = JsonNode.Parse(stored.BodyJson), Metrics = metrics };
-        await SafeAppendAsync(TraceFrom(state, outcome), cancellationToken);
+        await SafeAppendAsync(TraceFrom(state, outcome), null, cancellationToken);
         return outcome;
     }
 
@@ -616,16 +616,15 @@ public sealed partial class ChatPipeline(
     /// <summary>Writes the call's trace together with the settlement of the reservation it still holds.</summary>
     private async Task WriteTraceAsync(CallState state, ChatOutcome outcome, CancellationToken cancellationToken)
     {
-        var reservation = state.Reservation;
+        var settling = state.Reservation is { } reservation ? new Settling(state.Call.Project, reservation, state.Cost.CostUsd ?? 0m) : null;
         state.Reservation = null; // settled by this write (or, if it fails, right after it): never twice
-        await SafeAppendAsync(TraceFrom(state, outcome), cancellationToken, state.Call.Project, reservation, state.Cost.CostUsd ?? 0m);
+        await SafeAppendAsync(TraceFrom(state, outcome), settling, cancellationToken);
     }
 
-    private async Task SafeAppendAsync(RequestTrace trace, CancellationToken cancellationToken,
-        ProjectRecord? project = null, BudgetReservation? reservation = null, decimal costUsd = 0m)
+    private async Task SafeAppendAsync(RequestTrace trace, Settling? settling, CancellationToken cancellationToken)
     {
-        var settlement = project is not null && reservation is not null && (reservation.AmountUsd != 0 || costUsd != 0)
-            ? new BudgetSettlement(project.Id, reservation.Periods, reservation.AmountUsd, costUsd)
+        var settlement = settling is { } s && (s.Reservation.AmountUsd != 0 || s.CostUsd != 0)
+            ? new BudgetSettlement(s.Project.Id, s.Reservation.Periods, s.Reservation.AmountUsd, s.CostUsd)
             : null;
         try
         {
@@ -640,7 +639,7 @@ public sealed partial class ChatPipeline(
             {
                 try
                 {
-                    await budget.SettleAsync(project!, reservation!, costUsd, CancellationToken.None);
+                    await budget.SettleAsync(settling!.Project, settling.Reservation, settling.CostUsd, CancellationToken.None);
                 }
                 catch (Exception settleError)
                 {
@@ -654,9 +653,12 @@ public sealed partial class ChatPipeline(
 
         if (settlement is not null)
         {
-            budget.Settled(project!, reservation!, costUsd);
+            budget.Settled(settling!.Project, settling.Reservation, settling.CostUsd);
         }
     }
+
+    /// <summary>The reservation a finished call still holds, and what the call cost: settled with its trace.</summary>
+    private sealed record Settling(ProjectRecord Project, BudgetReservation Reservation, decimal CostUsd);
 
     private RequestTrace TraceFrom(CallState state, ChatOutcome outcome)
     {
