@@ -14,6 +14,8 @@ namespace KillToken.Tests.Gateway;
 [TestClass]
 public sealed class CrashConsistencyTests
 {
+    public TestContext TestContext { get; set; } = null!;
+
     [TestMethod]
     public async Task KilledMidLoad_ReportsAndBudgetSpendAgreeWithTheTraces_AfterRestart()
     {
@@ -75,6 +77,7 @@ public sealed class CrashConsistencyTests
             var missing = answered.Where(id => !traced.Contains(id)).ToList();
             Assert.AreEqual(0, missing.Count, $"answered before the kill but not traced: {string.Join(", ", missing.Take(5))}");
             var tracedCost = traces.Sum(t => t["costUsd"]?.GetValue<decimal>() ?? 0m);
+            TestContext.WriteLine($"answered before the kill: {answered.Count}; traced after the restart: {traces.Count} (${tracedCost})");
             Assert.IsTrue(tracedCost > 0m);
 
             using var summaryResponse = await SendAsync(second.Client, HttpMethod.Get, "v1/summary", apiKey);
