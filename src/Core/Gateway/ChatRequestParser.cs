@@ -7,58 +7,15 @@ namespace KillToken.Core.Gateway;
 /// <summary>Turns a <c>/v1/chat</c> body into a <see cref="ChatRequest"/> or the contract's 4xx.</summary>
 public static class ChatRequestParser
 {
-    // Duplicate names are refused while parsing (a JsonException) instead of throwing ArgumentException on first use.
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowDuplicateProperties = false };
     private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "developer", "user", "assistant", "tool" };
 
-    /// <summary>
-    /// The one parse of every request body (chat, wrappers, management): total — any body that is not well-formed JSON
-    /// of valid Unicode is a 400 <c>invalid_json</c>, never an exception later. <see cref="JsonNode.Parse(ReadOnlySpan{byte}, JsonNodeOptions?, JsonDocumentOptions)"/>
-    /// materializes names and strings lazily, so invalid UTF-8, escaped lone surrogates and duplicate names would
-    /// otherwise surface as InvalidOperationException or ArgumentException wherever a handler first touches them.
-    /// </summary>
+    /// <summary>The one parse of every request body (chat, wrappers, management): any failure is a 400 <c>invalid_json</c>.</summary>
     public static JsonNode? ParseJson(ReadOnlySpan<byte> body, out GatewayError? error)
     {
-        error = null;
-        try
-        {
-            var node = JsonNode.Parse(body, documentOptions: DocumentOptions);
-            Materialize(node);
-            return node;
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
-        {
-            var detail = ex is JsonException { Message: { } m } && m.Contains("Duplicate", StringComparison.OrdinalIgnoreCase)
-                ? " A property name appears twice in one object."
-                : ex is InvalidOperationException ? " It holds invalid UTF-8 or an unpaired surrogate escape." : string.Empty;
-            error = GatewayError.BadRequest(ErrorCodes.InvalidJson, "The request body is not valid JSON." + detail);
-            return null;
-        }
-    }
-
-    /// <summary>Reads every name and string once, so whatever cannot be read fails here (depth is bounded by MaxDepth).</summary>
-    private static void Materialize(JsonNode? node)
-    {
-        switch (node)
-        {
-            case JsonObject obj:
-                foreach (var (_, value) in obj)
-                {
-                    Materialize(value);
-                }
-
-                break;
-            case JsonArray array:
-                foreach (var item in array)
-                {
-                    Materialize(item);
-                }
-
-                break;
-            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
-                _ = value.GetValue<string>();
-                break;
-        }
+        error = UntrustedJson.TryParse(body, out var node, out var problem)
+            ? null
+            : GatewayError.BadRequest(ErrorCodes.InvalidJson, "The request body is not valid JSON. " + problem);
+        return node;
     }
 
     public static ChatRequest? Parse(ReadOnlySpan<byte> body, string? featureHeader, out GatewayError? error)

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using KillToken.Core.Gateway;
 
@@ -11,8 +10,6 @@ namespace KillToken.Core.Providers;
 /// </summary>
 public sealed class ServerSentEvent
 {
-    private static readonly JsonDocumentOptions NoDuplicates = new() { AllowDuplicateProperties = false };
-
     public ServerSentEvent(ReadOnlyMemory<byte> raw, string? name, string data)
     {
         Raw = raw;
@@ -55,14 +52,7 @@ public sealed class ServerSentEvent
             return null;
         }
 
-        try
-        {
-            return JsonNode.Parse(Data, documentOptions: NoDuplicates) as JsonObject;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
+        return UntrustedJson.TryParse(Data, out var node, out _) ? node as JsonObject : null;
     }
 }
 

@@ -25,12 +25,6 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
     private static readonly TimeSpan BaseDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// A provider's JSON with a name twice in one object is refused when parsed, not later where it is read (a duplicate
-    /// would throw there — a 500 — and which of the two is the usage would be a guess).
-    /// </summary>
-    private static readonly JsonDocumentOptions ProviderJson = new() { AllowDuplicateProperties = false };
-
     public async Task<UpstreamResult> SendAsync(
         Func<HttpRequestMessage> createRequest, ResolvedCredential credential, string providerName, CancellationToken cancellationToken)
     {
@@ -194,12 +188,9 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
 
     internal static UpstreamResult Map(int status, byte[] bytes, TimeSpan? retryAfter, ResolvedCredential credential, string providerName, TimeSpan latency)
     {
+        // Not acceptable JSON (duplicate names, invalid UTF-8 …) is no body: a broken answer, never an exception later.
         JsonNode? body = null;
-        try
-        {
-            body = bytes.Length == 0 ? null : JsonNode.Parse(bytes, documentOptions: ProviderJson);
-        }
-        catch (JsonException)
+        if (bytes.Length > 0 && !UntrustedJson.TryParse(bytes, out body, out _))
         {
             body = null;
         }

@@ -78,12 +78,8 @@ internal sealed class GoogleTokenClient(IHttpClientFactory clients, GatewayOptio
 
     private static (GoogleAccessToken? Token, GatewayError? Error) Read(int status, byte[] bytes, ResolvedCredential credential, DateTimeOffset now)
     {
-        JsonNode? body;
-        try
-        {
-            body = bytes.Length == 0 ? null : JsonNode.Parse(bytes);
-        }
-        catch (JsonException)
+        JsonNode? body = null;
+        if (bytes.Length > 0 && !UntrustedJson.TryParse(bytes, out body, out _))
         {
             body = null;
         }
