@@ -77,8 +77,8 @@ public interface ITraceStore
     /// <summary>
     /// Records a finished call: its trace, its share of the daily rollups and, when given, its budget settlement —
     /// so that reports, traces and budget spend agree after a crash. The embedded store writes all three in one
-    /// transaction; Cosmos DB writes the settlement, then the trace, then the rollups, and the daily close reconciles
-    /// an ended day's rollups and spend with its traces.
+    /// transaction; Cosmos DB writes the trace, then the settlement, then the rollups, and the daily close reconciles
+    /// an ended day's rollups and spend with its traces. When it throws, the settlement was not written.
     /// </summary>
     Task AppendAsync(RequestTrace trace, BudgetSettlement? settlement = null, CancellationToken cancellationToken = default);
     Task<RequestTrace?> GetAsync(string workspaceId, string requestId, CancellationToken cancellationToken = default);
