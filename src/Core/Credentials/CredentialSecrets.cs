@@ -35,7 +35,7 @@ public sealed class CredentialResolver(ICredentialStore credentials, ISecretVaul
         if (record is null)
         {
             return (null, GatewayError.BadRequest(ErrorCodes.ProviderCredentialRequired,
-                $"This workspace has no active '{provider}' credential. Add one with POST /v1/provider-credentials; KillToken never falls back to platform keys."));
+                $"This workspace has no active '{provider}' credential. Add one in the dashboard session API (POST /api/workspaces/{workspaceId}/provider-credentials), or with POST /v1/provider-credentials using a project key that has the 'credentials:write' scope; KillToken never falls back to platform keys."));
         }
 
         return (await OpenAsync(record, cancellationToken), null);

@@ -49,6 +49,8 @@ public static class ErrorCodes
     public const string IdempotencyKeyReused = "idempotency_key_reused";
     public const string Forbidden = "forbidden";
     public const string NotFound = "not_found";
+    public const string MethodNotAllowed = "method_not_allowed";
+    public const string InternalError = "internal_error";
     public const string Conflict = "conflict";
     public const string ValidationFailed = "validation_failed";
     public const string InvalidCredentials = "invalid_credentials";

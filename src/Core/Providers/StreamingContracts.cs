@@ -39,7 +39,7 @@ public sealed class ServerSentEvent
         return new ServerSentEvent(Encoding.UTF8.GetBytes(text.ToString()), name, data);
     }
 
-    public static ServerSentEvent Json(string? name, JsonNode data) => Create(name, data.ToJsonString());
+    public static ServerSentEvent Json(string? name, JsonNode data) => Create(name, ReadableJson.Write(data));
 
     /// <summary>
     /// The event's data as a JSON object; null when it is empty, not JSON, not an object, or names a member twice in one

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using KillToken.Core.Gateway;
 using Microsoft.AspNetCore.Http;
 
@@ -9,10 +8,8 @@ namespace KillToken.Functions.Http;
 /// <summary>JSON and error answers in the contract's shapes (§4).</summary>
 public static class GatewayJson
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
-    {
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
+    /// <summary>Web defaults, nulls written, and only the escapes JSON requires (<see cref="ReadableJson"/>).</summary>
+    public static JsonSerializerOptions Options => ReadableJson.Options;
 
     public static IResult Ok(object value, int status = 200) => Results.Json(value, Options, statusCode: status);
 

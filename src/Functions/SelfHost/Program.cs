@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using KillToken.Functions.Handlers;
 using KillToken.Functions.Http;
 
 namespace KillToken.Functions.SelfHost;
@@ -36,6 +37,8 @@ public static class Program
 
         var app = builder.Build();
         app.UseKillTokenErrors();
+        // 404, 405 and any error status the framework sets itself get the contract's body like every other error.
+        app.UseStatusCodePages(context => StatusBodies.WriteAsync(context.HttpContext));
         app.MapKillToken();
         return app;
     }
