@@ -85,7 +85,19 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
     {
         var user = await users.FindByEmailAsync(email.Trim().ToLowerInvariant(), cancellationToken);
         var ok = PasswordHashing.Verify(password, user?.PasswordHash ?? PasswordHashing.DummyHash);
-        return ok ? user : null;
+        if (!ok || user is null)
+        {
+            return null;
+        }
+
+        // The one moment the plain password is at hand: a hash from an older work factor is replaced by today's.
+        if (PasswordHashing.NeedsRehash(user.PasswordHash))
+        {
+            user = user with { PasswordHash = PasswordHashing.Hash(password) };
+            await users.SetPasswordHashAsync(user.Id, user.PasswordHash, cancellationToken);
+        }
+
+        return user;
     }
 
     public Task<UserRecord?> GetUserAsync(string userId, CancellationToken cancellationToken = default) => users.GetAsync(userId, cancellationToken);

@@ -11,6 +11,8 @@ public interface IUserStore
     Task<bool> TryCreateAsync(UserRecord user, CancellationToken cancellationToken = default);
     Task<UserRecord?> FindByEmailAsync(string email, CancellationToken cancellationToken = default);
     Task<UserRecord?> GetAsync(string userId, CancellationToken cancellationToken = default);
+    /// <summary>Replaces the user's password hash (a rehash at today's work factor); nothing when the user is gone.</summary>
+    Task SetPasswordHashAsync(string userId, string passwordHash, CancellationToken cancellationToken = default);
 }
 
 public interface IWorkspaceStore

@@ -36,10 +36,14 @@ public sealed class ApiKeyHasher
     public string Hash(string key) => Convert.ToHexStringLower(HMACSHA256.HashData(_pepper, Encoding.UTF8.GetBytes(key)));
 }
 
-/// <summary>Passwords with the framework's PBKDF2 (SHA-256, 210k iterations, per-user salt).</summary>
+/// <summary>
+/// Passwords with the framework's PBKDF2 (SHA-256, per-user salt) at OWASP's current work factor. The stored form names
+/// its iteration count, so hashes made at an older count still verify and are replaced on the next successful sign-in.
+/// </summary>
 public static class PasswordHashing
 {
-    private const int Iterations = 210_000;
+    /// <summary>OWASP Password Storage Cheat Sheet's figure for PBKDF2-HMAC-SHA256.</summary>
+    public const int Iterations = 600_000;
     private const int SaltSize = 16;
     private const int HashSize = 32;
 
@@ -62,6 +66,14 @@ public static class PasswordHashing
         var expected = Convert.FromBase64String(parts[3]);
         var actual = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, expected.Length);
         return CryptographicOperations.FixedTimeEquals(actual, expected);
+    }
+
+    /// <summary>True when <paramref name="stored"/> was made at fewer iterations than today's (or in a form this code no longer writes).</summary>
+    public static bool NeedsRehash(string stored)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        var parts = stored.Split('$');
+        return parts.Length != 4 || parts[0] != "pbkdf2-sha256" || !int.TryParse(parts[1], out var iterations) || iterations < Iterations;
     }
 
     /// <summary>A hash to verify against when the user does not exist, so timing does not reveal which emails exist.</summary>

@@ -88,6 +88,21 @@ internal sealed class CosmosUserStore(CosmosStoreContext db) : IUserStore
         await db.EnsureReadyAsync(cancellationToken);
         return (await db.ReadLookupAsync<UserRecord>(CosmosKeys.User(userId), CosmosTypes.User, cancellationToken)).Value;
     }
+
+    public async Task SetPasswordHashAsync(string userId, string passwordHash, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var key = CosmosKeys.User(userId);
+        var (user, etag) = await db.ReadLookupAsync<UserRecord>(key, CosmosTypes.User, cancellationToken);
+        if (user is null || etag is null)
+        {
+            return;
+        }
+
+        // Guarded by the etag: when another sign-in rehashed first, its hash (of the same password) stays.
+        using var document = Lookup(key, CosmosTypes.User, user with { PasswordHash = passwordHash });
+        await CosmosStoreContext.TryReplaceAsync(db.Lookups, key, document, key, etag, cancellationToken);
+    }
 }
 
 internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogger<CosmosWorkspaceStore> logger) : IWorkspaceStore

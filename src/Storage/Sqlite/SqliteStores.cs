@@ -44,6 +44,19 @@ internal sealed class SqliteUserStore(SqliteDatabase db) : IUserStore
 
     public Task<UserRecord?> GetAsync(string userId, CancellationToken cancellationToken = default) =>
         db.ReadAsync(connection => GetLookupAsync<UserRecord>(connection, Keys.User(userId), cancellationToken));
+
+    public Task SetPasswordHashAsync(string userId, string passwordHash, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            // Writes are serialized on the one writer connection, so the read and the write see no other write between.
+            var user = await GetLookupAsync<UserRecord>(connection, Keys.User(userId), cancellationToken);
+            if (user is not null)
+            {
+                await UpsertLookupAsync(connection, Keys.User(userId), user with { PasswordHash = passwordHash }, cancellationToken);
+            }
+
+            return true;
+        }, cancellationToken);
 }
 
 internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
