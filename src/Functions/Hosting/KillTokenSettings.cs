@@ -197,17 +197,17 @@ public sealed class ServerSecrets
     /// <summary>Reads a 32-byte hex key file, creating it (mode 600) when missing. Safe against two processes starting at once.</summary>
     private static byte[] FromFile(string dataDirectory, string fileName)
     {
-        Directory.CreateDirectory(dataDirectory);
         var path = Path.Combine(dataDirectory, fileName);
         if (!File.Exists(path))
         {
+            Storage.LocalFiles.PrivateFiles.CreateFolder(dataDirectory);
             var hex = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
             try
             {
                 var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
                 if (!OperatingSystem.IsWindows())
                 {
-                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                    options.UnixCreateMode = Storage.LocalFiles.PrivateFiles.FileMode;
                 }
 
                 using var stream = new FileStream(path, options);
@@ -219,6 +219,7 @@ public sealed class ServerSecrets
             }
         }
 
+        Storage.LocalFiles.PrivateFiles.Narrow(path);
         return Convert.FromHexString(File.ReadAllText(path).Trim());
     }
 }

@@ -9,7 +9,7 @@ public static class StorageServiceCollectionExtensions
     /// <summary>The embedded store: one SQLite file in the data folder, holding every store port.</summary>
     public static IServiceCollection AddKillTokenSqliteStore(this IServiceCollection services, string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
+        KillToken.Storage.LocalFiles.PrivateFiles.CreateFolder(dataDirectory);
         services.AddSingleton(_ => new SqliteDatabase(Path.Combine(dataDirectory, "killtoken.db")));
         services.AddSingleton<IUserStore, SqliteUserStore>();
         services.AddSingleton<IWorkspaceStore, SqliteWorkspaceStore>();
@@ -34,7 +34,7 @@ public static class StorageServiceCollectionExtensions
     /// <summary>The local AES-256-GCM envelope vault, kept in the embedded store's file.</summary>
     public static IServiceCollection AddKillTokenLocalVault(this IServiceCollection services, Func<byte[]> masterKey, string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
+        KillToken.Storage.LocalFiles.PrivateFiles.CreateFolder(dataDirectory);
         services.AddSingleton(sp =>
             new LocalSecretVault(sp.GetService<SqliteDatabase>() ?? new SqliteDatabase(Path.Combine(dataDirectory, "vault.db")), masterKey()));
         services.AddSingleton<ISecretVault>(sp => sp.GetRequiredService<LocalSecretVault>());

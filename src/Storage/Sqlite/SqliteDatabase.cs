@@ -39,6 +39,9 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
     public SqliteDatabase(string path)
     {
         Path = path;
+        LocalFiles.PrivateFiles.PrepareFile(path);
+        LocalFiles.PrivateFiles.Narrow(path + "-wal");
+        LocalFiles.PrivateFiles.Narrow(path + "-shm");
         ConnectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
