@@ -34,7 +34,14 @@ public sealed partial class PeriodCloseJob(IBudgetLedger ledger, MonthlyDigestJo
             monthClosed = await ledger.TryMarkClosedAsync("month:" + month, cancellationToken);
         }
 
-        Log.Closed(logger, ended.Day, dayClosed, month ?? "-", monthClosed);
+        if (dayClosed || monthClosed)
+        {
+            Log.Closed(logger, ended.Day, month is not null && monthClosed ? $" and the month {month}" : string.Empty);
+        }
+        else
+        {
+            Log.AlreadyClosed(logger, ended.Day);
+        }
         await ReconcileAsync(BudgetPeriods.At(now.ToUniversalTime().AddDays(-2)).Day, cancellationToken);
         if (month is not null)
         {
@@ -79,8 +86,11 @@ public sealed partial class PeriodCloseJob(IBudgetLedger ledger, MonthlyDigestJo
         [LoggerMessage(EventId = 1203, Level = LogLevel.Error, Message = "Could not reconcile workspace {WorkspaceId} day {Day}: {ErrorType}")]
         public static partial void ReconcileFailed(ILogger logger, string workspaceId, string day, string errorType);
 
-        [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Period close: day {Day} closed now {DayClosed}; month {Month} closed now {MonthClosed}")]
-        public static partial void Closed(ILogger logger, string day, bool dayClosed, string month, bool monthClosed);
+        [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Daily close: closed the day {Day}{AndMonth} (UTC)")]
+        public static partial void Closed(ILogger logger, string day, string andMonth);
+
+        [LoggerMessage(EventId = 1204, Level = LogLevel.Debug, Message = "Daily close: the day {Day} was already closed")]
+        public static partial void AlreadyClosed(ILogger logger, string day);
     }
 }
 

@@ -31,7 +31,21 @@ public static class Program
         // so it runs inside the integration's proxying middleware, where the HttpContext is already attached.
         builder.UseMiddleware<HttpErrorWorkerMiddleware>();
 
-        builder.Build().Run();
+        var host = builder.Build();
+        var settings = host.Services.GetRequiredService<KillToken.Functions.Hosting.KillTokenSettings>();
+        KillToken.Functions.Hosting.StartupLog.Ready(
+            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("KillToken"),
+            KillToken.Functions.Hosting.StartupSummary.Describe(settings, builder.Configuration, SiteUrls()));
+        host.Run();
+    }
+
+    /// <summary>The host sets WEBSITE_HOSTNAME in Azure (and <c>func start</c> to localhost:7071); the worker has no listener of its own to ask.</summary>
+    private static List<string> SiteUrls()
+    {
+        var site = Environment.GetEnvironmentVariable("WEBSITE_HOSTNAME");
+        return string.IsNullOrWhiteSpace(site)
+            ? []
+            : [(site.StartsWith("localhost", StringComparison.OrdinalIgnoreCase) || site.StartsWith("127.", StringComparison.Ordinal) ? "http://" : "https://") + site];
     }
 }
 

@@ -3,7 +3,10 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using KillToken.Functions.Handlers;
+using KillToken.Functions.Hosting;
 using KillToken.Functions.Http;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace KillToken.Functions.SelfHost;
 
@@ -36,10 +39,19 @@ public static class Program
         builder.Services.AddHostedService<PeriodCloseService>();
 
         var app = builder.Build();
+        app.Lifetime.ApplicationStarted.Register(() => LogSummary(app));
         app.UseKillTokenErrors();
         // 404, 405 and any error status the framework sets itself get the contract's body like every other error.
         app.UseStatusCodePages(context => StatusBodies.WriteAsync(context.HttpContext));
         app.MapKillToken();
         return app;
+    }
+
+    /// <summary>One block that says what started, once Kestrel knows its addresses (a port of 0 is chosen by then).</summary>
+    private static void LogSummary(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+        var summary = StartupSummary.Describe(app.Services.GetRequiredService<KillTokenSettings>(), app.Configuration, addresses);
+        StartupLog.Ready(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("KillToken"), summary);
     }
 }

@@ -1,0 +1,82 @@
+using KillToken.Functions.Hosting;
+using KillToken.Tests.TestInfrastructure;
+using Microsoft.Extensions.Configuration;
+
+namespace KillToken.Tests.NewUser;
+
+/// <summary>What a person reads when the gateway starts: one block saying what started where, and no secret in it.</summary>
+[TestClass]
+public sealed class StartupSummaryTests
+{
+    private const string SmtpPassword = "smtp-password-never-logged-7f3a";
+    private const string JwtSecret = "jwt-secret-never-logged-0123456789abcdef";
+    private const string UrlPassword = "url-password-never-logged";
+    private const string UrlToken = "url-token-never-logged";
+
+    [TestMethod]
+    public async Task TheStartedGateway_LogsOneBlock_WithItsUrlStoreVaultOverridesAndMail_AndNoSecret()
+    {
+        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["KILLTOKEN_STORE"] = "sqlite",
+            ["KILLTOKEN_OPENAI_BASE_URL"] = $"http://proxy-user:{UrlPassword}@127.0.0.1:9/v1?token={UrlToken}",
+            ["SMTP_HOST"] = "mail.example.com",
+            ["SMTP_PORT"] = "2525",
+            ["SMTP_USER"] = "mailer",
+            ["SMTP_PASS"] = SmtpPassword,
+            ["KILLTOKEN_JWT_SECRET"] = JwtSecret,
+        });
+
+        var block = host.Logs.Lines.Single(l => l.Contains("KillToken is ready.", StringComparison.Ordinal));
+
+        StringAssert.Contains(block, host.BaseAddress.ToString().TrimEnd('/'));
+        StringAssert.Contains(block, Path.Combine(host.DataDirectory, "killtoken.db"));
+        StringAssert.Contains(block, "local AES-256-GCM");
+        StringAssert.Contains(block, "KILLTOKEN_OPENAI_BASE_URL=http://127.0.0.1:9/v1");
+        StringAssert.Contains(block, "SMTP mail.example.com:2525");
+        StringAssert.Contains(block, "session signing from KILLTOKEN_JWT_SECRET");
+        StringAssert.Contains(block, "/health");
+        StringAssert.Contains(block, "dashboard");
+        StringAssert.Contains(block, "openapi");
+        foreach (var line in host.Logs.Lines)
+        {
+            foreach (var secret in new[] { SmtpPassword, JwtSecret, UrlPassword, UrlToken })
+            {
+                Assert.IsFalse(line.Contains(secret, StringComparison.Ordinal), $"a log line holds a secret: {line}");
+            }
+        }
+    }
+
+    [TestMethod]
+    public async Task WithoutSmtpOrOverrides_TheBlockSaysMailIsOff_AndProvidersArePublic()
+    {
+        await using var host = await GatewayHost.StartAsync();
+
+        var block = host.Logs.Lines.Single(l => l.Contains("KillToken is ready.", StringComparison.Ordinal));
+
+        StringAssert.Contains(block, "off (no SMTP_HOST)");
+        StringAssert.Contains(block, "no base URL overridden");
+    }
+
+    [TestMethod]
+    public void OnCosmosDb_TheBlockNamesTheEndpointAndDatabase_NeverTheAccountKey()
+    {
+        const string accountKey = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["KILLTOKEN_STORE"] = "cosmos",
+            ["COSMOS_CONNECTION_STRING"] = $"AccountEndpoint=https://killtoken-prod.documents.azure.com:443/;AccountKey={accountKey};",
+            ["COSMOS_DATABASE"] = "gateway",
+            ["KEYVAULT_URI"] = "https://kt-vault.vault.azure.net/",
+            ["KILLTOKEN_DATA_DIR"] = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N")),
+        }).Build();
+
+        var block = StartupSummary.Describe(KillTokenSettings.Read(configuration), configuration, ["https://kt.azurewebsites.net"]);
+
+        StringAssert.Contains(block, "Cosmos DB, https://killtoken-prod.documents.azure.com");
+        StringAssert.Contains(block, "database 'gateway'");
+        StringAssert.Contains(block, "Azure Key Vault, https://kt-vault.vault.azure.net");
+        Assert.IsFalse(block.Contains(accountKey, StringComparison.Ordinal), block);
+        Assert.IsFalse(block.Contains("AccountKey", StringComparison.OrdinalIgnoreCase), block);
+    }
+}
