@@ -73,7 +73,7 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
 
         if (!await users.TryCreateAsync(user, cancellationToken))
         {
-            return (null, null, new GatewayError(409, ErrorCodes.Conflict, "An account with this email already exists."));
+            return (null, null, new GatewayError(409, ErrorCodes.Conflict, "An account with this email already exists; sign in with POST /api/auth/login."));
         }
 
         var workspace = await CreateWorkspaceAsync(user.Id, string.IsNullOrWhiteSpace(name) ? "My workspace" : $"{name}'s workspace", cancellationToken);
