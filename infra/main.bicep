@@ -84,6 +84,20 @@ param smtpPassword string = ''
 @description('Sender address (SMTP_FROM).')
 param smtpFrom string = ''
 
+@description('SMTP transport security (SMTP_SECURE): starttls (required STARTTLS, usually port 587), tls (implicit TLS, usually 465) or none (clear text).')
+@allowed([
+  'starttls'
+  'tls'
+  'none'
+])
+param smtpSecure string = 'starttls'
+
+@description('Bound for one mail: connect, TLS, AUTH and send (SMTP_TIMEOUT_SECONDS, 1 to 120).')
+param smtpTimeoutSeconds string = '10'
+
+@description('Path of a PEM CA file trusted in addition to the system roots for the SMTP server certificate (SMTP_CA_FILE). Empty = system roots only.')
+param smtpCaFile string = ''
+
 @description('Public URL of the web frontend (FRONTEND_URL). Empty = the function app\'s https://<default host name>.')
 param frontendUrl string = ''
 
@@ -225,6 +239,9 @@ var appSettings = {
   SMTP_USER: smtpUser
   SMTP_PASS: empty(smtpPassword) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.smtpCredUri})'
   SMTP_FROM: smtpFrom
+  SMTP_SECURE: smtpSecure
+  SMTP_TIMEOUT_SECONDS: smtpTimeoutSeconds
+  SMTP_CA_FILE: smtpCaFile
   FRONTEND_URL: !empty(frontendUrl) ? frontendUrl : api.outputs.uri
   CORS_ORIGIN: corsOrigin
   KILLTOKEN_CACHE_ENABLED: 'true'

@@ -45,7 +45,7 @@ public sealed record KillTokenSettings
             ProviderTimeout = TimeSpan.FromSeconds(Long(configuration, SettingNames.ProviderTimeoutSeconds, 100, 1, 600, errors)),
         };
 
-        var smtpPort = (int)Long(configuration, SettingNames.SmtpPort, 587, 1, 65535, errors);
+        var smtp = ReadSmtp(configuration, errors);
         var settings = new KillTokenSettings
         {
             Store = store,
@@ -57,15 +57,7 @@ public sealed record KillTokenSettings
             KeyVaultUri = NullIfEmpty(configuration[SettingNames.KeyVaultUri]),
             FrontendUrl = NullIfEmpty(configuration[SettingNames.FrontendUrl]),
             CorsOrigin = NullIfEmpty(configuration[SettingNames.CorsOrigin]),
-            Smtp = new Notifications.SmtpOptions
-            {
-                Host = NullIfEmpty(configuration[SettingNames.SmtpHost]),
-                Port = smtpPort,
-                User = NullIfEmpty(configuration[SettingNames.SmtpUser]),
-                Password = configuration[SettingNames.SmtpPass],
-                From = NullIfEmpty(configuration[SettingNames.SmtpFrom]) ?? "killtoken@localhost",
-                EnableSsl = smtpPort is 587 or 465,
-            },
+            Smtp = smtp,
         };
 
         if (store == "cosmos" && settings.CosmosEndpoint is null && settings.CosmosConnectionString is null)
@@ -88,6 +80,48 @@ public sealed record KillTokenSettings
         }
 
         return settings;
+    }
+
+    private static Notifications.SmtpOptions ReadSmtp(IConfiguration configuration, List<string> errors)
+    {
+        var secure = (configuration[SettingNames.SmtpSecure] ?? string.Empty).Trim().ToLowerInvariant();
+        var security = secure switch
+        {
+            "" or "starttls" => Notifications.SmtpSecurity.StartTls,
+            "tls" => Notifications.SmtpSecurity.Tls,
+            "none" => Notifications.SmtpSecurity.None,
+            _ => (Notifications.SmtpSecurity?)null,
+        };
+        if (security is null)
+        {
+            errors.Add($"{SettingNames.SmtpSecure} must be 'starttls', 'tls' or 'none'.");
+        }
+
+        var options = new Notifications.SmtpOptions
+        {
+            Host = NullIfEmpty(configuration[SettingNames.SmtpHost]),
+            Port = (int)Long(configuration, SettingNames.SmtpPort, 587, 1, 65535, errors),
+            User = NullIfEmpty(configuration[SettingNames.SmtpUser]),
+            Password = configuration[SettingNames.SmtpPass],
+            From = NullIfEmpty(configuration[SettingNames.SmtpFrom]) ?? "killtoken@localhost",
+            Security = security ?? Notifications.SmtpSecurity.StartTls,
+            Timeout = TimeSpan.FromSeconds(Long(configuration, SettingNames.SmtpTimeoutSeconds, 10, 1, 120, errors)),
+            CaFile = NullIfEmpty(configuration[SettingNames.SmtpCaFile]),
+        };
+
+        if (options.CaFile is not null)
+        {
+            try
+            {
+                _ = Notifications.SmtpServerCertificateTrust.FromPemFile(options.CaFile, options.Timeout);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
+            {
+                errors.Add($"{SettingNames.SmtpCaFile} must name a readable PEM file with at least one certificate ({ex.GetType().Name}).");
+            }
+        }
+
+        return options;
     }
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

@@ -24,6 +24,9 @@ public static class SettingNames
     public const string SmtpUser = "SMTP_USER";
     public const string SmtpPass = "SMTP_PASS";
     public const string SmtpFrom = "SMTP_FROM";
+    public const string SmtpSecure = "SMTP_SECURE";
+    public const string SmtpTimeoutSeconds = "SMTP_TIMEOUT_SECONDS";
+    public const string SmtpCaFile = "SMTP_CA_FILE";
     public const string FrontendUrl = "FRONTEND_URL";
     public const string CorsOrigin = "CORS_ORIGIN";
 
@@ -40,6 +43,6 @@ public static class SettingNames
     [
         Store, DataDir, JwtSecret, KeyPepper, EncryptionKey, MaxBodyBytes, AllowPrivateEndpoints, CacheEnabled, CacheTtlSeconds,
         ProviderTimeoutSeconds, CosmosEndpoint, CosmosDatabase, CosmosConnectionString, KeyVaultUri, SmtpHost, SmtpPort, SmtpUser,
-        SmtpPass, SmtpFrom, FrontendUrl, CorsOrigin,
+        SmtpPass, SmtpFrom, SmtpSecure, SmtpTimeoutSeconds, SmtpCaFile, FrontendUrl, CorsOrigin,
     ];
 }

@@ -168,7 +168,8 @@ public sealed class BudgetTests
     [TestMethod]
     public async Task Alerts_OneEmailPerThresholdPerPeriod_WithTheRightNumbers()
     {
-        await using var host = await GatewayHost.StartAsync(Settings(("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", _smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("SMTP_FROM", "alerts@killtoken.test")));
+        await using var host = await GatewayHost.StartAsync(Settings(("SMTP_HOST", "127.0.0.1"), ("SMTP_PORT", _smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("SMTP_FROM", "alerts@killtoken.test"),
+            ("SMTP_SECURE", "none"))); // the plain emulator offers no STARTTLS
         var alertEmail = $"ops-{Guid.NewGuid():N}@example.com";
         var tenant = await TenantWithBudgetAsync(host, new { dailyBudgetUsd = 1.00m, alertEmail });
         _openai.Handler = Usage(prompt: 0, completion: 50_000); // $0.40 each on gpt-4.1

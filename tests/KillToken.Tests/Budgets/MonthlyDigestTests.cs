@@ -51,6 +51,7 @@ public sealed class MonthlyDigestTests
             settings["SMTP_HOST"] = "127.0.0.1";
             settings["SMTP_PORT"] = _smtp.Port.ToString(CultureInfo.InvariantCulture);
             settings["SMTP_FROM"] = "digest@killtoken.test";
+            settings["SMTP_SECURE"] = "none"; // the plain emulator offers no STARTTLS; TLS modes: SmtpTransportSecurityTests
         }
 
         return GatewayHost.StartAsync(settings, services => services.AddSingleton<TimeProvider>(clock));

@@ -4,8 +4,8 @@ using System.Text.Json.Nodes;
 
 namespace KillToken.Tests.TestInfrastructure;
 
-/// <summary>One message as the SMTP server received it.</summary>
-internal sealed record ReceivedMail(string? From, IReadOnlyList<string> To, string Data)
+/// <summary>One message as the SMTP server received it; <paramref name="Secure"/>: the session was TLS when it arrived.</summary>
+internal sealed record ReceivedMail(string? From, IReadOnlyList<string> To, string Data, string? User = null, bool Secure = false)
 {
     public string Subject => Header("Subject") ?? string.Empty;
 
@@ -50,14 +50,31 @@ internal sealed record ReceivedMail(string? From, IReadOnlyList<string> To, stri
     }
 }
 
+/// <summary>One AUTH command as it reached the server (whatever the outcome), and whether the session was TLS by then.</summary>
+internal sealed record ReceivedAuth(string? User, bool Secure, bool Accepted);
+
+/// <summary>How the test SMTP server speaks (server.js --mode).</summary>
+internal enum SmtpServerMode
+{
+    /// <summary>Clear text only: STARTTLS is not offered, AUTH is accepted in clear.</summary>
+    Plain,
+
+    /// <summary>STARTTLS offered (AUTH is accepted before it too, so a client that authenticates early is seen).</summary>
+    StartTls,
+
+    /// <summary>Implicit TLS from the first byte.</summary>
+    Tls,
+}
+
 /// <summary>
-/// A real SMTP server (npm smtp-server, tests/emulators/smtp) on 127.0.0.1, one process per test class;
-/// every message it accepts is kept for assertions. Its stdin pipe closing stops it, even after a crash.
+/// A real SMTP server (npm smtp-server, tests/emulators/smtp) on 127.0.0.1, one process per test class or test;
+/// every message and every AUTH it receives is kept for assertions. Its stdin pipe closing stops it, even after a crash.
 /// </summary>
 internal sealed class SmtpTestServer : IDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<ReceivedMail> _messages = new();
+    private readonly ConcurrentQueue<ReceivedAuth> _auths = new();
 
     private SmtpTestServer(Process process) => _process = process;
 
@@ -65,7 +82,13 @@ internal sealed class SmtpTestServer : IDisposable
 
     public IReadOnlyList<ReceivedMail> Messages => [.. _messages];
 
-    public static async Task<SmtpTestServer> StartAsync()
+    public IReadOnlyList<ReceivedAuth> Auths => [.. _auths];
+
+    /// <param name="mode">plain (default), STARTTLS or implicit TLS.</param>
+    /// <param name="certificate">The server's key and certificate; required unless <paramref name="mode"/> is plain.</param>
+    /// <param name="requiredLogin">When set, MAIL needs AUTH with exactly this user and password.</param>
+    public static async Task<SmtpTestServer> StartAsync(
+        SmtpServerMode mode = SmtpServerMode.Plain, TestServerCertificate? certificate = null, (string User, string Password)? requiredLogin = null)
     {
         var folder = Path.Combine(RepositoryRoot(), "tests", "emulators", "smtp");
         if (!Directory.Exists(Path.Combine(folder, "node_modules")))
@@ -74,14 +97,32 @@ internal sealed class SmtpTestServer : IDisposable
             await install.WaitForExitAsync();
         }
 
-        var process = Process.Start(new ProcessStartInfo("node", "server.js 0")
+        var start = new ProcessStartInfo("node")
         {
             WorkingDirectory = folder,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-        })!;
+        };
+        start.ArgumentList.Add("server.js");
+        start.ArgumentList.Add("0");
+        start.ArgumentList.Add("--mode=" + mode.ToString().ToLowerInvariant());
+        if (mode != SmtpServerMode.Plain)
+        {
+            ArgumentNullException.ThrowIfNull(certificate);
+            start.ArgumentList.Add("--key=" + certificate.KeyFile);
+            start.ArgumentList.Add("--cert=" + certificate.CertificateFile);
+        }
+
+        if (requiredLogin is { } login)
+        {
+            start.ArgumentList.Add("--require-auth");
+            start.Environment["SMTP_EMULATOR_USER"] = login.User;
+            start.Environment["SMTP_EMULATOR_PASS"] = login.Password;
+        }
+
+        var process = Process.Start(start)!;
         var server = new SmtpTestServer(process);
         var ready = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
@@ -99,10 +140,19 @@ internal sealed class SmtpTestServer : IDisposable
             else if (e.Data.StartsWith('{'))
             {
                 var json = JsonNode.Parse(e.Data)!;
+                var secure = json["secure"]?.GetValue<bool>() ?? false;
+                if (json["event"]?.GetValue<string>() == "auth")
+                {
+                    server._auths.Enqueue(new ReceivedAuth(json["user"]?.GetValue<string>(), secure, json["accepted"]!.GetValue<bool>()));
+                    return;
+                }
+
                 server._messages.Enqueue(new ReceivedMail(
                     json["from"]?.GetValue<string>(),
                     [.. json["to"]!.AsArray().Select(t => t!.GetValue<string>())],
-                    json["data"]!.GetValue<string>()));
+                    json["data"]!.GetValue<string>(),
+                    json["user"]?.GetValue<string>(),
+                    secure));
             }
         };
         process.BeginOutputReadLine();
