@@ -47,7 +47,7 @@ public static class StartupSummary
             .ToList();
         Line("providers", overrides.Count == 0 ? "each provider's public API (no base URL overridden)" : "overridden: " + string.Join(", ", overrides));
         Line("mail", settings.Smtp.Host is { } host
-            ? $"SMTP {host}:{settings.Smtp.Port}{(settings.Smtp.User is null ? string.Empty : ", signing in as a user")} — budget alerts and monthly digests are mailed"
+            ? $"SMTP {host}:{settings.Smtp.Port}, {SmtpMode(settings.Smtp.Security)}{(settings.Smtp.User is null ? string.Empty : ", signing in as a user")}, {settings.Smtp.Timeout.TotalSeconds:0} s per mail — budget alerts and monthly digests are mailed"
             : $"off (no {SettingNames.SmtpHost}): alerts and digests are recorded as skipped");
         Line("cache", settings.Gateway.CacheEnabled ? $"exact cache on, entries kept {settings.Gateway.CacheTtl.TotalSeconds:0} s" : "exact cache off");
         var root = baseUrl ?? string.Empty;
@@ -56,6 +56,13 @@ public static class StartupSummary
         Line("health", $"{root}/health (alive), {root}/ready (store, vault, keys)");
         return text.ToString().TrimEnd('\n');
     }
+
+    private static string SmtpMode(Notifications.SmtpSecurity security) => security switch
+    {
+        Notifications.SmtpSecurity.Tls => "implicit TLS",
+        Notifications.SmtpSecurity.None => "CLEAR TEXT (SMTP_SECURE=none)",
+        _ => "STARTTLS required",
+    };
 
     private static bool HasSetting(IConfiguration configuration, string name) => !string.IsNullOrWhiteSpace(configuration[name]);
 

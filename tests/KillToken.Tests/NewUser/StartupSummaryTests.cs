@@ -33,7 +33,7 @@ public sealed class StartupSummaryTests
         StringAssert.Contains(block, Path.Combine(host.DataDirectory, "killtoken.db"));
         StringAssert.Contains(block, "local AES-256-GCM");
         StringAssert.Contains(block, "KILLTOKEN_OPENAI_BASE_URL=http://127.0.0.1:9/v1");
-        StringAssert.Contains(block, "SMTP mail.example.com:2525");
+        StringAssert.Contains(block, "SMTP mail.example.com:2525, STARTTLS required");
         StringAssert.Contains(block, "session signing from KILLTOKEN_JWT_SECRET");
         StringAssert.Contains(block, "/health");
         StringAssert.Contains(block, "dashboard");
