@@ -31,7 +31,7 @@ public sealed class ApiKeyAuthenticator(IProjectStore projects, ApiKeyHasher has
 
         if (!project.Scopes.Contains(requiredScope))
         {
-            return (project, new GatewayError(403, ErrorCodes.InsufficientScope, $"This key lacks the '{requiredScope}' scope."));
+            return (project, new GatewayError(403, ErrorCodes.InsufficientScope, $"This key lacks the '{requiredScope}' scope. A workspace owner or admin can grant it (PATCH /api/projects/{project.Id} with \"scopes\"), or use the session routes under /api/workspaces/{project.WorkspaceId}/."));
         }
 
         return (project, null);

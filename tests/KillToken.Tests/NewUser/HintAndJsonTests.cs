@@ -44,8 +44,10 @@ public sealed partial class HintAndJsonTests
 
         // The key route the hint used to name alone refuses a new key: it lacks credentials:write.
         var byKey = await tenant.SendAsync(HttpMethod.Post, "v1/provider-credentials", new { provider = "openai", apiKey = "sk-test-0123456789abcdef" });
-        Assert.AreEqual(403, (int)byKey.StatusCode);
+        var scopeError = await GatewayHost.ReadJsonAsync(byKey, 403);
         StringAssert.Contains(message, "credentials:write");
+        StringAssert.Contains(scopeError["error"]!["message"]!.GetValue<string>(), $"PATCH /api/projects/{projectId}",
+            "the scope error says how to get the scope");
 
         // Following the session route the hint names, as written, makes the next call succeed.
         var route = SessionRoute().Match(message);
