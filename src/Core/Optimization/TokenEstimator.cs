@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using KillToken.Core.Gateway;
 
@@ -184,7 +183,6 @@ public static class TokenEstimator
     /// looks random (base64, hex, ids: long, and switching between letters and digits or lower and upper case at least
     /// every 4 characters), 0.7 per letter and a token per 3 digits — BPE vocabularies hold no pieces of random strings.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ScanWordRun(ReadOnlySpan<char> text, int start, ref long other, ref long plainWords, ref long accentedWords,
         ref int accentedLetters, ref int latinLetters)
     {
