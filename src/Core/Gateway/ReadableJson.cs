@@ -12,8 +12,6 @@ namespace KillToken.Core.Gateway;
 /// </summary>
 public static class ReadableJson
 {
-    public static JavaScriptEncoder Encoder => JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
-
     /// <summary>Web defaults (camelCase, case-insensitive reads), nulls written, readable escaping.</summary>
     public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
     {
