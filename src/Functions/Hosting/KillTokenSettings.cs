@@ -234,23 +234,8 @@ public sealed class ServerSecrets
         var path = Path.Combine(dataDirectory, fileName);
         if (!File.Exists(path))
         {
-            Storage.LocalFiles.PrivateFiles.CreateFolder(dataDirectory);
-            var hex = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-            try
-            {
-                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-                if (!OperatingSystem.IsWindows())
-                {
-                    options.UnixCreateMode = Storage.LocalFiles.PrivateFiles.FileMode;
-                }
-
-                using var stream = new FileStream(path, options);
-                stream.Write(Encoding.ASCII.GetBytes(hex));
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another process created it first; use theirs.
-            }
+            // When another process created it first, its key is the one read below.
+            Storage.LocalFiles.PrivateFiles.TryCreate(path, Encoding.ASCII.GetBytes(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))));
         }
 
         Storage.LocalFiles.PrivateFiles.Narrow(path);

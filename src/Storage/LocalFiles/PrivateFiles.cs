@@ -29,27 +29,33 @@ public static class PrivateFiles
     /// </summary>
     public static void PrepareFile(string path)
     {
+        TryCreate(path, []);
+        Narrow(path);
+    }
+
+    /// <summary>
+    /// Creates the file owner-only (in an owner-only folder) holding <paramref name="content"/>; false when it already
+    /// exists, e.g. because another process starting at the same time created it first.
+    /// </summary>
+    public static bool TryCreate(string path, ReadOnlySpan<byte> content)
+    {
         CreateFolder(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        if (OperatingSystem.IsWindows())
+        var options = new FileStreamOptions { Mode = System.IO.FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
         {
-            return;
+            options.UnixCreateMode = FileMode;
         }
 
         try
         {
-            using var created = new FileStream(path, new FileStreamOptions
-            {
-                Mode = System.IO.FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = FileMode,
-            });
+            using var stream = new FileStream(path, options);
+            stream.Write(content);
+            return true;
         }
         catch (IOException) when (File.Exists(path))
         {
-            // It exists (or another process created it first): narrow it below.
+            return false;
         }
-
-        Narrow(path);
     }
 
     /// <summary>Narrows an existing file to 600 (the companions of a database an older version created 644).</summary>
