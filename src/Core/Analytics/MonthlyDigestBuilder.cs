@@ -114,8 +114,12 @@ public sealed class MonthlyDigestBuilder(IUsageRollups rollups, IProjectStore pr
 
         if (warnings.FirstOrDefault(w => w.BlockedRequests > 0) is { } refused)
         {
+            // A project that already has a fallback was refused with the fallback tried too: only a higher budget helps.
+            var advice = projectsById[refused.ProjectId].FallbackModel is { } fallback
+                ? $"its fallback model {fallback} was tried first"
+                : "or set a cheaper fallbackModel on it";
             return string.Create(CultureInfo.InvariantCulture,
-                $"Raise the budget of project \"{refused.ProjectName}\" or set a cheaper fallbackModel on it: {refused.BlockedRequests} request(s) were refused with budget_exceeded.");
+                $"Raise the budget of project \"{refused.ProjectName}\" ({advice}): {refused.BlockedRequests} request(s) were refused with budget_exceeded.");
         }
 
         if (warnings.FirstOrDefault(w => projectsById[w.ProjectId].FallbackModel is null) is { } near)

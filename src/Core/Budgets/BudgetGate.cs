@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using KillToken.Core.Domain;
 using KillToken.Core.Gateway;
-using KillToken.Core.Optimization;
+using KillToken.Core.Ports;
 using KillToken.Core.Pricing;
 using KillToken.Core.Providers;
 using Microsoft.Extensions.Logging;
@@ -11,15 +11,20 @@ using Microsoft.Extensions.Logging;
 namespace KillToken.Core.Budgets;
 
 /// <summary>
-/// Budgets that hold under concurrency. Guarantee: a call is admitted only with a reservation of its maximum cost
-/// that fits beside settled spend and every outstanding reservation, so settled spend never passes a limit as long
-/// as no call costs more than it reserved. A call is refused only when settled spend alone leaves no room for its
-/// reservation; when the room is merely held by in-flight calls, it waits for them to settle instead.
+/// Budgets that serve up to the limit and never past it. A call is admitted only with a reservation of its maximum cost
+/// that fits beside settled spend and every outstanding reservation — in the project's daily and monthly limits and the
+/// workspace's monthly limit — so settled spend never passes a limit as long as no call costs more than it reserved.
+/// When the worst case does not fit, a call whose caller set no output cap is sent with a lower cap the remaining budget
+/// pays for (at least <see cref="MinimumOutputCap"/> tokens); failing that, the project's fallback model is tried the same
+/// way. A call is refused only when no candidate fits even with every in-flight call settled at zero; when the room is
+/// merely held by in-flight calls, it waits for them to settle instead.
 /// </summary>
 public sealed partial class BudgetGate(
     IBudgetLedger ledger,
     IPricingCatalog pricing,
-    WorkspacePricing workspacePricing,
+    WorkspaceSettings workspaces,
+    IWorkspaceStore workspaceStore,
+    IUserStore users,
     IBudgetAlertSender alerts,
     GatewayOptions options,
     TimeProvider time,
@@ -27,95 +32,184 @@ public sealed partial class BudgetGate(
 {
     public const decimal FallbackThreshold = 0.8m;
     public const int DefaultOutputCap = 4096;
+
+    /// <summary>
+    /// The smallest output cap admission lowers a call to. Below it most answers would be cut off mid-sentence, so the
+    /// call goes to the fallback model or is refused instead of being sent to fail.
+    /// </summary>
+    public const int MinimumOutputCap = 256;
+
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _settled = new(StringComparer.Ordinal);
 
-    public Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default)
+    public async Task<BudgetPlan> PlanAsync(ProjectRecord project, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(project);
-        return project.DailyBudgetUsd is null && project.MonthlyBudgetUsd is null
+        var workspaceLimit = (await workspaces.GetAsync(project.WorkspaceId, cancellationToken))?.MonthlyBudgetUsd;
+        return project.DailyBudgetUsd is null && project.MonthlyBudgetUsd is null && workspaceLimit is null
             // No limit to reach and no threshold to fall back at: nothing to read (spend is still counted at settle).
-            ? Task.FromResult(new BudgetPlan { Periods = BudgetPeriods.At(time.GetUtcNow()), Usage = BudgetUsage.Zero })
-            : DescribeAsync(project, cancellationToken);
+            ? new BudgetPlan { Periods = BudgetPeriods.At(time.GetUtcNow()), Usage = BudgetUsage.Zero }
+            : await DescribeAsync(project, workspaceLimit, cancellationToken);
     }
 
     public async Task<BudgetPlan> DescribeAsync(ProjectRecord project, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(project);
+        return await DescribeAsync(project, (await workspaces.GetAsync(project.WorkspaceId, cancellationToken))?.MonthlyBudgetUsd, cancellationToken);
+    }
+
+    private async Task<BudgetPlan> DescribeAsync(ProjectRecord project, decimal? workspaceLimit, CancellationToken cancellationToken)
+    {
         var periods = BudgetPeriods.At(time.GetUtcNow());
-        var usage = await ledger.GetAsync(project.WorkspaceId, project.Id, periods, cancellationToken);
-        var exceeded = Exceeded(project, usage, periods, 0m, countReserved: false);
-        if (exceeded is not null)
+        var usage = new Usage(
+            await ledger.GetAsync(project.WorkspaceId, project.Id, periods, cancellationToken),
+            workspaceLimit is null ? BudgetUsage.Zero : await ledger.GetAsync(project.WorkspaceId, WorkspaceBudget.LedgerId, periods, cancellationToken));
+        var limits = Limits(project, workspaceLimit, periods);
+        var plan = new BudgetPlan { Periods = periods, Usage = usage.Project, WorkspaceMonthlyBudgetUsd = workspaceLimit, WorkspaceUsage = usage.Workspace };
+        if (limits.FirstOrDefault(l => l.Spent(usage) >= l.Usd) is { } reached)
         {
-            return new BudgetPlan { Periods = periods, Usage = usage, Rejection = exceeded };
+            return plan with { Rejection = Rejection(reached, usage, requiredUsd: null, heldByCallsInFlight: false) };
         }
 
-        var nearLimit = (project.DailyBudgetUsd is { } day && usage.DaySpent >= day * FallbackThreshold)
-            || (project.MonthlyBudgetUsd is { } month && usage.MonthSpent >= month * FallbackThreshold);
-        return new BudgetPlan
+        var nearLimit = limits.Any(l => l.Spent(usage) >= l.Usd * FallbackThreshold);
+        return plan with
         {
-            Periods = periods,
-            Usage = usage,
             FallbackModel = nearLimit ? project.FallbackModel : null,
             FallbackProvider = nearLimit && project.FallbackProvider is { } p && ProviderId.TryParse(p, out var provider) ? provider : null,
         };
     }
 
-    public async Task<(BudgetReservation? Reservation, GatewayError? Rejection)> ReserveAsync(ProjectRecord project, BudgetPlan plan, ProviderId provider, string model,
-        long inputTokens, JsonObject? providerOptions, CancellationToken cancellationToken = default)
+    public async Task<BudgetAdmission> AdmitAsync(ProjectRecord project, BudgetPlan plan, IReadOnlyList<BudgetCandidate> candidates,
+        CancellationToken cancellationToken = default)
     {
-        if (project.DailyBudgetUsd is null && project.MonthlyBudgetUsd is null)
+        ArgumentNullException.ThrowIfNull(project);
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(candidates);
+        if (candidates.Count == 0)
         {
-            // Nothing to hold back: spend is still counted when the call settles.
-            return (new BudgetReservation(plan.Periods, 0m), null);
+            throw new ArgumentException("Admission needs at least one candidate model.", nameof(candidates));
         }
 
-        var amount = MaximumCost(provider, model, inputTokens, providerOptions, await workspacePricing.GetAsync(project.WorkspaceId, cancellationToken));
+        var limits = Limits(project, plan.WorkspaceMonthlyBudgetUsd, plan.Periods);
+        if (limits.Count == 0)
+        {
+            // Nothing to hold back: spend is still counted when the call settles.
+            return new BudgetAdmission(0, new BudgetReservation(plan.Periods, 0m), null, null);
+        }
+
+        var costs = candidates.Select(Cost).ToList();
         var deadline = time.GetUtcNow() + options.ProviderTimeout;
         while (true)
         {
             var wait = _settled.GetOrAdd(project.Id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-            var (reserved, usage) = await ledger.TryReserveAsync(project.WorkspaceId, project.Id, plan.Periods, amount,
-                project.DailyBudgetUsd, project.MonthlyBudgetUsd, cancellationToken);
-            if (reserved)
+            Usage seen = new(plan.Usage, plan.WorkspaceUsage);
+            for (var i = 0; i < costs.Count; i++)
             {
-                return (new BudgetReservation(plan.Periods, amount), null);
+                var cost = costs[i];
+                var (held, usage) = await TryHoldAsync(project, plan, cost.WorstCaseUsd, cancellationToken);
+                if (held is not null)
+                {
+                    return new BudgetAdmission(i, held, null, null);
+                }
+
+                seen = usage;
+                if (cost.Lowered(limits.Min(l => l.Room(usage, countReserved: true))) is not { } lowered)
+                {
+                    continue;
+                }
+
+                (held, usage) = await TryHoldAsync(project, plan, lowered.AmountUsd, cancellationToken);
+                if (held is not null)
+                {
+                    return new BudgetAdmission(i, held, lowered.OutputCap, null);
+                }
+
+                seen = usage;
             }
 
-            // No room even if every in-flight call settled at zero: refuse. Otherwise wait for them.
-            var refusal = Exceeded(project, usage, plan.Periods, amount, countReserved: false);
-            if (refusal is not null || time.GetUtcNow() > deadline)
+            // Nothing fits now. Refuse when nothing would fit even if every in-flight call settled at zero; otherwise wait.
+            var smallest = costs.Min(c => c.SmallestUsd);
+            var binding = limits.MinBy(l => l.Room(seen, countReserved: false))!;
+            if (!Fits(binding.Room(seen, countReserved: false), smallest))
             {
-                return (null, refusal ?? Exceeded(project, usage, plan.Periods, amount, countReserved: true));
+                return new BudgetAdmission(0, null, null, Rejection(binding, seen, smallest, heldByCallsInFlight: false));
+            }
+
+            if (time.GetUtcNow() > deadline)
+            {
+                var held = limits.MinBy(l => l.Room(seen, countReserved: true))!;
+                return new BudgetAdmission(0, null, null, Rejection(held, seen, smallest, heldByCallsInFlight: true));
             }
 
             await Task.WhenAny(wait, Task.Delay(PollInterval, time, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
         }
+
+        // With nothing to reserve (an unpriced model), a limit is reached when spend has reached it.
+        static bool Fits(decimal room, decimal amount) => amount == 0 ? room > 0 : room >= amount;
+    }
+
+    /// <summary>
+    /// Holds <paramref name="amount"/> in the workspace's counter (when it has a limit) and then the project's; both or
+    /// neither. The workspace's is taken first and given back if the project's refuses, so the two never overshoot —
+    /// at worst a concurrent call sees the workspace briefly fuller than it is, and waits.
+    /// </summary>
+    private async Task<(BudgetReservation? Held, Usage Seen)> TryHoldAsync(ProjectRecord project, BudgetPlan plan, decimal amount, CancellationToken cancellationToken)
+    {
+        var (workspaceId, periods) = (project.WorkspaceId, plan.Periods);
+        if (plan.WorkspaceMonthlyBudgetUsd is not { } workspaceLimit)
+        {
+            var (reserved, usage) = await ledger.TryReserveAsync(workspaceId, project.Id, periods, amount, project.DailyBudgetUsd, project.MonthlyBudgetUsd, cancellationToken);
+            return (reserved ? new BudgetReservation(periods, amount) : null, new Usage(usage, BudgetUsage.Zero));
+        }
+
+        var (workspaceReserved, workspaceUsage) = await ledger.TryReserveAsync(workspaceId, WorkspaceBudget.LedgerId, periods, amount, null, workspaceLimit, cancellationToken);
+        if (!workspaceReserved)
+        {
+            return (null, new Usage(await ledger.GetAsync(workspaceId, project.Id, periods, cancellationToken), workspaceUsage));
+        }
+
+        var (projectReserved, projectUsage) = await ledger.TryReserveAsync(workspaceId, project.Id, periods, amount, project.DailyBudgetUsd, project.MonthlyBudgetUsd, cancellationToken);
+        if (projectReserved)
+        {
+            return (new BudgetReservation(periods, amount, IncludesWorkspace: true), new Usage(projectUsage, workspaceUsage));
+        }
+
+        await ledger.SettleAsync(workspaceId, WorkspaceBudget.LedgerId, periods, amount, 0m, CancellationToken.None);
+        return (null, new Usage(projectUsage, workspaceUsage with { DayReserved = workspaceUsage.DayReserved - amount, MonthReserved = workspaceUsage.MonthReserved - amount }));
     }
 
     public async Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(project);
+        ArgumentNullException.ThrowIfNull(reservation);
         if (reservation.AmountUsd == 0 && actualCostUsd == 0)
         {
             return; // nothing held, nothing spent: no write
         }
 
         await ledger.SettleAsync(project.WorkspaceId, project.Id, reservation.Periods, reservation.AmountUsd, actualCostUsd, cancellationToken);
+        if (reservation.IncludesWorkspace)
+        {
+            await ledger.SettleAsync(project.WorkspaceId, WorkspaceBudget.LedgerId, reservation.Periods, reservation.AmountUsd, actualCostUsd, cancellationToken);
+        }
+
         Settled(project, reservation, actualCostUsd);
     }
 
     public void Settled(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd)
     {
         ArgumentNullException.ThrowIfNull(project);
+        ArgumentNullException.ThrowIfNull(reservation);
         if (_settled.TryRemove(project.Id, out var signal))
         {
             signal.TrySetResult();
         }
 
-        if (actualCostUsd > 0 && (project.DailyBudgetUsd is not null || project.MonthlyBudgetUsd is not null))
+        if (actualCostUsd > 0 && (project.DailyBudgetUsd is not null || project.MonthlyBudgetUsd is not null || reservation.IncludesWorkspace))
         {
             // Off the request path: a slow or broken mail server never delays or fails a call.
-            _ = Task.Run(() => AlertAsync(project, reservation.Periods, CancellationToken.None), CancellationToken.None);
+            _ = Task.Run(() => AlertAsync(project, reservation, CancellationToken.None), CancellationToken.None);
         }
     }
 
@@ -124,12 +218,7 @@ public sealed partial class BudgetGate(
         IReadOnlyList<ModelPrice>? priceOverrides = null)
     {
         var price = pricing.Find(provider, model, priceOverrides);
-        if (price is null)
-        {
-            return 0m;
-        }
-
-        return PricingCatalog.Compute(price, WorstCase(price, inputTokens, providerOptions));
+        return price is null ? 0m : PricingCatalog.Compute(price, WorstCase(price, inputTokens, providerOptions));
     }
 
     /// <summary>
@@ -140,11 +229,14 @@ public sealed partial class BudgetGate(
     public static TokenUsage WorstCase(ModelPrice price, long inputTokens, JsonObject? providerOptions)
     {
         ArgumentNullException.ThrowIfNull(price);
-        var output = OutputCap(providerOptions) ?? price.MaxOutput ?? DefaultOutputCap;
-        return new TokenUsage { InputTokens = Math.Max(0, inputTokens), OutputTokens = output, Reported = true };
+        return WorstCase(price, inputTokens, OutputCap(providerOptions));
     }
 
-    private static long? OutputCap(JsonObject? options)
+    private static TokenUsage WorstCase(ModelPrice price, long inputTokens, long? outputCap) =>
+        new() { InputTokens = Math.Max(0, inputTokens), OutputTokens = outputCap ?? price.MaxOutput ?? DefaultOutputCap, Reported = true };
+
+    /// <summary>The output cap a request's options set (<c>max_completion_tokens</c>, <c>max_tokens</c> and the other providers' names).</summary>
+    public static long? OutputCap(JsonObject? options)
     {
         foreach (var name in new[] { "max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens", "maxTokens" })
         {
@@ -157,66 +249,155 @@ public sealed partial class BudgetGate(
         return null;
     }
 
-    private GatewayError? Exceeded(ProjectRecord project, BudgetUsage usage, BudgetPeriods periods, decimal amount, bool countReserved)
+    private CandidateCost Cost(BudgetCandidate candidate)
     {
-        if (project.DailyBudgetUsd is { } day && Over(usage.DaySpent + (countReserved ? usage.DayReserved : 0) + amount, day, amount))
+        var price = pricing.Find(candidate.Provider, candidate.Model, candidate.PriceOverrides);
+        if (price is null)
         {
-            return Rejection("daily", day, usage.DaySpent, periods.DayResetsAt);
+            return new CandidateCost(null, 0, null, 0m, 0m);
         }
 
-        if (project.MonthlyBudgetUsd is { } month && Over(usage.MonthSpent + (countReserved ? usage.MonthReserved : 0) + amount, month, amount))
-        {
-            return Rejection("monthly", month, usage.MonthSpent, periods.MonthResetsAt);
-        }
-
-        return null;
-
-        // With nothing to reserve, the limit is reached when spend has reached it; otherwise when the reservation would pass it.
-        static bool Over(decimal total, decimal limit, decimal amount) => amount == 0 ? total >= limit : total > limit;
+        var worst = WorstCase(price, candidate.InputTokens, candidate.CallerOutputCap);
+        var worstUsd = PricingCatalog.Compute(price, worst);
+        // A caller's own cap is kept as it is, so its worst case is also its smallest; otherwise the minimum output.
+        var smallestUsd = candidate.CallerOutputCap is not null || worst.OutputTokens <= MinimumOutputCap
+            ? worstUsd
+            : PricingCatalog.Compute(price, worst with { OutputTokens = MinimumOutputCap });
+        return new CandidateCost(price, worst.InputTokens, candidate.CallerOutputCap is null ? worst.OutputTokens : null, worstUsd, smallestUsd);
     }
 
-    private GatewayError Rejection(string scope, decimal limit, decimal spent, DateTimeOffset resetsAt)
+    /// <summary>What one candidate costs: its worst case, the least it can be admitted for, and the lowered cap a room buys.</summary>
+    /// <param name="LowerableOutput">The worst-case output when admission may lower it (the caller set no cap); null otherwise.</param>
+    private sealed record CandidateCost(ModelPrice? Price, long InputTokens, long? LowerableOutput, decimal WorstCaseUsd, decimal SmallestUsd)
     {
-        var retryAfter = (int)Math.Ceiling(Math.Max(1, (resetsAt - time.GetUtcNow()).TotalSeconds));
-        return new GatewayError(429, ErrorCodes.BudgetExceeded,
-            $"The project's {scope} budget of ${limit.ToString("0.00##", CultureInfo.InvariantCulture)} is reached; it resets at {resetsAt:yyyy-MM-ddTHH:mm:ssZ}.")
+        /// <summary>The largest output cap (≥ <see cref="MinimumOutputCap"/>, below the worst case) whose cost fits <paramref name="room"/>.</summary>
+        public (long OutputCap, decimal AmountUsd)? Lowered(decimal room)
         {
-            RetryAfterSeconds = retryAfter,
-            Details = new JsonObject
+            if (Price is null || LowerableOutput is not { } worstOutput || Price.Output <= 0 || worstOutput <= MinimumOutputCap)
             {
-                ["scope"] = scope,
-                ["limitUsd"] = limit,
-                ["spentUsd"] = Math.Round(spent, 6),
-                ["resetsAt"] = resetsAt.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            },
-        };
+                return null;
+            }
+
+            var inputUsd = PricingCatalog.Compute(Price, new TokenUsage { InputTokens = InputTokens, Reported = true });
+            var affordable = (room - inputUsd) * 1_000_000m / Price.Output;
+            if (affordable < MinimumOutputCap)
+            {
+                return null;
+            }
+
+            // Whole tokens, one below what the division allows so rounding to the ledger's nano-dollars cannot pass the room.
+            var cap = (long)Math.Min(worstOutput - 1, Math.Floor(affordable) - 1);
+            if (cap < MinimumOutputCap)
+            {
+                return null;
+            }
+
+            return (cap, PricingCatalog.Compute(Price, new TokenUsage { InputTokens = InputTokens, OutputTokens = cap, Reported = true }));
+        }
     }
 
-    private async Task AlertAsync(ProjectRecord project, BudgetPeriods periods, CancellationToken cancellationToken)
+    /// <summary>A project's and its workspace's counters as admission saw them.</summary>
+    private sealed record Usage(BudgetUsage Project, BudgetUsage Workspace);
+
+    /// <summary>One limit a call must fit: the project's daily or monthly, or the workspace's monthly.</summary>
+    private sealed record Limit(string Scope, decimal Usd, DateTimeOffset ResetsAt)
+    {
+        public decimal Spent(Usage usage) => Scope switch
+        {
+            BudgetScopes.Daily => usage.Project.DaySpent,
+            BudgetScopes.Monthly => usage.Project.MonthSpent,
+            _ => usage.Workspace.MonthSpent,
+        };
+
+        public decimal Reserved(Usage usage) => Scope switch
+        {
+            BudgetScopes.Daily => usage.Project.DayReserved,
+            BudgetScopes.Monthly => usage.Project.MonthReserved,
+            _ => usage.Workspace.MonthReserved,
+        };
+
+        public decimal Room(Usage usage, bool countReserved) => Usd - Spent(usage) - (countReserved ? Reserved(usage) : 0m);
+    }
+
+    private static List<Limit> Limits(ProjectRecord project, decimal? workspaceMonthly, BudgetPeriods periods)
+    {
+        var limits = new List<Limit>(3);
+        if (project.DailyBudgetUsd is { } day)
+        {
+            limits.Add(new Limit(BudgetScopes.Daily, day, periods.DayResetsAt));
+        }
+
+        if (project.MonthlyBudgetUsd is { } month)
+        {
+            limits.Add(new Limit(BudgetScopes.Monthly, month, periods.MonthResetsAt));
+        }
+
+        if (workspaceMonthly is { } workspace)
+        {
+            limits.Add(new Limit(BudgetScopes.Workspace, workspace, periods.MonthResetsAt));
+        }
+
+        return limits;
+    }
+
+    /// <summary>
+    /// The 429: which limit, what it is, what is spent and what remains. When the remainder is held by calls in flight the
+    /// answer says so and asks to retry in a second; otherwise it is retried when the limit resets.
+    /// </summary>
+    private GatewayError Rejection(Limit limit, Usage usage, decimal? requiredUsd, bool heldByCallsInFlight)
+    {
+        var spent = limit.Spent(usage);
+        var remaining = Math.Max(0m, limit.Usd - spent);
+        var owner = limit.Scope == BudgetScopes.Workspace ? "The workspace's monthly" : $"The project's {limit.Scope}";
+        var reset = limit.ResetsAt.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        var message = heldByCallsInFlight
+            ? $"{owner} budget of {Usd(limit.Usd)} is held by calls in flight ({Usd(remaining)} not yet spent); retry shortly."
+            : remaining <= 0 || requiredUsd is null
+                ? $"{owner} budget of {Usd(limit.Usd)} is reached; it resets at {reset}."
+                : $"{owner} budget of {Usd(limit.Usd)} is reached: {Usd(remaining)} remains, less than the smallest call it could admit ({Usd(requiredUsd.Value)}); it resets at {reset}.";
+        var details = new JsonObject
+        {
+            ["scope"] = limit.Scope,
+            ["limitUsd"] = limit.Usd,
+            ["spentUsd"] = Math.Round(spent, 6),
+            ["remainingUsd"] = Math.Round(remaining, 6),
+            ["resetsAt"] = reset,
+        };
+        if (requiredUsd is { } required)
+        {
+            details["requiredUsd"] = Math.Round(required, 6);
+        }
+
+        return new GatewayError(429, ErrorCodes.BudgetExceeded, message)
+        {
+            RetryAfterSeconds = heldByCallsInFlight ? 1 : (int)Math.Ceiling(Math.Max(1, (limit.ResetsAt - time.GetUtcNow()).TotalSeconds)),
+            Details = details,
+        };
+
+        static string Usd(decimal value) => "$" + value.ToString("0.00##", CultureInfo.InvariantCulture);
+    }
+
+    private async Task AlertAsync(ProjectRecord project, BudgetReservation reservation, CancellationToken cancellationToken)
     {
         try
         {
-            var usage = await ledger.GetAsync(project.WorkspaceId, project.Id, periods, cancellationToken);
-            var scopes = new List<(string Scope, string Period, decimal? Limit, decimal Spent, DateTimeOffset ResetsAt)>
+            var periods = reservation.Periods;
+            if (project.DailyBudgetUsd is not null || project.MonthlyBudgetUsd is not null)
             {
-                ("daily", "day:" + periods.Day, project.DailyBudgetUsd, usage.DaySpent, periods.DayResetsAt),
-                ("monthly", "month:" + periods.Month, project.MonthlyBudgetUsd, usage.MonthSpent, periods.MonthResetsAt),
-            };
-            foreach (var (scope, period, limit, spent, resetsAt) in scopes)
-            {
-                if (limit is not { } l || l <= 0)
-                {
-                    continue;
-                }
+                var usage = await ledger.GetAsync(project.WorkspaceId, project.Id, periods, cancellationToken);
+                await AlertScopeAsync(project.WorkspaceId, project.Id, project.Name, [project.AlertEmail], BudgetScopes.Daily, "day:" + periods.Day,
+                    project.DailyBudgetUsd, usage.DaySpent, periods.DayResetsAt, cancellationToken);
+                await AlertScopeAsync(project.WorkspaceId, project.Id, project.Name, [project.AlertEmail], BudgetScopes.Monthly, "month:" + periods.Month,
+                    project.MonthlyBudgetUsd, usage.MonthSpent, periods.MonthResetsAt, cancellationToken);
+            }
 
-                foreach (var threshold in new[] { 100, 80 })
+            if (reservation.IncludesWorkspace && await workspaces.GetAsync(project.WorkspaceId, cancellationToken) is { MonthlyBudgetUsd: { } limit } workspace)
+            {
+                var usage = await ledger.GetAsync(project.WorkspaceId, WorkspaceBudget.LedgerId, periods, cancellationToken);
+                if (usage.MonthSpent >= limit * FallbackThreshold)
                 {
-                    if (spent >= l * threshold / 100m && await ledger.TryClaimAlertAsync(project.WorkspaceId, project.Id, period, threshold, cancellationToken))
-                    {
-                        var delivery = await alerts.SendAsync(new BudgetAlert(project.WorkspaceId, project.Id, project.Name, project.AlertEmail,
-                            scope, period, threshold, l, spent, resetsAt), cancellationToken);
-                        Log.AlertSent(logger, project.Id, scope, threshold, delivery);
-                    }
+                    await AlertScopeAsync(project.WorkspaceId, WorkspaceBudget.LedgerId, workspace.Name, await OwnerEmailsAsync(project.WorkspaceId, cancellationToken),
+                        BudgetScopes.Workspace, "month:" + periods.Month, limit, usage.MonthSpent, periods.MonthResetsAt, cancellationToken);
                 }
             }
         }
@@ -227,10 +408,47 @@ public sealed partial class BudgetGate(
         }
     }
 
+    /// <summary>Sends the 100% and 80% alerts of one limit that spend has crossed, each once per period (claimed in the ledger).</summary>
+    private async Task AlertScopeAsync(string workspaceId, string ledgerId, string name, IReadOnlyList<string?> recipients, string scope, string period,
+        decimal? limit, decimal spent, DateTimeOffset resetsAt, CancellationToken cancellationToken)
+    {
+        if (limit is not { } l || l <= 0)
+        {
+            return;
+        }
+
+        foreach (var threshold in new[] { 100, 80 })
+        {
+            if (spent >= l * threshold / 100m && await ledger.TryClaimAlertAsync(workspaceId, ledgerId, period, threshold, cancellationToken))
+            {
+                foreach (var recipient in recipients.Count == 0 ? [null] : recipients)
+                {
+                    var delivery = await alerts.SendAsync(new BudgetAlert(workspaceId, ledgerId, name, recipient, scope, period, threshold, l, spent, resetsAt), cancellationToken);
+                    Log.AlertSent(logger, ledgerId, scope, threshold, delivery);
+                }
+            }
+        }
+    }
+
+    /// <summary>Seed 002: the workspace's billing belongs to its owners, so they get its alerts.</summary>
+    private async Task<IReadOnlyList<string?>> OwnerEmailsAsync(string workspaceId, CancellationToken cancellationToken)
+    {
+        var emails = new List<string?>();
+        foreach (var member in await workspaceStore.ListMembersAsync(workspaceId, cancellationToken))
+        {
+            if (member.Role == WorkspaceRoles.Owner && await users.GetAsync(member.UserId, cancellationToken) is { } user)
+            {
+                emails.Add(user.Email);
+            }
+        }
+
+        return emails;
+    }
+
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Budget alert for project {ProjectId}: {Scope} {Threshold}% ({Delivery})")]
-        public static partial void AlertSent(ILogger logger, string projectId, string scope, int threshold, string delivery);
+        [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Budget alert for {BudgetId}: {Scope} {Threshold}% ({Delivery})")]
+        public static partial void AlertSent(ILogger logger, string budgetId, string scope, int threshold, string delivery);
 
         [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Budget alert for project {ProjectId} failed: {ErrorType}")]
         public static partial void AlertFailed(ILogger logger, string projectId, string errorType);

@@ -24,6 +24,25 @@ public sealed record BudgetUsage(decimal DaySpent, decimal DayReserved, decimal 
     public static BudgetUsage Zero { get; } = new(0, 0, 0, 0);
 }
 
+/// <summary>The limits a call must fit, as the 429's <c>scope</c> names them.</summary>
+public static class BudgetScopes
+{
+    public const string Daily = "daily";
+    public const string Monthly = "monthly";
+    /// <summary>The workspace's monthly limit across all its projects.</summary>
+    public const string Workspace = "workspace";
+}
+
+/// <summary>
+/// The workspace-wide monthly limit is kept in the ledger exactly like a project's, under this reserved id (project ids
+/// are generated <c>prj_…</c> and can never take it): the same conditional reservations, settlements, alert claims and
+/// repairs, in the same partition.
+/// </summary>
+public static class WorkspaceBudget
+{
+    public const string LedgerId = "_workspace";
+}
+
 /// <summary>Per-project spend counters per UTC day and month, updated atomically (patch increments on Cosmos DB).</summary>
 public interface IBudgetLedger
 {
@@ -41,6 +60,12 @@ public interface IBudgetLedger
 
     /// <summary>True the first time a threshold alert is claimed for a scope and period (so exactly one email goes out).</summary>
     Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes the workspace counter's spend in <paramref name="periods"/>' month (each day, and the month) the sum of its
+    /// projects' counters, keeping what it holds reserved. Run when a workspace limit is set, so the month's spend so far counts.
+    /// </summary>
+    Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default);
 
     /// <summary>True the first time a period (<c>day:2026-11-22</c>, <c>month:2026-10</c>) is marked closed.</summary>
     Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default);

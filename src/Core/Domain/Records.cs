@@ -22,6 +22,8 @@ public sealed record WorkspaceRecord
     public DateTimeOffset? DeletedAt { get; init; }
     /// <summary>Negotiated prices that replace the pricing table's for this workspace (same shape, per 1M tokens).</summary>
     public IReadOnlyList<Pricing.ModelPrice>? PriceOverrides { get; init; }
+    /// <summary>Seed 002's workspace budget: a monthly limit across all its projects (null = none). Owner only.</summary>
+    public decimal? MonthlyBudgetUsd { get; init; }
 }
 
 public static class WorkspaceRoles
@@ -112,6 +114,9 @@ public sealed record RequestTrace
     public string? Model { get; init; }
     public string? FinalModel { get; init; }
     public bool WasFallback { get; init; }
+    /// <summary>Budget admission lowered the output cap to fit the remaining budget (<see cref="OutputCap"/> tokens).</summary>
+    public bool OutputCapped { get; init; }
+    public long? OutputCap { get; init; }
     public string? OptimizationMode { get; init; }
     public required string Feature { get; init; }
     public bool Stream { get; init; }

@@ -13,6 +13,10 @@ public sealed record ChatMetrics
     public bool WasFallback { get; init; }
     /// <summary>Why a due fallback was not used (e.g. no credential for the fallback's provider); null otherwise.</summary>
     public string? FallbackSkipped { get; init; }
+    /// <summary>True when budget admission lowered the output cap sent to the provider so the call fits the remaining budget.</summary>
+    public bool OutputCapped { get; init; }
+    /// <summary>That lowered cap, in output tokens; null when the call went out as asked.</summary>
+    public long? OutputCap { get; init; }
     public string? OptimizationMode { get; init; }
     public long InputTokens { get; init; }
     public long OutputTokens { get; init; }

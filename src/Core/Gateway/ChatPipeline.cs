@@ -341,35 +341,15 @@ public sealed partial class ChatPipeline(
             var plan = await budget.PlanAsync(call.Project, cancellationToken);
             if (plan.FallbackModel is not null)
             {
-                var fallbackProvider = plan.FallbackProvider ?? request.Provider;
-                if (fallbackProvider != request.Provider)
+                var route = await FallbackRouteAsync(state, plan.FallbackModel, plan.FallbackProvider, credential, adapter, cancellationToken);
+                if (route.Skipped is not null)
                 {
-                    // Seed 002 lets the fallback cross providers; it then needs that provider's own credential.
-                    var (fallbackCredential, _) = await credentials.ResolveAsync(call.Project.WorkspaceId, fallbackProvider, cancellationToken);
-                    if (request.NativeBody is not null)
-                    {
-                        state.FallbackSkipped = $"a native {request.Provider} body cannot be sent to the fallback provider '{fallbackProvider}'";
-                    }
-                    else if (request.Stream && !CanStream(fallbackProvider))
-                    {
-                        state.FallbackSkipped = $"fallback provider '{fallbackProvider}' cannot stream";
-                    }
-                    else if (fallbackCredential is not null && providers.TryGet(fallbackProvider, out var fallbackAdapter))
-                    {
-                        credential = fallbackCredential;
-                        flight.Adapter = fallbackAdapter;
-                        state.FinalProvider = fallbackProvider;
-                    }
-                    else
-                    {
-                        state.FallbackSkipped = $"fallback provider '{fallbackProvider}' has no active credential in this workspace";
-                    }
+                    state.FallbackSkipped = route.Skipped;
                 }
-
-                if (state.FallbackSkipped is null)
+                else
                 {
-                    state.FinalModel = plan.FallbackModel;
-                    state.WasFallback = true;
+                    (credential, flight.Adapter) = (route.Credential!, route.Adapter!);
+                    state.UseFallback(route);
                 }
             }
 
@@ -393,24 +373,62 @@ public sealed partial class ChatPipeline(
                 return Finished(await FinishAsync(state, plan.Rejection, cancellationToken));
             }
 
-            // 4b. Reserve the call's maximum cost so concurrent calls cannot overspend.
-            var budgetOptions = OutputCapOptions(request);
-            var (held, refusal) = await budget.ReserveAsync(call.Project, plan, state.FinalProvider, state.FinalModel, optimized.InputTokens, budgetOptions, cancellationToken);
-            if (refusal is not null)
+            // 4b. Admission: hold the call's maximum cost so concurrent calls cannot overspend — at a lowered output cap
+            // when only that fits, on the fallback model when the requested one cannot fit at all.
+            var callerCap = BudgetGate.OutputCap(OutputCapOptions(request));
+            var candidates = new List<BudgetCandidate> { new(state.FinalProvider, state.FinalModel, optimized.InputTokens, callerCap, state.PriceOverrides) };
+            FallbackRoute? fallback = null;
+            if (!state.WasFallback && call.Project.FallbackModel is { } fallbackModel)
             {
-                return Finished(await FinishAsync(state, refusal, cancellationToken));
+                var fallbackProvider = call.Project.FallbackProvider is { } p && ProviderId.TryParse(p, out var parsed) ? parsed : (ProviderId?)null;
+                fallback = await FallbackRouteAsync(state, fallbackModel, fallbackProvider, credential, flight.Adapter, cancellationToken);
+                if (fallback.Skipped is null)
+                {
+                    candidates.Add(new BudgetCandidate(fallback.Provider, fallback.Model, optimized.InputTokens, callerCap, state.PriceOverrides));
+                }
             }
 
-            flight.Reservation = held;
+            var admission = await budget.AdmitAsync(call.Project, plan, candidates, cancellationToken);
+            if (admission.Rejection is not null)
+            {
+                if (fallback?.Skipped is { } skipped)
+                {
+                    state.FallbackSkipped = skipped;
+                }
+
+                return Finished(await FinishAsync(state, admission.Rejection, cancellationToken));
+            }
+
+            flight.Reservation = admission.Reservation;
+            state.OutputCap = admission.OutputCap;
+            if (admission.Candidate > 0)
+            {
+                (credential, flight.Adapter) = (fallback!.Credential!, fallback.Adapter!);
+                state.UseFallback(fallback);
+                state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel, state.PriceOverrides)?.Input;
+            }
+
+            if (admission.Candidate > 0 || state.OutputCap is not null)
+            {
+                // What is sent changed (model or cap): the cache entry is the one of what is sent. The fallback's may already exist.
+                var (options, nativeBody) = SentOptions(state);
+                flight.CacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, options, nativeBody, request.NativeHeaders);
+                if (await TryCacheAsync(state, flight.CacheKey, cancellationToken) is { } fallbackHit)
+                {
+                    return new Begun(null, fallbackHit, state.FinalProvider);
+                }
+            }
+
+            var (sentOptions, sentNativeBody) = SentOptions(state);
             flight.ProviderCall = new ProviderCall
             {
                 Provider = state.FinalProvider,
                 Model = state.FinalModel,
                 Messages = optimized.Messages,
-                Options = request.ProviderOptions,
+                Options = sentOptions,
                 Credential = credential,
                 RequestId = call.RequestId,
-                NativeBody = request.NativeBody,
+                NativeBody = sentNativeBody,
                 NativeHeaders = request.NativeHeaders,
             };
             handedOver = true;
@@ -425,6 +443,50 @@ public sealed partial class ChatPipeline(
         }
 
         static Begun Finished(ChatOutcome outcome) => new(null, outcome, null);
+    }
+
+    /// <summary>
+    /// Where the project's fallback model would send the call: the fallback's provider (seed 002 lets it cross providers)
+    /// with that provider's own credential, or why it cannot be used for this call.
+    /// </summary>
+    private async Task<FallbackRoute> FallbackRouteAsync(CallState state, string model, ProviderId? provider, ResolvedCredential credential,
+        IProviderAdapter adapter, CancellationToken cancellationToken)
+    {
+        var request = state.Call.Request;
+        var target = provider ?? request.Provider;
+        if (target == request.Provider)
+        {
+            return new FallbackRoute(target, model, credential, adapter, null);
+        }
+
+        if (request.NativeBody is not null)
+        {
+            return FallbackRoute.Skip(target, model, $"a native {request.Provider} body cannot be sent to the fallback provider '{target}'");
+        }
+
+        if (request.Stream && !CanStream(target))
+        {
+            return FallbackRoute.Skip(target, model, $"fallback provider '{target}' cannot stream");
+        }
+
+        var (fallbackCredential, _) = await credentials.ResolveAsync(state.Call.Project.WorkspaceId, target, cancellationToken);
+        return fallbackCredential is not null && providers.TryGet(target, out var fallbackAdapter)
+            ? new FallbackRoute(target, model, fallbackCredential, fallbackAdapter, null)
+            : FallbackRoute.Skip(target, model, $"fallback provider '{target}' has no active credential in this workspace");
+    }
+
+    /// <summary>The options and native body sent upstream: the request's own, with the output cap admission lowered it to.</summary>
+    private static (JsonObject? Options, JsonObject? NativeBody) SentOptions(CallState state)
+    {
+        var request = state.Call.Request;
+        if (state.OutputCap is not { } cap)
+        {
+            return (request.ProviderOptions, request.NativeBody);
+        }
+
+        return request.NativeBody is { } native
+            ? (request.ProviderOptions, LoweredOutputCap.ApplyToNativeBody(native, state.FinalProvider, cap))
+            : (LoweredOutputCap.ApplyToOptions(request.ProviderOptions, state.FinalProvider, cap), null);
     }
 
     /// <summary>8. The provider answered: cost from its usage, settle the budget, fill the cache, finish (idempotency, trace).</summary>
@@ -480,7 +542,8 @@ public sealed partial class ChatPipeline(
             return (usage, new CostResult(null, CostStatus.Unpriced, null));
         }
 
-        var worst = BudgetGate.WorstCase(price, state.Optimization?.InputTokens ?? 0, OutputCapOptions(state.Call.Request));
+        var worst = BudgetGate.WorstCase(price, state.Optimization?.InputTokens ?? 0,
+            state.OutputCap is { } lowered ? new JsonObject { ["max_tokens"] = lowered } : OutputCapOptions(state.Call.Request));
         return (worst, new CostResult(PricingCatalog.Compute(price, worst), CostStatus.Estimated, price));
     }
 
@@ -624,7 +687,7 @@ public sealed partial class ChatPipeline(
     private async Task SafeAppendAsync(RequestTrace trace, Settling? settling, CancellationToken cancellationToken)
     {
         var settlement = settling is { } s && (s.Reservation.AmountUsd != 0 || s.CostUsd != 0)
-            ? new BudgetSettlement(s.Project.Id, s.Reservation.Periods, s.Reservation.AmountUsd, s.CostUsd)
+            ? new BudgetSettlement(s.Project.Id, s.Reservation.Periods, s.Reservation.AmountUsd, s.CostUsd, s.Reservation.IncludesWorkspace)
             : null;
         try
         {
@@ -676,6 +739,8 @@ public sealed partial class ChatPipeline(
             Model = m.Model,
             FinalModel = m.FinalModel,
             WasFallback = m.WasFallback,
+            OutputCapped = m.OutputCapped,
+            OutputCap = m.OutputCap,
             OptimizationMode = m.OptimizationMode,
             Feature = m.Feature,
             Stream = call.Request.Stream,
@@ -712,6 +777,12 @@ public sealed partial class ChatPipeline(
         public ProviderCall? ProviderCall { get; set; }
     }
 
+    /// <summary>Where the fallback model would send a call, or why it cannot (<see cref="Skipped"/>).</summary>
+    private sealed record FallbackRoute(ProviderId Provider, string Model, ResolvedCredential? Credential, IProviderAdapter? Adapter, string? Skipped)
+    {
+        public static FallbackRoute Skip(ProviderId provider, string model, string reason) => new(provider, model, null, null, reason);
+    }
+
     /// <summary>BeginAsync's answer: a call to send, or its outcome (and, for a stored answer, the provider whose format it is in).</summary>
     private sealed record Begun(Flight? Flight, ChatOutcome? Outcome, ProviderId? BodyProvider);
 
@@ -727,6 +798,18 @@ public sealed partial class ChatPipeline(
 
         public decimal UsdOfInput(long tokens) => InputPricePerMillion is { } price && tokens > 0 ? Math.Round(tokens * price / 1_000_000m, 10) : 0m;
         public bool WasFallback { get; set; }
+
+        /// <summary>The output cap budget admission lowered the call to; null when it went out as asked.</summary>
+        public long? OutputCap { get; set; }
+
+        public void UseFallback(FallbackRoute route)
+        {
+            FinalProvider = route.Provider;
+            FinalModel = route.Model;
+            WasFallback = true;
+            FallbackSkipped = null;
+        }
+
         public string? RequestHash { get; init; }
         public bool HoldsIdempotencyKey { get; set; }
         /// <summary>Money held for the call until its trace is written with the settlement.</summary>
@@ -754,6 +837,8 @@ public sealed partial class ChatPipeline(
                 FinalProvider = FinalProvider.Value,
                 WasFallback = WasFallback,
                 FallbackSkipped = FallbackSkipped,
+                OutputCapped = OutputCap is not null,
+                OutputCap = OutputCap,
                 OptimizationMode = request.OptimizationMode.ToWire(),
                 InputTokens = Usage.InputTokens,
                 OutputTokens = Usage.OutputTokens,

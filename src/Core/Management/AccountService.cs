@@ -11,9 +11,13 @@ public sealed record UserView(string Id, string Email, string? Name, DateTimeOff
     public static UserView From(UserRecord u) => new(u.Id, u.Email, u.Name, u.CreatedAt);
 }
 
-public sealed record WorkspaceView(string Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+/// <param name="MonthlyBudgetUsd">Seed 002's workspace budget: a monthly limit across all its projects (null = none).</param>
+/// <param name="Month">This month's spend and reservations against that limit; present when the workspace has one.</param>
+public sealed record WorkspaceView(string Id, string Name, string Role, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    decimal? MonthlyBudgetUsd = null, PeriodSpendView? Month = null)
 {
-    public static WorkspaceView From(WorkspaceRecord w, string role) => new(w.Id, w.Name, role, w.CreatedAt, w.UpdatedAt);
+    public static WorkspaceView From(WorkspaceRecord w, string role, PeriodSpendView? month = null) =>
+        new(w.Id, w.Name, role, w.CreatedAt, w.UpdatedAt, w.MonthlyBudgetUsd, month);
 }
 
 public sealed record ProjectView(
@@ -38,7 +42,8 @@ public sealed record ProjectSpendView(string State, PeriodSpendView Today, Perio
 public sealed record PeriodSpendView(string Period, decimal SpentUsd, decimal ReservedUsd, decimal? LimitUsd, DateTimeOffset ResetsAt);
 
 /// <summary>Users, workspaces and membership checks (seed 002's permission matrix).</summary>
-public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces, IProjectStore projects, TimeProvider time)
+public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces, IProjectStore projects, WorkspaceSettings settings, TimeProvider time,
+    Budgets.IBudgetLedger? ledger = null)
 {
     public const int MinPasswordLength = 8;
 
@@ -118,7 +123,7 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
             var workspace = await workspaces.GetAsync(membership.WorkspaceId, cancellationToken);
             if (workspace is { DeletedAt: null })
             {
-                result.Add(WorkspaceView.From(workspace, membership.Role));
+                result.Add(await ViewAsync(workspace, membership.Role, cancellationToken));
             }
         }
 
@@ -147,22 +152,67 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
         return (workspace, membership, null);
     }
 
-    public async Task<(WorkspaceView? View, GatewayError? Error)> RenameWorkspaceAsync(string userId, string workspaceId, JsonObject body, CancellationToken cancellationToken = default)
+    /// <summary>The workspace as its members see it, with this month's spend against its limit when it has one.</summary>
+    public async Task<WorkspaceView> ViewAsync(WorkspaceRecord workspace, string role, CancellationToken cancellationToken = default)
     {
-        var (workspace, membership, error) = await RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Owner, cancellationToken);
+        ArgumentNullException.ThrowIfNull(workspace);
+        if (workspace.MonthlyBudgetUsd is not { } limit || ledger is null)
+        {
+            return WorkspaceView.From(workspace, role);
+        }
+
+        var periods = Budgets.BudgetPeriods.At(time.GetUtcNow());
+        var usage = await ledger.GetAsync(workspace.Id, Budgets.WorkspaceBudget.LedgerId, periods, cancellationToken);
+        return WorkspaceView.From(workspace, role,
+            new PeriodSpendView(periods.Month, Math.Round(usage.MonthSpent, 6), Math.Round(usage.MonthReserved, 6), limit, periods.MonthResetsAt));
+    }
+
+    /// <summary>
+    /// Renames the workspace and/or sets its monthly budget (<c>monthlyBudgetUsd</c>, null for none). Both are the owner's
+    /// (seed 002: rename and billing). A new limit counts the month's spend so far: the workspace's counter is seeded with
+    /// its projects' spend, and every call from then on must fit it as well as its project's limits.
+    /// </summary>
+    public async Task<(WorkspaceView? View, GatewayError? Error)> UpdateWorkspaceAsync(string userId, string workspaceId, JsonObject body, CancellationToken cancellationToken = default)
+    {
+        var (_, membership, error) = await RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Owner, cancellationToken);
         if (error is not null)
         {
             return (null, error);
         }
 
-        if (!JsonFields.TryString(body, "name", true, 100, out var name, out error))
+        var renames = body.ContainsKey("name");
+        if (!JsonFields.TryString(body, "name", false, 100, out var name, out error)
+            || !JsonFields.TryMoney(body, "monthlyBudgetUsd", out var setsBudget, out var budget, out error))
         {
             return (null, error);
         }
 
-        var updated = workspace! with { Name = name!, UpdatedAt = time.GetUtcNow() };
-        await workspaces.UpdateAsync(updated, cancellationToken);
-        return (WorkspaceView.From(updated, membership!.Role), null);
+        if (renames && string.IsNullOrEmpty(name))
+        {
+            return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "'name' must be a non-empty string of at most 100 characters."));
+        }
+
+        if (!renames && !setsBudget)
+        {
+            return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "Send 'name' and/or 'monthlyBudgetUsd' (a USD amount, or null for no limit)."));
+        }
+
+        var updated = await settings.UpdateAsync(workspaceId, w => w with
+        {
+            Name = renames ? name! : w.Name,
+            MonthlyBudgetUsd = setsBudget ? budget : w.MonthlyBudgetUsd,
+        }, cancellationToken);
+        if (updated is null)
+        {
+            return (null, GatewayError.NotFound("Workspace"));
+        }
+
+        if (setsBudget && budget is not null && ledger is not null)
+        {
+            await ledger.SeedWorkspaceAsync(workspaceId, Budgets.BudgetPeriods.At(time.GetUtcNow()), cancellationToken);
+        }
+
+        return (await ViewAsync(updated, membership!.Role, cancellationToken), null);
     }
 
     /// <summary>Seed 002: owner only, soft delete, and never the caller's last workspace.</summary>

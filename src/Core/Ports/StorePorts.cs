@@ -71,8 +71,11 @@ public sealed record TraceQuery
 
 public sealed record TracePage(IReadOnlyList<RequestTrace> Items, string? NextCursor);
 
-/// <summary>What a finished call owes its project's budget: the reservation it held released, its real cost added.</summary>
-public sealed record BudgetSettlement(string ProjectId, Budgets.BudgetPeriods Periods, decimal ReservedUsd, decimal ActualUsd);
+/// <summary>
+/// What a finished call owes its project's budget (and, when <paramref name="IncludesWorkspace"/>, the workspace's): the
+/// reservation it held released, its real cost added.
+/// </summary>
+public sealed record BudgetSettlement(string ProjectId, Budgets.BudgetPeriods Periods, decimal ReservedUsd, decimal ActualUsd, bool IncludesWorkspace = false);
 
 public interface ITraceStore
 {

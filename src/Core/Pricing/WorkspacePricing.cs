@@ -1,33 +1,19 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KillToken.Core.Gateway;
-using KillToken.Core.Ports;
+using KillToken.Core.Domain;
 using KillToken.Core.Providers;
 
 namespace KillToken.Core.Pricing;
 
 /// <summary>
-/// A workspace's negotiated prices, read on the request path through a short in-memory cache (a price change reaches
-/// other instances within <see cref="CacheLifetime"/>; this instance sees it at once).
+/// A workspace's negotiated prices, read on the request path through <see cref="WorkspaceSettings"/>' short cache (a price
+/// change reaches other instances within <see cref="WorkspaceSettings.CacheLifetime"/>; this instance sees it at once).
 /// </summary>
-public sealed class WorkspacePricing(IWorkspaceStore workspaces, TimeProvider time)
+public sealed class WorkspacePricing(WorkspaceSettings workspaces, TimeProvider time)
 {
-    public static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
-    private readonly ConcurrentDictionary<string, (DateTimeOffset Expires, IReadOnlyList<ModelPrice>? Prices)> _cache = new(StringComparer.Ordinal);
-
-    public async Task<IReadOnlyList<ModelPrice>?> GetAsync(string workspaceId, CancellationToken cancellationToken = default)
-    {
-        var now = time.GetUtcNow();
-        if (_cache.TryGetValue(workspaceId, out var cached) && cached.Expires > now)
-        {
-            return cached.Prices;
-        }
-
-        var prices = (await workspaces.GetAsync(workspaceId, cancellationToken))?.PriceOverrides;
-        _cache[workspaceId] = (now + CacheLifetime, prices);
-        return prices;
-    }
+    public async Task<IReadOnlyList<ModelPrice>?> GetAsync(string workspaceId, CancellationToken cancellationToken = default) =>
+        (await workspaces.GetAsync(workspaceId, cancellationToken))?.PriceOverrides;
 
     /// <summary>Replaces the workspace's overrides after validating them; answers the stored list.</summary>
     public async Task<(IReadOnlyList<ModelPrice>? Prices, GatewayError? Error)> SetAsync(string workspaceId, JsonObject body, CancellationToken cancellationToken = default)
@@ -63,14 +49,11 @@ public sealed class WorkspacePricing(IWorkspaceStore workspaces, TimeProvider ti
             });
         }
 
-        var workspace = await workspaces.GetAsync(workspaceId, cancellationToken);
-        if (workspace is null)
+        if (await workspaces.UpdateAsync(workspaceId, w => w with { PriceOverrides = list }, cancellationToken) is null)
         {
             return (null, GatewayError.NotFound("Workspace"));
         }
 
-        await workspaces.UpdateAsync(workspace with { PriceOverrides = list, UpdatedAt = time.GetUtcNow() }, cancellationToken);
-        _cache[workspaceId] = (time.GetUtcNow() + CacheLifetime, list);
         return (list, null);
     }
 

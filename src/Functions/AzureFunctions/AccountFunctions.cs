@@ -29,6 +29,10 @@ public sealed class AccountFunctions(AccountHandlers accounts)
     public Task<IActionResult> CreateWorkspace([HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = Routes.Workspaces)] HttpRequest req) =>
         accounts.CreateWorkspaceAsync(req.HttpContext).AsAction();
 
+    [Function(nameof(GetWorkspace))]
+    public Task<IActionResult> GetWorkspace([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.WorkspaceById)] HttpRequest req, string workspaceId) =>
+        accounts.GetWorkspaceAsync(req.HttpContext, workspaceId).AsAction();
+
     [Function(nameof(UpdateWorkspace))]
     public Task<IActionResult> UpdateWorkspace([HttpTrigger(AuthorizationLevel.Anonymous, "patch", Route = Routes.WorkspaceById)] HttpRequest req, string workspaceId) =>
         accounts.UpdateWorkspaceAsync(req.HttpContext, workspaceId).AsAction();

@@ -122,8 +122,15 @@ public sealed class AccountHandlers(
             return GatewayJson.Error(context, error);
         }
 
-        var (view, renameError) = await accounts.RenameWorkspaceAsync(userId, workspaceId, body!, context.RequestAborted);
-        return renameError is not null ? GatewayJson.Error(context, renameError) : GatewayJson.Ok(view!);
+        var (view, updateError) = await accounts.UpdateWorkspaceAsync(userId, workspaceId, body!, context.RequestAborted);
+        return updateError is not null ? GatewayJson.Error(context, updateError) : GatewayJson.Ok(view!);
+    });
+
+    /// <summary><c>GET /api/workspaces/{workspaceId}</c>: any member; with the month's spend against the workspace budget.</summary>
+    public Task<IResult> GetWorkspaceAsync(HttpContext context, string workspaceId) => WithUserAsync(context, async userId =>
+    {
+        var (workspace, membership, error) = await accounts.RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Member, context.RequestAborted);
+        return error is not null ? GatewayJson.Error(context, error) : GatewayJson.Ok(await accounts.ViewAsync(workspace!, membership!.Role, context.RequestAborted));
     });
 
     public Task<IResult> DeleteWorkspaceAsync(HttpContext context, string workspaceId) => WithUserAsync(context, async userId =>

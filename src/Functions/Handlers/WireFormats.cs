@@ -69,7 +69,10 @@ internal static class WireFormats
         return Results.Json(body, GatewayJson.Options, statusCode: status);
     }
 
-    public static string MetricsJson(ChatMetrics metrics) => GatewayJson.ToNode(metrics).ToJsonString(GatewayJson.Options);
+    public static string MetricsJson(ChatMetrics metrics) => GatewayJson.ToNode(metrics).ToJsonString(HeaderJson);
+
+    /// <summary>A header value must be ASCII: non-ASCII text (a feature tag in any language) is written as \u escapes here.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions HeaderJson = new(GatewayJson.Options) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.Default };
 
     /// <summary>
     /// OpenAI's shape: <c>type</c> as OpenAI names it (invalid_request_error, insufficient_quota for a spent budget,

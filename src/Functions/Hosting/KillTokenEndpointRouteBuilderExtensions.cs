@@ -51,6 +51,7 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.Me, Handle(accounts.MeAsync));
         app.MapGet(Routes.Workspaces, Handle(accounts.ListWorkspacesAsync));
         app.MapPost(Routes.Workspaces, Handle(accounts.CreateWorkspaceAsync));
+        app.MapGet(Routes.WorkspaceById, (HttpContext c, string workspaceId) => accounts.GetWorkspaceAsync(c, workspaceId));
         app.MapPatch(Routes.WorkspaceById, (HttpContext c, string workspaceId) => accounts.UpdateWorkspaceAsync(c, workspaceId));
         app.MapDelete(Routes.WorkspaceById, (HttpContext c, string workspaceId) => accounts.DeleteWorkspaceAsync(c, workspaceId));
         app.MapGet(Routes.WorkspaceProjects, (HttpContext c, string workspaceId) => accounts.ListProjectsAsync(c, workspaceId));

@@ -4,6 +4,7 @@ using KillToken.Core;
 using KillToken.Core.Budgets;
 using KillToken.Core.Caching;
 using KillToken.Core.Credentials;
+using KillToken.Core.Domain;
 using KillToken.Core.Gateway;
 using KillToken.Core.Idempotency;
 using KillToken.Core.Management;
@@ -83,6 +84,7 @@ public static class KillTokenServiceCollectionExtensions
 
         // The pipeline and its steps.
         services.AddSingleton<IPricingCatalog>(PricingCatalog.LoadEmbedded());
+        services.AddSingleton<WorkspaceSettings>();
         services.AddSingleton<WorkspacePricing>();
         services.TryAddSingleton<IPromptOptimizer, PromptOptimizer>();
         services.AddSingleton(settings.Smtp);

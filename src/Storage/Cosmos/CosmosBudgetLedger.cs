@@ -165,6 +165,61 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
         throw new CosmosConcurrencyException($"A budget document kept appearing and vanishing; gave up after {MaxAttempts} attempts.");
     }
 
+    public async Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(periods);
+        _ = DayKey(periods); // validates the periods
+        await db.EnsureReadyAsync(cancellationToken);
+        var id = Id(WorkspaceBudget.LedgerId, periods);
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            // The projects' month documents, in this workspace's partition only (a management action, not the request path).
+            var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.month = @month AND c.projectId != @workspace")
+                .WithParameter("@ws", workspaceId).WithParameter("@type", Type).WithParameter("@month", periods.Month)
+                .WithParameter("@workspace", WorkspaceBudget.LedgerId);
+            var spentByDay = new Dictionary<string, long>(StringComparer.Ordinal);
+            long monthSpent = 0;
+            foreach (var document in await CosmosStoreContext.QueryAsync<JsonElement>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken))
+            {
+                monthSpent += CosmosItems.Int64(document, "spent");
+                if (document.TryGetProperty("days", out var days) && days.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var day in days.EnumerateObject())
+                    {
+                        spentByDay[day.Name] = spentByDay.GetValueOrDefault(day.Name) + CosmosItems.Int64(day.Value, "spent");
+                    }
+                }
+            }
+
+            // Keep what the workspace document holds reserved (calls in flight); replace only if it did not change meanwhile.
+            var (current, etag) = await CosmosItems.ReadAsync(db.Workspaces, id, workspaceId, cancellationToken);
+            var reservedByDay = new Dictionary<string, long>(StringComparer.Ordinal);
+            long monthReserved = 0;
+            using (current)
+            {
+                if (current is not null && CosmosItems.IsType(current.RootElement, Type))
+                {
+                    monthReserved = CosmosItems.Int64(current.RootElement, "reserved");
+                    foreach (var day in current.RootElement.GetProperty("days").EnumerateObject())
+                    {
+                        reservedByDay[day.Name] = CosmosItems.Int64(day.Value, "reserved");
+                    }
+                }
+            }
+
+            using var seeded = Month(workspaceId, WorkspaceBudget.LedgerId, periods,
+                day => (spentByDay.GetValueOrDefault(day), reservedByDay.GetValueOrDefault(day)), monthSpent, monthReserved);
+            if (etag is null
+                ? await CosmosStoreContext.TryCreateAsync(db.Workspaces, seeded, workspaceId, cancellationToken)
+                : await CosmosStoreContext.TryReplaceAsync(db.Workspaces, id, seeded, workspaceId, etag, cancellationToken))
+            {
+                return;
+            }
+        }
+
+        throw new CosmosConcurrencyException($"The workspace budget document kept changing while it was seeded; gave up after {MaxAttempts} attempts.");
+    }
+
     public async Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default)
     {
         await db.EnsureReadyAsync(cancellationToken);
@@ -291,7 +346,12 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
         return conditions.Count == 0 ? null : "from c where " + string.Join(" and ", conditions);
     }
 
-    private static MemoryStream NewMonth(string workspaceId, string projectId, BudgetPeriods periods, string today, long spent, long reserved)
+    private static MemoryStream NewMonth(string workspaceId, string projectId, BudgetPeriods periods, string today, long spent, long reserved) =>
+        Month(workspaceId, projectId, periods, day => day == today ? (spent, reserved) : (0, 0), spent, reserved);
+
+    /// <summary>A month's budget document with every day of the month present.</summary>
+    private static MemoryStream Month(string workspaceId, string projectId, BudgetPeriods periods, Func<string, (long Spent, long Reserved)> day,
+        long monthSpent, long monthReserved)
     {
         var month = DateTime.ParseExact(periods.Month, "yyyy-MM", CultureInfo.InvariantCulture);
         var stream = new MemoryStream();
@@ -303,16 +363,16 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
             writer.WriteString("workspaceId", workspaceId);
             writer.WriteString("projectId", projectId);
             writer.WriteString("month", periods.Month);
-            writer.WriteNumber("spent", spent);
-            writer.WriteNumber("reserved", reserved);
+            writer.WriteNumber("spent", monthSpent);
+            writer.WriteNumber("reserved", monthReserved);
             writer.WriteStartObject("days");
             for (var d = 1; d <= DateTime.DaysInMonth(month.Year, month.Month); d++)
             {
                 var key = d.ToString("00", CultureInfo.InvariantCulture);
-                var isToday = key == today;
+                var (spent, reserved) = day(key);
                 writer.WriteStartObject(key);
-                writer.WriteNumber("spent", isToday ? spent : 0);
-                writer.WriteNumber("reserved", isToday ? reserved : 0);
+                writer.WriteNumber("spent", spent);
+                writer.WriteNumber("reserved", reserved);
                 writer.WriteEndObject();
             }
 

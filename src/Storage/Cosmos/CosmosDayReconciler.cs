@@ -10,10 +10,12 @@ namespace KillToken.Storage.Cosmos;
 /// <summary>
 /// Cosmos DB writes a call's trace, settlement and rollups as separate documents (<see cref="CosmosTraceStore"/>); this
 /// brings one workspace's day back to what its traces say: the rollup rows that differ are replaced by the traces' sums,
-/// and each project's spend for the day becomes its traced cost with any reservation still held released. One
-/// single-partition query of the day's traces, then point reads and writes in the workspace's partition.
+/// and each project's spend for the day becomes its traced cost with any reservation still held released — and so does
+/// the workspace's, when it has a monthly limit (its counter then holds all its projects' spend). One single-partition
+/// query of the day's traces, then point reads and writes in the workspace's partition.
 /// </summary>
-internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRollups rollups, CosmosBudgetLedger ledger, IProjectStore projects) : IDayReconciler
+internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRollups rollups, CosmosBudgetLedger ledger, IProjectStore projects,
+    IWorkspaceStore workspaces) : IDayReconciler
 {
     public async Task<DayReconciliation> ReconcileAsync(string workspaceId, string day, CancellationToken cancellationToken = default)
     {
@@ -39,6 +41,13 @@ internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRoll
             {
                 budgets++;
             }
+        }
+
+        // A workspace counter is kept only while the workspace has a limit (and seeded when one is set): repair it then.
+        if ((await workspaces.GetAsync(workspaceId, cancellationToken))?.MonthlyBudgetUsd is not null
+            && await ledger.RepairDayAsync(workspaceId, WorkspaceBudget.LedgerId, periods, costs.Values.Sum(), cancellationToken))
+        {
+            budgets++;
         }
 
         return new DayReconciliation(workspaceId, day, traces.Count, rows, budgets);

@@ -48,6 +48,51 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
         await AddAsync(connection, workspaceId, MonthId(projectId, periods), ToNanos(actual), -ToNanos(reserved), cancellationToken);
     }
 
+    public Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default) =>
+        db.AppendAsync(async connection =>
+        {
+            // One append: no settlement can land between the sums and the writes (the writer is one connection).
+            var sums = new Dictionary<string, long>(StringComparer.Ordinal);
+            var workspacePrefix = $"budget:{WorkspaceBudget.LedgerId}:";
+            await using (var read = connection.CreateCommand())
+            {
+                read.CommandText = "SELECT id, spent FROM counters WHERE pk = $pk AND id LIKE 'budget:%' AND (id LIKE $month OR id LIKE $days)";
+                read.Parameters.AddWithValue("$pk", workspaceId);
+                read.Parameters.AddWithValue("$month", "%:month:" + periods.Month);
+                read.Parameters.AddWithValue("$days", "%:day:" + periods.Month + "-%");
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var id = reader.GetString(0);
+                    if (id.StartsWith(workspacePrefix, StringComparison.Ordinal))
+                    {
+                        sums.TryAdd(id, 0); // a period no project spent in any more is set to zero
+                        continue;
+                    }
+
+                    // budget:{projectId}:day:{yyyy-MM-dd} or budget:{projectId}:month:{yyyy-MM} → the workspace's row of that period.
+                    var day = id.LastIndexOf(":day:", StringComparison.Ordinal);
+                    var target = workspacePrefix + id[((day >= 0 ? day : id.LastIndexOf(":month:", StringComparison.Ordinal)) + 1)..];
+                    sums[target] = sums.GetValueOrDefault(target) + reader.GetInt64(1);
+                }
+            }
+
+            foreach (var (id, spent) in sums)
+            {
+                await using var write = connection.CreateCommand();
+                write.CommandText = """
+                    INSERT INTO counters (pk, id, spent, reserved) VALUES ($pk, $id, $spent, 0)
+                    ON CONFLICT (pk, id) DO UPDATE SET spent = excluded.spent
+                    """;
+                write.Parameters.AddWithValue("$pk", workspaceId);
+                write.Parameters.AddWithValue("$id", id);
+                write.Parameters.AddWithValue("$spent", spent);
+                await write.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            return true;
+        }, cancellationToken);
+
     public Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
         db.AppendAsync(async connection =>
         {

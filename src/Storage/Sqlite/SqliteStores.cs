@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
 using KillToken.Core.Ports;
 using Microsoft.Data.Sqlite;
@@ -224,6 +225,11 @@ internal sealed class SqliteTraceStore(SqliteDatabase db) : ITraceStore
             {
                 await SqliteBudgetLedger.SettleAsync(connection, trace.WorkspaceId, settlement.ProjectId, settlement.Periods,
                     settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
+                if (settlement.IncludesWorkspace)
+                {
+                    await SqliteBudgetLedger.SettleAsync(connection, trace.WorkspaceId, WorkspaceBudget.LedgerId, settlement.Periods,
+                        settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
+                }
             }
 
             await using var command = connection.CreateCommand();

@@ -126,6 +126,7 @@ internal static class FuzzRoutes
         [Key("GET", Routes.Me)] = r => r,
         [Key("GET", Routes.Workspaces)] = r => r,
         [Key("POST", Routes.Workspaces)] = r => r with { ValidBody = c => new JsonObject { ["name"] = "fuzz " + c.Unique } },
+        [Key("GET", Routes.WorkspaceById)] = r => r with { ReadsBody = false },
         [Key("PATCH", Routes.WorkspaceById)] = r => r with { ValidBody = c => new JsonObject { ["name"] = "fuzz " + c.Unique } },
         [Key("DELETE", Routes.WorkspaceById)] = r => r with { ReadsBody = false },
         [Key("GET", Routes.WorkspaceProjects)] = r => r,
