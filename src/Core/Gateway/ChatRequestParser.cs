@@ -9,6 +9,29 @@ public static class ChatRequestParser
 {
     private static readonly HashSet<string> Roles = new(StringComparer.Ordinal) { "system", "developer", "user", "assistant", "tool" };
 
+    /// <summary>
+    /// The top-level fields of a <c>/v1/chat</c> body: seed 000's table and <c>stream</c> (§3). Any other name is refused
+    /// (<see cref="UnknownField"/>) rather than silently ignored.
+    /// </summary>
+    public static readonly IReadOnlyList<string> ChatFields =
+        ["provider", "model", "messages", "optimizationMode", "metadata", "providerOptions", "cachePolicy", "idempotencyKey", "stream"];
+
+    private static readonly HashSet<string> ChatFieldSet = new(ChatFields, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Names the provider adapters take inside <c>providerOptions</c> (OpenAI-style, Anthropic, Gemini, Bedrock, and the
+    /// output-cap aliases), so a body that sends one at the top level is told where it belongs.
+    /// </summary>
+    private static readonly HashSet<string> ProviderOptionNames = new(StringComparer.Ordinal)
+    {
+        "max_tokens", "max_completion_tokens", "max_output_tokens", "maxTokens", "maxOutputTokens", "temperature", "top_p", "top_k",
+        "stop", "stop_sequences", "n", "seed", "tools", "tool_choice", "parallel_tool_calls", "response_format", "presence_penalty",
+        "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "reasoning_effort", "service_tier", "store",
+        "modalities", "prediction", "verbosity", "web_search_options", "prompt_cache_key", "safety_identifier", "stream_options",
+        "thinking", "generationConfig", "safetySettings", "toolConfig", "cachedContent", "labels", "inferenceConfig",
+        "guardrailConfig", "additionalModelRequestFields", "additionalModelResponseFieldPaths", "requestMetadata", "performanceConfig",
+    };
+
     /// <summary>The one parse of every request body (chat, wrappers, management): any failure is a 400 <c>invalid_json</c>.</summary>
     public static JsonNode? ParseJson(ReadOnlySpan<byte> body, out GatewayError? error)
     {
@@ -38,6 +61,15 @@ public static class ChatRequestParser
     public static ChatRequest? Parse(JsonObject obj, string? featureHeader, out GatewayError? error)
     {
         error = null;
+
+        foreach (var (name, _) in obj)
+        {
+            if (!ChatFieldSet.Contains(name))
+            {
+                error = UnknownField(name);
+                return null;
+            }
+        }
 
         if (!TryGetString(obj, "provider", out var providerText) || string.IsNullOrWhiteSpace(providerText))
         {
@@ -156,6 +188,26 @@ public static class ChatRequestParser
             Stream = stream,
             Feature = GatewayNames.NormalizeFeature(bodyFeature, featureHeader),
         };
+    }
+
+    /// <summary>
+    /// The 400 for a top-level name <c>/v1/chat</c> does not take: a provider option is pointed into
+    /// <c>providerOptions</c>; anything else gets the list of fields (and the field it misspells, if any).
+    /// </summary>
+    public static GatewayError UnknownField(string name)
+    {
+        if (ProviderOptionNames.Contains(name))
+        {
+            return GatewayError.BadRequest(ErrorCodes.InvalidRequest, $"'{name}' is a provider option: send it inside 'providerOptions'.");
+        }
+
+        var meant = ChatFields.FirstOrDefault(field => string.Equals(field, Squash(name), StringComparison.OrdinalIgnoreCase));
+        var hint = meant is null ? string.Empty : $" Did you mean '{meant}'?";
+        var shown = name.Length <= 64 ? name : string.Concat(name.AsSpan(0, char.IsHighSurrogate(name[63]) ? 63 : 64), "…");
+        return GatewayError.BadRequest(ErrorCodes.InvalidRequest,
+            $"'{shown}' is not a field of /v1/chat.{hint} Its fields are: {string.Join(", ", ChatFields)}.");
+
+        static string Squash(string text) => text.Replace("_", string.Empty, StringComparison.Ordinal).Replace("-", string.Empty, StringComparison.Ordinal);
     }
 
     /// <summary>OpenAI-style messages: a non-empty array of objects with a known role and string or part-array content.</summary>

@@ -66,6 +66,15 @@ internal static class WireFormats
             Wire.Anthropic => AnthropicError(error, requestId),
             _ => (error.Status, GeminiError(error, requestId)),
         };
+        if (TokenGuardDialect.Applies(context.Request.Path, error))
+        {
+            TokenGuardDialect.Restate(wire, body, error);
+            if (error.RetryAfterSeconds is { } resetIn)
+            {
+                headers.RetryAfter = resetIn.ToString(CultureInfo.InvariantCulture);
+            }
+        }
+
         return Results.Json(body, GatewayJson.Options, statusCode: status);
     }
 
@@ -184,6 +193,69 @@ internal static class WireFormats
             {
                 target[key] = value?.DeepClone();
             }
+        }
+    }
+}
+
+/// <summary>
+/// TokenGuard's dialect (seed 002, contract §8 "TokenGuard compatibility"): on the <c>/proxy/…</c> routes a call the
+/// budget refuses answers as TokenGuard did — <c>BUDGET_EXCEEDED</c>, seed 002's message for the refusing scope and a
+/// <c>Retry-After</c> of the seconds until the period resets — inside the shape of the API the route imitates, so the
+/// native SDK still raises its typed 429 (<c>RateLimitError</c>). Where the code goes in each shape:
+/// <list type="bullet">
+/// <item>OpenAI: <c>error.code</c> (the SDK's <c>err.code</c>); <c>type</c> stays <c>insufficient_quota</c>.</item>
+/// <item>Anthropic: <c>error.code</c> (TokenGuard's place) and <c>error.details.error_code</c> (the SDK's
+/// <c>err.errorCode</c>); <c>type</c> stays <c>rate_limit_error</c>. A code the SDK does not know leaves it on the
+/// status's class, <c>RateLimitError</c>.</item>
+/// <item>Gemini: Google's <c>error.code</c> is the HTTP status as a number (Google's SDKs read it as one), so the
+/// code is the <c>reason</c> of the <c>google.rpc.ErrorInfo</c> in <c>error.details</c> — Google's place for a
+/// machine-readable cause, UPPER_SNAKE_CASE by its rules; <c>status</c> stays <c>RESOURCE_EXHAUSTED</c>.</item>
+/// </list>
+/// Every other error, and every error on the KillToken routes (<c>/v1/…</c>), keeps KillToken's code and message.
+/// </summary>
+internal static class TokenGuardDialect
+{
+    public const string BudgetExceededCode = "BUDGET_EXCEEDED";
+
+    /// <summary>True for a budget refusal on one of TokenGuard's <c>/proxy/…</c> routes.</summary>
+    public static bool Applies(PathString path, GatewayError error) =>
+        error.Status == 429 && error.Code == ErrorCodes.BudgetExceeded && path.StartsWithSegments("/proxy", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Seed 002's message for the scope that refused (<c>Details["scope"]</c>); a scope it does not name gets a neutral one.</summary>
+    public static string BudgetMessage(GatewayError error) => ChatRequestParser.AsString(error.Details?["scope"]) switch
+    {
+        "daily" => "Daily spend limit reached",
+        "monthly" => "Monthly spend limit reached",
+        "workspace" => "Workspace monthly spend limit reached",
+        _ => "Spend limit reached",
+    };
+
+    /// <summary>Puts TokenGuard's code and message into a body <see cref="WireFormats"/> built for <paramref name="wire"/>.</summary>
+    public static void Restate(Wire wire, JsonObject body, GatewayError error)
+    {
+        var message = BudgetMessage(error);
+        if (body["error"] is not JsonObject inner)
+        {
+            return;
+        }
+
+        inner["message"] = message;
+        switch (wire)
+        {
+            case Wire.OpenAI:
+                inner["code"] = BudgetExceededCode;
+                break;
+            case Wire.Anthropic:
+                inner["code"] = BudgetExceededCode;
+                inner["details"] = new JsonObject { ["error_code"] = BudgetExceededCode };
+                break;
+            case Wire.Gemini:
+                foreach (var info in (inner["details"] as JsonArray ?? []).OfType<JsonObject>())
+                {
+                    info["reason"] = BudgetExceededCode;
+                }
+
+                break;
         }
     }
 }
