@@ -154,6 +154,26 @@ public sealed class OpenAIWrapperTests
     }
 
     [TestMethod]
+    public async Task AFeatureTagInAnyLanguage_IsAnswered_WithTheMetricsHeaderStillASCII()
+    {
+        var tenant = await _host.CreateTenantAsync("openai");
+        _openai.Handler = FakeUpstream.Json(Fixtures.OpenAIChatCompletion());
+
+        var response = await WrapperTestKit.PostAsync(_host, "v1/openai/chat/completions", new
+        {
+            model = "gpt-4o-mini",
+            messages = new[] { new { role = "user", content = "hi" } },
+            metadata = new { feature = "résumé-écrit 日本" },
+        }, null, tenant.ApiKey);
+
+        var body = await GatewayHost.ReadJsonAsync(response, 200);
+        Assert.AreEqual("résumé-écrit 日本", body["killtoken"]!["metrics"]!["feature"]!.GetValue<string>());
+        var header = response.Headers.GetValues("x-killtoken-metrics").Single();
+        Assert.IsTrue(header.All(char.IsAscii), header);
+        Assert.AreEqual("résumé-écrit 日本", WrapperTestKit.MetricsHeader(response)["feature"]!.GetValue<string>());
+    }
+
+    [TestMethod]
     public async Task IdempotencyAndCacheHeaders_ReplayAndHit_WithoutAnotherProviderCall()
     {
         var tenant = await _host.CreateTenantAsync("openai");
