@@ -86,9 +86,11 @@ public sealed class CorsOrigins
         var problems = errors.Count;
         foreach (var entry in corsOrigin.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
+            // An entry with user info is not repeated: it may hold a password.
+            var shown = entry.Contains('@', StringComparison.Ordinal) ? "an entry with user info (user@host)" : $"'{entry}'";
             if (entry.Contains('*', StringComparison.Ordinal))
             {
-                errors.Add($"{SettingNames.CorsOrigin} must list exact origins: '{entry}' is refused, because the API is called with "
+                errors.Add($"{SettingNames.CorsOrigin} must list exact origins: {shown} is refused, because the API is called with "
                     + "Authorization headers and API keys. Set the frontend's origin, such as https://app.example.com (several: comma-separated).");
             }
             else if (Parse(entry) is { } origin)
@@ -100,8 +102,6 @@ public sealed class CorsOrigins
             }
             else
             {
-                // An entry with user info is not repeated: it may hold a password.
-                var shown = entry.Contains('@', StringComparison.Ordinal) ? "an entry with user info (user@host)" : $"'{entry}'";
                 errors.Add($"{SettingNames.CorsOrigin}: {shown} is not an origin. Each entry must be scheme://host[:port] with http or https "
                     + "and no path, such as https://app.example.com or http://localhost:5173.");
             }
