@@ -98,10 +98,10 @@ param smtpTimeoutSeconds string = '10'
 @description('Path of a PEM CA file trusted in addition to the system roots for the SMTP server certificate (SMTP_CA_FILE). Empty = system roots only.')
 param smtpCaFile string = ''
 
-@description('Public URL of the web frontend (FRONTEND_URL). Empty = the function app\'s https://<default host name>.')
+@description('Public URL of the web frontend (FRONTEND_URL), used for links in mails. Empty = the function app\'s https://<default host name>.')
 param frontendUrl string = ''
 
-@description('Allowed CORS origin(s) for browser calls (CORS_ORIGIN). CORS is handled by the app, not by the platform.')
+@description('Browser origins allowed to call the API (CORS_ORIGIN): one origin or a comma-separated list, such as https://app.example.com; never *. Empty = the origin of frontendUrl when that is set, else none. Applied by the platform (siteConfig.cors) in front of the worker; the app validates the same setting at start-up.')
 param corsOrigin string = ''
 
 @description('Key Vault purge protection. Irreversible once on; blocks `azd down --purge` for the retention period.')
@@ -122,6 +122,17 @@ var tags = {
 var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}'
 var cosmosDatabaseName = 'killtoken'
+
+// CORS: the platform answers preflights and adds Access-Control-Allow-Origin before a request reaches the worker, so
+// the origins are set on the site (api.bicep, siteConfig.cors) as well as passed as CORS_ORIGIN, which the app checks
+// at start-up (exact http(s) origins, no '*'). Same rule as the self-host: CORS_ORIGIN's list, else the origin
+// (scheme://host[:port]) of an explicitly set frontendUrl; the default frontend (the app itself) needs no CORS.
+// A '*' never reaches the platform: the app refuses it and does not start, which is the error to see.
+var corsOriginEntries = filter(map(split(corsOrigin, ','), origin => toLower(trim(origin))), origin => !empty(origin) && !contains(origin, '*'))
+var corsOriginList = map(corsOriginEntries, origin => endsWith(origin, '/') ? take(origin, max(length(origin) - 1, 0)) : origin)
+var frontendUrlParts = split(trim(frontendUrl), '/')
+var frontendOrigin = length(frontendUrlParts) >= 3 ? toLower('${frontendUrlParts[0]}//${frontendUrlParts[2]}') : ''
+var corsAllowedOrigins = !empty(corsOriginList) ? corsOriginList : (empty(frontendOrigin) ? [] : [frontendOrigin])
 
 var jwtSecretValue = length(jwtSecret) >= 32 ? jwtSecret : '${jwtSecret}${replace(jwtSecretEntropy, '-', '')}'
 var keyPepperValue = length(keyPepper) >= 32 ? keyPepper : '${keyPepper}${replace(keyPepperEntropy, '-', '')}'
@@ -205,6 +216,7 @@ module api './app/api.bicep' = {
     runtimeVersion: '10.0'
     maximumInstanceCount: 100
     instanceMemoryMB: 2048
+    corsAllowedOrigins: corsAllowedOrigins
   }
 }
 

@@ -34,6 +34,9 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@description('Browser origins allowed by the platform\'s CORS (exact origins, never *). Empty = no CORS: preflights reach the app.')
+param corsAllowedOrigins array = []
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
@@ -66,6 +69,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     keyVaultReferenceIdentity: 'SystemAssigned'
     siteConfig: {
       minTlsVersion: '1.2'
+      // No credentials mode: sessions and API keys travel in headers, never in cookies. The platform reflects the
+      // preflight's requested headers and methods; it cannot expose response headers, so pages read metrics and
+      // request ids from the body (killtoken.metrics, error.requestId).
+      cors: {
+        allowedOrigins: corsAllowedOrigins
+        supportCredentials: false
+      }
     }
     functionAppConfig: {
       deployment: {

@@ -21,6 +21,10 @@ public sealed record KillTokenSettings
     public string? KeyVaultUri { get; init; }
     public string? FrontendUrl { get; init; }
     public string? CorsOrigin { get; init; }
+    /// <summary>Links into the web frontend (FRONTEND_URL); none when it is not set.</summary>
+    public FrontendLinks Frontend { get; init; } = FrontendLinks.None;
+    /// <summary>Origins allowed to call the API from a browser (CORS_ORIGIN, else FRONTEND_URL's origin); none by default.</summary>
+    public CorsOrigins Cors { get; init; } = CorsOrigins.None;
     public required Notifications.SmtpOptions Smtp { get; init; }
 
     public static KillTokenSettings Read(IConfiguration configuration)
@@ -46,6 +50,8 @@ public sealed record KillTokenSettings
         };
 
         var smtp = ReadSmtp(configuration, errors);
+        var frontend = FrontendLinks.Read(configuration[SettingNames.FrontendUrl], errors);
+        var cors = CorsOrigins.Read(configuration[SettingNames.CorsOrigin], frontend, errors);
         var settings = new KillTokenSettings
         {
             Store = store,
@@ -57,6 +63,8 @@ public sealed record KillTokenSettings
             KeyVaultUri = NullIfEmpty(configuration[SettingNames.KeyVaultUri]),
             FrontendUrl = NullIfEmpty(configuration[SettingNames.FrontendUrl]),
             CorsOrigin = NullIfEmpty(configuration[SettingNames.CorsOrigin]),
+            Frontend = frontend,
+            Cors = cors,
             Smtp = smtp,
         };
 

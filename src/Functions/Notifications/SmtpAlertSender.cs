@@ -1,14 +1,22 @@
 using System.Globalization;
 using KillToken.Core.Budgets;
+using KillToken.Functions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace KillToken.Functions.Notifications;
 
-/// <summary>Budget alerts by email through <see cref="SmtpMailer"/>. Failures are reported, never thrown.</summary>
-public sealed partial class SmtpAlertSender(SmtpMailer mailer, ILogger<SmtpAlertSender> logger) : IBudgetAlertSender
+/// <summary>
+/// Budget alerts by email through <see cref="SmtpMailer"/>. Failures are reported, never thrown. With FRONTEND_URL set
+/// (<paramref name="settings"/>), the mail ends with a link to the project's page, <c>{FRONTEND_URL}/projects/{projectId}</c>;
+/// without it, with no link at all.
+/// </summary>
+public sealed partial class SmtpAlertSender(SmtpMailer mailer, ILogger<SmtpAlertSender> logger, KillTokenSettings? settings = null) : IBudgetAlertSender
 {
+    private readonly FrontendLinks _links = settings?.Frontend ?? FrontendLinks.None;
+
     public async Task<string> SendAsync(BudgetAlert alert, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(alert);
         var percent = alert.LimitUsd == 0 ? 100 : Math.Round(alert.SpentUsd / alert.LimitUsd * 100m, 1);
         var subject = alert.ThresholdPercent >= 100
             ? $"[KillToken] {alert.ProjectName}: {alert.Scope} budget reached"
@@ -22,6 +30,10 @@ public sealed partial class SmtpAlertSender(SmtpMailer mailer, ILogger<SmtpAlert
 
             {(alert.ThresholdPercent >= 100 ? "Requests are refused with 429 budget_exceeded until the reset." : "Requests use the fallback model, if one is set, until the reset.")}
             """);
+        if (!string.IsNullOrWhiteSpace(alert.ProjectId) && _links.Project(alert.ProjectId) is { } link)
+        {
+            body += $"\n\nOpen the project in the dashboard: {link}";
+        }
 
         var (delivery, errorType) = await mailer.SendAsync(alert.AlertEmail, subject, body, cancellationToken);
         if (errorType is not null)

@@ -1,17 +1,24 @@
 using System.Globalization;
 using System.Text;
 using KillToken.Core.Analytics;
+using KillToken.Functions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace KillToken.Functions.Notifications;
 
-/// <summary>Monthly digests by email through <see cref="SmtpMailer"/>: plain text, numbers in the invariant culture.</summary>
-public sealed partial class SmtpDigestSender(SmtpMailer mailer, ILogger<SmtpDigestSender> logger) : IMonthlyDigestSender
+/// <summary>
+/// Monthly digests by email through <see cref="SmtpMailer"/>: plain text, numbers in the invariant culture. With
+/// FRONTEND_URL set (<paramref name="settings"/>), the digest ends with a link to the dashboard, <c>{FRONTEND_URL}/</c>;
+/// without it, with no link at all.
+/// </summary>
+public sealed partial class SmtpDigestSender(SmtpMailer mailer, ILogger<SmtpDigestSender> logger, KillTokenSettings? settings = null) : IMonthlyDigestSender
 {
+    private readonly FrontendLinks _links = settings?.Frontend ?? FrontendLinks.None;
+
     public async Task<string> SendAsync(MonthlyDigest digest, string recipientEmail, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(digest);
-        var (delivery, errorType) = await mailer.SendAsync(recipientEmail, Subject(digest), Body(digest), cancellationToken);
+        var (delivery, errorType) = await mailer.SendAsync(recipientEmail, Subject(digest), Body(digest, _links.Dashboard()), cancellationToken);
         if (errorType is not null)
         {
             Log.SendFailed(logger, digest.Month, digest.WorkspaceId, errorType);
@@ -22,7 +29,9 @@ public sealed partial class SmtpDigestSender(SmtpMailer mailer, ILogger<SmtpDige
 
     public static string Subject(MonthlyDigest digest) => $"[KillToken] {digest.WorkspaceName}: monthly digest {digest.Month}";
 
-    public static string Body(MonthlyDigest digest)
+    /// <param name="digest">The month's numbers.</param>
+    /// <param name="dashboardLink">The dashboard's address for the closing line; null leaves the line out.</param>
+    public static string Body(MonthlyDigest digest, string? dashboardLink = null)
     {
         ArgumentNullException.ThrowIfNull(digest);
         var text = new StringBuilder();
@@ -59,6 +68,12 @@ public sealed partial class SmtpDigestSender(SmtpMailer mailer, ILogger<SmtpDige
 
         Line($"");
         Line($"Recommended action: {digest.RecommendedAction}");
+        if (dashboardLink is not null)
+        {
+            Line($"");
+            Line($"Dashboard: {dashboardLink}");
+        }
+
         return text.ToString();
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -37,9 +38,20 @@ public static class Program
         configure?.Invoke(builder);
         builder.Services.AddKillToken(builder.Configuration);
         builder.Services.AddHostedService<PeriodCloseService>();
+        builder.Services.AddCors();
+        builder.Services.AddOptions<CorsOptions>().Configure<KillTokenSettings>((cors, settings) => cors.AddPolicy(CorsOrigins.PolicyName, settings.Cors.ToPolicy()));
 
         var app = builder.Build();
         app.Lifetime.ApplicationStarted.Register(() => LogSummary(app));
+        // CORS first (after routing, which WebApplication puts in front): a preflight is answered here (204) before the
+        // status-code pages could turn the route's missing OPTIONS into a 405, and every answer below, error bodies
+        // included, carries the allow-origin header a page needs to read it. Without CORS_ORIGIN or FRONTEND_URL the
+        // middleware is not added at all: no CORS headers, preflights get the 405 every other unmapped method gets.
+        if (app.Services.GetRequiredService<KillTokenSettings>().Cors.IsEnabled)
+        {
+            app.UseCors(CorsOrigins.PolicyName);
+        }
+
         app.UseKillTokenErrors();
         // 404, 405 and any error status the framework sets itself get the contract's body like every other error.
         app.UseStatusCodePages(context => StatusBodies.WriteAsync(context.HttpContext));
