@@ -18,21 +18,27 @@ public sealed partial class SmtpAlertSender(SmtpMailer mailer, ILogger<SmtpAlert
     {
         ArgumentNullException.ThrowIfNull(alert);
         var percent = alert.LimitUsd == 0 ? 100 : Math.Round(alert.SpentUsd / alert.LimitUsd * 100m, 1);
+        // A workspace limit (seed 002's billing) covers every project of the workspace and goes to its owners.
+        var workspace = alert.Scope == BudgetScopes.Workspace;
+        var what = workspace ? $"workspace {alert.ProjectName}" : alert.ProjectName;
+        var budget = workspace ? "monthly workspace" : alert.Scope;
         var subject = alert.ThresholdPercent >= 100
-            ? $"[KillToken] {alert.ProjectName}: {alert.Scope} budget reached"
-            : $"[KillToken] {alert.ProjectName}: {alert.ThresholdPercent}% of the {alert.Scope} budget used";
+            ? $"[KillToken] {what}: {budget} budget reached"
+            : $"[KillToken] {what}: {alert.ThresholdPercent}% of the {budget} budget used";
+        var whose = workspace ? "Every project's requests" : "Requests";
         var body = string.Create(CultureInfo.InvariantCulture, $"""
-            Project: {alert.ProjectName} ({alert.ProjectId})
-            Budget: {alert.Scope}, period {alert.Period}
+            {(workspace ? $"Workspace: {alert.ProjectName} ({alert.WorkspaceId}), all its projects" : $"Project: {alert.ProjectName} ({alert.ProjectId})")}
+            Budget: {budget}, period {alert.Period}
             Threshold: {alert.ThresholdPercent}%
             Spent: ${alert.SpentUsd:0.######} of ${alert.LimitUsd:0.######} ({percent}%)
             Resets at: {alert.ResetsAt:yyyy-MM-ddTHH:mm:ssZ}
 
-            {(alert.ThresholdPercent >= 100 ? "Requests are refused with 429 budget_exceeded until the reset." : "Requests use the fallback model, if one is set, until the reset.")}
+            {(alert.ThresholdPercent >= 100 ? $"{whose} are refused with 429 budget_exceeded until the reset." : $"{whose} use the fallback model, if one is set, until the reset.")}
             """);
-        if (!string.IsNullOrWhiteSpace(alert.ProjectId) && _links.Project(alert.ProjectId) is { } link)
+        var link = workspace ? _links.Dashboard() : string.IsNullOrWhiteSpace(alert.ProjectId) ? null : _links.Project(alert.ProjectId);
+        if (link is not null)
         {
-            body += $"\n\nOpen the project in the dashboard: {link}";
+            body += workspace ? $"\n\nOpen the dashboard: {link}" : $"\n\nOpen the project in the dashboard: {link}";
         }
 
         var (delivery, errorType) = await mailer.SendAsync(alert.AlertEmail, subject, body, cancellationToken);

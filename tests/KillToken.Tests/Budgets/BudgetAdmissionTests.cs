@@ -21,12 +21,14 @@ public sealed class BudgetAdmissionTests
 
     private static FakeUpstream _openai = null!;
     private static FakeUpstream _gemini = null!;
+    private static SmtpTestServer _smtp = null!;
 
     [ClassInitialize]
     public static async Task StartAsync(TestContext _)
     {
         _openai = await FakeUpstream.StartAsync();
         _gemini = await FakeUpstream.StartAsync();
+        _smtp = await SmtpTestServer.StartAsync();
     }
 
     [ClassCleanup]
@@ -34,14 +36,27 @@ public sealed class BudgetAdmissionTests
     {
         await _openai.DisposeAsync();
         await _gemini.DisposeAsync();
+        _smtp.Dispose();
     }
 
-    private static Task<GatewayHost> StartHostAsync() => GatewayHost.StartAsync(new Dictionary<string, string?>
+    private static Task<GatewayHost> StartHostAsync(bool withMail = false)
     {
-        ["KILLTOKEN_OPENAI_BASE_URL"] = new Uri(_openai.BaseAddress, "v1").ToString(),
-        ["KILLTOKEN_GEMINI_BASE_URL"] = _gemini.BaseAddress.ToString(),
-        ["KILLTOKEN_PROVIDER_TIMEOUT_SECONDS"] = "60",
-    });
+        var settings = new Dictionary<string, string?>
+        {
+            ["KILLTOKEN_OPENAI_BASE_URL"] = new Uri(_openai.BaseAddress, "v1").ToString(),
+            ["KILLTOKEN_GEMINI_BASE_URL"] = _gemini.BaseAddress.ToString(),
+            ["KILLTOKEN_PROVIDER_TIMEOUT_SECONDS"] = "60",
+        };
+        if (withMail)
+        {
+            settings["SMTP_HOST"] = "127.0.0.1";
+            settings["SMTP_PORT"] = _smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            settings["SMTP_FROM"] = "alerts@killtoken.test";
+            settings["SMTP_SECURE"] = "none"; // the plain emulator offers no STARTTLS
+        }
+
+        return GatewayHost.StartAsync(settings);
+    }
 
     /// <summary>Answers with <paramref name="completion"/> output tokens, or — when null — every token the call was allowed (the worst case).</summary>
     private static Func<HttpContext, UpstreamRequest, Task> Answer(int prompt, int? completion = null) => (context, request) =>
@@ -293,6 +308,29 @@ public sealed class BudgetAdmissionTests
         // Removing the limit lets the project spend again up to its own.
         await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Patch, $"api/workspaces/{tenant.WorkspaceId}", new { monthlyBudgetUsd = (decimal?)null }, session: true), 200);
         await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("gpt-4o", providerOptions: new { max_tokens = 100 })), 200);
+    }
+
+    [TestMethod]
+    public async Task AWorkspaceLimit_AlertsItsOwnersOnce_WhenSpendCrosses80Percent()
+    {
+        await using var host = await StartHostAsync(withMail: true);
+        var tenant = await host.CreateTenantAsync();
+        var owner = (await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, "api/me", session: true), 200))["user"]!["email"]!.GetValue<string>();
+        await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Patch, $"api/workspaces/{tenant.WorkspaceId}", new { monthlyBudgetUsd = 0.01m }, session: true), 200);
+        _openai.Handler = Answer(prompt: 0, completion: 450); // $0.0045 on gpt-4o
+
+        await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("gpt-4o", providerOptions: new { max_tokens = 450 })), 200); // 45%
+        await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("gpt-4o", providerOptions: new { max_tokens = 450 })), 200); // 90%
+        await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("gpt-4o", providerOptions: new { max_tokens = 450 })), 429); // cannot fit: no spend, no mail
+
+        await _smtp.WaitForAsync(_smtp.Messages.Count(m => m.To.Contains(owner)) + 1);
+        await Task.Delay(500); // give a (wrong) second mail the chance to show up
+        var mails = _smtp.Messages.Where(m => m.To.Contains(owner)).ToList();
+        Assert.AreEqual(1, mails.Count, string.Join(" | ", mails.Select(m => m.Subject)));
+        StringAssert.Contains(mails[0].Subject, "80% of the monthly workspace");
+        StringAssert.Contains(mails[0].Data, "Workspace: ");
+        StringAssert.Contains(mails[0].Data, "Budget: monthly workspace");
+        StringAssert.Contains(mails[0].Data, "Spent: $0.009 of $0.01");
     }
 
     [TestMethod]
