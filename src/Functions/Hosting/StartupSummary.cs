@@ -49,6 +49,9 @@ public static class StartupSummary
         Line("mail", settings.Smtp.Host is { } host
             ? $"SMTP {host}:{settings.Smtp.Port}, {SmtpMode(settings.Smtp.Security)}{(settings.Smtp.User is null ? string.Empty : ", signing in as a user")}, {settings.Smtp.Timeout.TotalSeconds:0} s per mail — budget alerts and monthly digests are mailed"
             : $"off (no {SettingNames.SmtpHost}): alerts and digests are recorded as skipped");
+        Line("browsers", settings.Cors.IsEnabled
+            ? "CORS for " + string.Join(", ", settings.Cors.Origins)
+            : $"no CORS (set {SettingNames.CorsOrigin} or {SettingNames.FrontendUrl} to let a web page on another origin call the API)");
         Line("cache", settings.Gateway.CacheEnabled ? $"exact cache on, entries kept {settings.Gateway.CacheTtl.TotalSeconds:0} s" : "exact cache off");
         var root = baseUrl ?? string.Empty;
         Line("dashboard", $"{root}/ — not in this build yet (planned)");

@@ -25,6 +25,7 @@ public sealed class StartupSummaryTests
             ["SMTP_USER"] = "mailer",
             ["SMTP_PASS"] = SmtpPassword,
             ["KILLTOKEN_JWT_SECRET"] = JwtSecret,
+            ["CORS_ORIGIN"] = "https://app.example.com",
         });
 
         var block = host.Logs.Lines.Single(l => l.Contains("KillToken is ready.", StringComparison.Ordinal));
@@ -36,6 +37,7 @@ public sealed class StartupSummaryTests
         StringAssert.Contains(block, "SMTP mail.example.com:2525, STARTTLS required");
         StringAssert.Contains(block, "session signing from KILLTOKEN_JWT_SECRET");
         StringAssert.Contains(block, "/health");
+        StringAssert.Contains(block, "CORS for https://app.example.com");
         StringAssert.Contains(block, "dashboard");
         StringAssert.Contains(block, "openapi");
         foreach (var line in host.Logs.Lines)
@@ -56,6 +58,7 @@ public sealed class StartupSummaryTests
 
         StringAssert.Contains(block, "off (no SMTP_HOST)");
         StringAssert.Contains(block, "no base URL overridden");
+        StringAssert.Contains(block, "no CORS (set CORS_ORIGIN or FRONTEND_URL");
     }
 
     [TestMethod]
