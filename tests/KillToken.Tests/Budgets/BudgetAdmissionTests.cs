@@ -58,11 +58,14 @@ public sealed class BudgetAdmissionTests
         return GatewayHost.StartAsync(settings);
     }
 
-    /// <summary>Answers with <paramref name="completion"/> output tokens, or — when null — every token the call was allowed (the worst case).</summary>
+    /// <summary>
+    /// Answers with <paramref name="completion"/> output tokens, or — when null — every token the call was allowed (the
+    /// worst case); never more than the cap it was sent, as a provider does. Prompts here are a few tokens, within the estimate.
+    /// </summary>
     private static Func<HttpContext, UpstreamRequest, Task> Answer(int prompt, int? completion = null) => (context, request) =>
     {
         var allowed = (request.Json["max_completion_tokens"] ?? request.Json["max_tokens"])?.GetValue<int>() ?? 4096;
-        return FakeUpstream.Json(Fixtures.OpenAIChatCompletion(request.Json["model"]!.GetValue<string>(), prompt, completion ?? allowed))(context, request);
+        return FakeUpstream.Json(Fixtures.OpenAIChatCompletion(request.Json["model"]!.GetValue<string>(), prompt, Math.Min(completion ?? allowed, allowed)))(context, request);
     };
 
     private static object Chat(string model, string content = "hi", object? providerOptions = null, bool stream = false) => new
@@ -91,7 +94,7 @@ public sealed class BudgetAdmissionTests
     {
         await using var host = await StartHostAsync();
         var tenant = await TenantAsync(host, new { dailyBudgetUsd = 0.02m });
-        _openai.Handler = Answer(prompt: 12, completion: 300); // ≈ $0.003 a call
+        _openai.Handler = Answer(prompt: 1, completion: 300); // ≈ $0.003 a call
         var before = _openai.Count;
 
         // The reported defect: $0 spent, yet every call was refused because 4,096 output tokens (≈ $0.041) did not fit.
@@ -146,7 +149,7 @@ public sealed class BudgetAdmissionTests
     {
         await using var host = await StartHostAsync();
         var tenant = await TenantAsync(host, new { dailyBudgetUsd = 0.05m });
-        _openai.Handler = Answer(prompt: 12, completion: 300);
+        _openai.Handler = Answer(prompt: 1, completion: 300);
         var before = _openai.Count;
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => tenant.ChatAsync(Chat("gpt-4o"))));
@@ -176,7 +179,7 @@ public sealed class BudgetAdmissionTests
         await using var host = await StartHostAsync();
         // $0.002: gpt-4o's 256-token minimum ($0.00256) cannot fit; gpt-4o-mini (4,096 tokens ≈ $0.0025) fits with a lower cap.
         var tenant = await TenantAsync(host, new { dailyBudgetUsd = 0.002m, fallbackModel = "gpt-4o-mini" });
-        _openai.Handler = Answer(prompt: 12, completion: 20);
+        _openai.Handler = Answer(prompt: 1, completion: 20);
         var before = _openai.Count;
 
         var answer = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("gpt-4o")), 200);
@@ -197,7 +200,7 @@ public sealed class BudgetAdmissionTests
     {
         await using var host = await StartHostAsync();
         var tenant = await TenantAsync(host, new { dailyBudgetUsd = 0.02m });
-        _openai.Handler = Answer(prompt: 12);
+        _openai.Handler = Answer(prompt: 1);
         var before = _openai.Count;
 
         // 3,000 tokens ($0.03) cannot fit $0.02: the caller asked for them, so the call is refused rather than cut.
@@ -308,6 +311,39 @@ public sealed class BudgetAdmissionTests
         // Removing the limit lets the project spend again up to its own.
         await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Patch, $"api/workspaces/{tenant.WorkspaceId}", new { monthlyBudgetUsd = (decimal?)null }, session: true), 200);
         await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("gpt-4o", providerOptions: new { max_tokens = 100 })), 200);
+    }
+
+    [TestMethod]
+    public async Task ConcurrentCalls_FromTwoProjects_NeverPassTheWorkspaceLimit()
+    {
+        await using var host = await StartHostAsync();
+        var tenant = await host.CreateTenantAsync();
+        var (_, secondKey) = await host.CreateProjectAsync(tenant.Token, tenant.WorkspaceId, new { name = "second project", dailyBudgetUsd = 1m });
+        var second = tenant with { ApiKey = secondKey };
+        await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Patch, $"api/workspaces/{tenant.WorkspaceId}", new { monthlyBudgetUsd = 0.03m }, session: true), 200);
+        _openai.Handler = Answer(prompt: 1, completion: 300);
+        var before = _openai.Count;
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => (i % 2 == 0 ? tenant : second).ChatAsync(Chat("gpt-4o"))));
+
+        var ok = responses.Count(r => (int)r.StatusCode == 200);
+        var month = (await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, $"api/workspaces/{tenant.WorkspaceId}", session: true), 200))["month"]!;
+        Assert.IsTrue(Decimal(month["spentUsd"]) <= 0.03m, month.ToJsonString());
+        Assert.AreEqual(0m, Decimal(month["reservedUsd"]), "every workspace reservation was settled or given back");
+        Assert.AreEqual(ok, _openai.Count - before);
+        Assert.IsTrue(ok >= 9, $"$0.03 pays for nine ≈$0.003 calls: {ok}");
+        foreach (var response in responses.Where(r => (int)r.StatusCode != 200))
+        {
+            var error = (await GatewayHost.ReadJsonAsync(response, 429))["error"]!;
+            Assert.AreEqual("workspace", error["scope"]!.GetValue<string>());
+            Assert.IsTrue(Decimal(error["remainingUsd"]) < Decimal(error["requiredUsd"]), error.ToJsonString());
+        }
+
+        foreach (var project in new[] { tenant.ProjectId, (await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, $"api/workspaces/{tenant.WorkspaceId}/projects", session: true), 200))["data"]!.AsArray().Select(p => p!["id"]!.GetValue<string>()).Single(id => id != tenant.ProjectId) })
+        {
+            var today = (await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, $"api/projects/{project}", session: true), 200))["spend"]!["today"]!;
+            Assert.AreEqual(0m, Decimal(today["reservedUsd"]), "no project reservation is left behind");
+        }
     }
 
     [TestMethod]
