@@ -65,7 +65,7 @@ public sealed partial class BudgetGate(
             await ledger.GetAsync(project.WorkspaceId, project.Id, periods, cancellationToken),
             workspaceLimit is null ? BudgetUsage.Zero : await ledger.GetAsync(project.WorkspaceId, WorkspaceBudget.LedgerId, periods, cancellationToken));
         var limits = Limits(project, workspaceLimit, periods);
-        var plan = new BudgetPlan { Periods = periods, Usage = usage.Project, WorkspaceMonthlyBudgetUsd = workspaceLimit, WorkspaceUsage = usage.Workspace };
+        var plan = new BudgetPlan { Periods = periods, Usage = usage.Project, WorkspaceMonthlyBudgetUsd = workspaceLimit, WorkspaceUsage = usage.Workspace, HasLimits = limits.Count > 0 };
         if (limits.FirstOrDefault(l => l.Spent(usage) >= l.Usd) is { } reached)
         {
             return plan with { Rejection = Rejection(reached, usage, requiredUsd: null, heldByCallsInFlight: false) };
@@ -93,8 +93,8 @@ public sealed partial class BudgetGate(
         var limits = Limits(project, plan.WorkspaceMonthlyBudgetUsd, plan.Periods);
         if (limits.Count == 0)
         {
-            // Nothing to hold back: spend is still counted when the call settles.
-            return new BudgetAdmission(0, new BudgetReservation(plan.Periods, 0m), null, null);
+            // Nothing to hold back, nothing to cap: spend is still counted when the call settles.
+            return new BudgetAdmission(0, new BudgetReservation(plan.Periods, 0m), null, false, null);
         }
 
         var costs = candidates.Select(Cost).ToList();
@@ -106,25 +106,35 @@ public sealed partial class BudgetGate(
             for (var i = 0; i < costs.Count; i++)
             {
                 var cost = costs[i];
-                var (held, usage) = await TryHoldAsync(project, plan, cost.WorstCaseUsd, cancellationToken);
-                if (held is not null)
+                // The worst case first; once more if the usage read after a refusal shows it fits after all (calls settled
+                // meanwhile); else the largest lowered cap the room pays for.
+                for (var attempt = 0; attempt < 2; attempt++)
                 {
-                    return new BudgetAdmission(i, held, null, null);
+                    var (held, usage) = await TryHoldAsync(project, plan, cost.WorstCaseUsd, cancellationToken);
+                    if (held is not null)
+                    {
+                        return new BudgetAdmission(i, held, cost.LowerableOutput, false, null);
+                    }
+
+                    seen = usage;
+                    if (limits.Min(l => l.Room(usage, countReserved: true)) < cost.WorstCaseUsd)
+                    {
+                        break;
+                    }
                 }
 
-                seen = usage;
-                if (cost.Lowered(limits.Min(l => l.Room(usage, countReserved: true))) is not { } lowered)
+                if (cost.Lowered(limits.Min(l => l.Room(seen, countReserved: true))) is not { } lowered)
                 {
                     continue;
                 }
 
-                (held, usage) = await TryHoldAsync(project, plan, lowered.AmountUsd, cancellationToken);
-                if (held is not null)
+                var (heldLowered, afterLowered) = await TryHoldAsync(project, plan, lowered.AmountUsd, cancellationToken);
+                if (heldLowered is not null)
                 {
-                    return new BudgetAdmission(i, held, lowered.OutputCap, null);
+                    return new BudgetAdmission(i, heldLowered, lowered.OutputCap, true, null);
                 }
 
-                seen = usage;
+                seen = afterLowered;
             }
 
             // Nothing fits now. Refuse when nothing would fit even if every in-flight call settled at zero; otherwise wait.
@@ -132,13 +142,13 @@ public sealed partial class BudgetGate(
             var binding = limits.MinBy(l => l.Room(seen, countReserved: false))!;
             if (!Fits(binding.Room(seen, countReserved: false), smallest))
             {
-                return new BudgetAdmission(0, null, null, Rejection(binding, seen, smallest, heldByCallsInFlight: false));
+                return new BudgetAdmission(0, null, null, false, Rejection(binding, seen, smallest, heldByCallsInFlight: false));
             }
 
             if (time.GetUtcNow() > deadline)
             {
                 var held = limits.MinBy(l => l.Room(seen, countReserved: true))!;
-                return new BudgetAdmission(0, null, null, Rejection(held, seen, smallest, heldByCallsInFlight: true));
+                return new BudgetAdmission(0, null, null, false, Rejection(held, seen, smallest, heldByCallsInFlight: true));
             }
 
             await Task.WhenAny(wait, Task.Delay(PollInterval, time, cancellationToken));
@@ -151,8 +161,9 @@ public sealed partial class BudgetGate(
 
     /// <summary>
     /// Holds <paramref name="amount"/> in the workspace's counter (when it has a limit) and then the project's; both or
-    /// neither. The workspace's is taken first and given back if the project's refuses, so the two never overshoot —
-    /// at worst a concurrent call sees the workspace briefly fuller than it is, and waits.
+    /// neither. The workspace's is taken first and given back if the project's refuses or fails, so the two never
+    /// overshoot — at worst a concurrent call sees the workspace briefly fuller than it is (it then waits, or is sent
+    /// with a lower cap than it could have had).
     /// </summary>
     private async Task<(BudgetReservation? Held, Usage Seen)> TryHoldAsync(ProjectRecord project, BudgetPlan plan, decimal amount, CancellationToken cancellationToken)
     {
@@ -169,7 +180,19 @@ public sealed partial class BudgetGate(
             return (null, new Usage(await ledger.GetAsync(workspaceId, project.Id, periods, cancellationToken), workspaceUsage));
         }
 
-        var (projectReserved, projectUsage) = await ledger.TryReserveAsync(workspaceId, project.Id, periods, amount, project.DailyBudgetUsd, project.MonthlyBudgetUsd, cancellationToken);
+        bool projectReserved;
+        BudgetUsage projectUsage;
+        try
+        {
+            (projectReserved, projectUsage) = await ledger.TryReserveAsync(workspaceId, project.Id, periods, amount, project.DailyBudgetUsd, project.MonthlyBudgetUsd, cancellationToken);
+        }
+        catch
+        {
+            // Cancelled or failed between the two holds: the workspace's is given back, never left held.
+            await ledger.SettleAsync(workspaceId, WorkspaceBudget.LedgerId, periods, amount, 0m, CancellationToken.None);
+            throw;
+        }
+
         if (projectReserved)
         {
             return (new BudgetReservation(periods, amount, IncludesWorkspace: true), new Usage(projectUsage, workspaceUsage));
@@ -189,9 +212,11 @@ public sealed partial class BudgetGate(
         }
 
         await ledger.SettleAsync(project.WorkspaceId, project.Id, reservation.Periods, reservation.AmountUsd, actualCostUsd, cancellationToken);
-        if (reservation.IncludesWorkspace)
+        // The workspace's counter gets every call's spend, and gives back what was held in it.
+        if (actualCostUsd != 0 || reservation.IncludesWorkspace)
         {
-            await ledger.SettleAsync(project.WorkspaceId, WorkspaceBudget.LedgerId, reservation.Periods, reservation.AmountUsd, actualCostUsd, cancellationToken);
+            await ledger.SettleAsync(project.WorkspaceId, WorkspaceBudget.LedgerId, reservation.Periods, reservation.IncludesWorkspace ? reservation.AmountUsd : 0m,
+                actualCostUsd, cancellationToken);
         }
 
         Settled(project, reservation, actualCostUsd);
@@ -213,14 +238,6 @@ public sealed partial class BudgetGate(
         }
     }
 
-    /// <summary>Input estimate plus the output cap, at the model's prices; 0 for an unpriced model (it cannot be held).</summary>
-    public decimal MaximumCost(ProviderId provider, string model, long inputTokens, JsonObject? providerOptions,
-        IReadOnlyList<ModelPrice>? priceOverrides = null)
-    {
-        var price = pricing.Find(provider, model, priceOverrides);
-        return price is null ? 0m : PricingCatalog.Compute(price, WorstCase(price, inputTokens, providerOptions));
-    }
-
     /// <summary>
     /// The most a call can use: its input estimate and its output cap (<c>max_tokens</c> and its aliases, else the model's
     /// largest output, else <see cref="DefaultOutputCap"/>). What a reservation holds, and what a call whose usage is
@@ -232,17 +249,34 @@ public sealed partial class BudgetGate(
         return WorstCase(price, inputTokens, OutputCap(providerOptions));
     }
 
-    private static TokenUsage WorstCase(ModelPrice price, long inputTokens, long? outputCap) =>
-        new() { InputTokens = Math.Max(0, inputTokens), OutputTokens = outputCap ?? price.MaxOutput ?? DefaultOutputCap, Reported = true };
+    /// <summary>The same, with the output cap already known (the caller's, or the one admission sent).</summary>
+    public static TokenUsage WorstCase(ModelPrice price, long inputTokens, long? outputCap)
+    {
+        ArgumentNullException.ThrowIfNull(price);
+        return new() { InputTokens = Math.Max(0, inputTokens), OutputTokens = outputCap ?? price.MaxOutput ?? DefaultOutputCap, Reported = true };
+    }
 
-    /// <summary>The output cap a request's options set (<c>max_completion_tokens</c>, <c>max_tokens</c> and the other providers' names).</summary>
+    /// <summary>
+    /// The output cap a request's options set: <c>max_completion_tokens</c>, <c>max_tokens</c> and the other providers'
+    /// names, also inside Gemini's <c>generationConfig</c> and Bedrock's <c>inferenceConfig</c>; whole numbers only.
+    /// </summary>
     public static long? OutputCap(JsonObject? options)
     {
-        foreach (var name in new[] { "max_completion_tokens", "max_tokens", "max_output_tokens", "maxOutputTokens", "maxTokens" })
+        if (options is null)
         {
-            if (options?[name] is JsonValue value && value.TryGetValue<long>(out var cap) && cap > 0)
+            return null;
+        }
+
+        var nested = (options["generationConfig"] ?? options["generation_config"] ?? options["inferenceConfig"]) as JsonObject;
+        foreach (var (holder, name) in new[]
+        {
+            (options, "max_completion_tokens"), (options, "max_tokens"), (options, "max_output_tokens"), (options, "maxOutputTokens"), (options, "maxTokens"),
+            (nested, "maxOutputTokens"), (nested, "max_output_tokens"), (nested, "maxTokens"),
+        })
+        {
+            if (holder?[name] is JsonValue value && value.TryGetValue<decimal>(out var cap) && cap >= 1 && cap == decimal.Truncate(cap) && cap <= long.MaxValue)
             {
-                return cap;
+                return (long)cap;
             }
         }
 
@@ -262,15 +296,21 @@ public sealed partial class BudgetGate(
         // A caller's own cap is kept as it is, so its worst case is also its smallest; otherwise the minimum output.
         var smallestUsd = candidate.CallerOutputCap is not null || worst.OutputTokens <= MinimumOutputCap
             ? worstUsd
-            : PricingCatalog.Compute(price, worst with { OutputTokens = MinimumOutputCap });
+            : Held(PricingCatalog.Compute(price, worst with { OutputTokens = MinimumOutputCap }));
         return new CandidateCost(price, worst.InputTokens, candidate.CallerOutputCap is null ? worst.OutputTokens : null, worstUsd, smallestUsd);
     }
 
+    /// <summary>What the ledger holds for an amount: rounded up to a whole nano-dollar.</summary>
+    private static decimal Held(decimal usd) => Math.Ceiling(usd * 1_000_000_000m) / 1_000_000_000m;
+
     /// <summary>What one candidate costs: its worst case, the least it can be admitted for, and the lowered cap a room buys.</summary>
-    /// <param name="LowerableOutput">The worst-case output when admission may lower it (the caller set no cap); null otherwise.</param>
+    /// <param name="LowerableOutput">
+    /// The worst-case output when the caller set no cap: what is sent upstream as the cap (so the reservation really is the
+    /// most the call can cost), and what admission may lower. Null when the caller set its own, or the model is unpriced.
+    /// </param>
     private sealed record CandidateCost(ModelPrice? Price, long InputTokens, long? LowerableOutput, decimal WorstCaseUsd, decimal SmallestUsd)
     {
-        /// <summary>The largest output cap (≥ <see cref="MinimumOutputCap"/>, below the worst case) whose cost fits <paramref name="room"/>.</summary>
+        /// <summary>The largest output cap (≥ <see cref="MinimumOutputCap"/>, below the worst case) whose held cost fits <paramref name="room"/>.</summary>
         public (long OutputCap, decimal AmountUsd)? Lowered(decimal room)
         {
             if (Price is null || LowerableOutput is not { } worstOutput || Price.Output <= 0 || worstOutput <= MinimumOutputCap)
@@ -279,21 +319,22 @@ public sealed partial class BudgetGate(
             }
 
             var inputUsd = PricingCatalog.Compute(Price, new TokenUsage { InputTokens = InputTokens, Reported = true });
-            var affordable = (room - inputUsd) * 1_000_000m / Price.Output;
-            if (affordable < MinimumOutputCap)
+            if ((room - inputUsd) * 1_000_000m >= Price.Output * worstOutput)
             {
-                return null;
+                return null; // the worst case fits: nothing to lower (and no division that could overflow)
             }
 
-            // Whole tokens, one below what the division allows so rounding to the ledger's nano-dollars cannot pass the room.
-            var cap = (long)Math.Min(worstOutput - 1, Math.Floor(affordable) - 1);
-            if (cap < MinimumOutputCap)
+            var cap = (long)Math.Floor(Math.Max(0m, room - inputUsd) * 1_000_000m / Price.Output);
+            // Down to what the ledger's nano-dollar rounding still fits: at most a token or two.
+            while (cap >= MinimumOutputCap && Held(Cost(cap)) > room)
             {
-                return null;
+                cap--;
             }
 
-            return (cap, PricingCatalog.Compute(Price, new TokenUsage { InputTokens = InputTokens, OutputTokens = cap, Reported = true }));
+            return cap >= MinimumOutputCap ? (cap, Cost(cap)) : null;
         }
+
+        private decimal Cost(long output) => PricingCatalog.Compute(Price!, new TokenUsage { InputTokens = InputTokens, OutputTokens = output, Reported = true });
     }
 
     /// <summary>A project's and its workspace's counters as admission saw them.</summary>

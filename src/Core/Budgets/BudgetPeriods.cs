@@ -18,7 +18,7 @@ public sealed record BudgetPeriods(string Day, string Month, DateTimeOffset DayR
     }
 }
 
-/// <summary>A project's spend and outstanding reservations in the current day and month.</summary>
+/// <summary>A project's (or the workspace's) spend and outstanding reservations in the current day and month.</summary>
 public sealed record BudgetUsage(decimal DaySpent, decimal DayReserved, decimal MonthSpent, decimal MonthReserved)
 {
     public static BudgetUsage Zero { get; } = new(0, 0, 0, 0);
@@ -34,16 +34,17 @@ public static class BudgetScopes
 }
 
 /// <summary>
-/// The workspace-wide monthly limit is kept in the ledger exactly like a project's, under this reserved id (project ids
-/// are generated <c>prj_…</c> and can never take it): the same conditional reservations, settlements, alert claims and
-/// repairs, in the same partition.
+/// The workspace's spend is kept in the ledger exactly like a project's, under this reserved id (project ids are generated
+/// <c>prj_…</c> and can never take it): every call's cost is settled into it as well as into its project's, and a
+/// workspace monthly limit holds its reservations there — the same conditional reservations, settlements, alert claims
+/// and repairs, in the same partition.
 /// </summary>
 public static class WorkspaceBudget
 {
     public const string LedgerId = "_workspace";
 }
 
-/// <summary>Per-project spend counters per UTC day and month, updated atomically (patch increments on Cosmos DB).</summary>
+/// <summary>Spend counters per project and per workspace, per UTC day and month, updated atomically (patch increments on Cosmos DB).</summary>
 public interface IBudgetLedger
 {
     Task<BudgetUsage> GetAsync(string workspaceId, string projectId, BudgetPeriods periods, CancellationToken cancellationToken = default);
@@ -62,8 +63,9 @@ public interface IBudgetLedger
     Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Makes the workspace counter's spend in <paramref name="periods"/>' month (each day, and the month) the sum of its
-    /// projects' counters, keeping what it holds reserved. Run when a workspace limit is set, so the month's spend so far counts.
+    /// Creates the workspace's counter for <paramref name="periods"/>' month from the sum of its projects' counters (each
+    /// day, and the month) when it does not exist yet — spend settled before workspace counters were kept. An existing
+    /// counter is left as it is: every settlement keeps it current. Run when a workspace limit is set.
     /// </summary>
     Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default);
 

@@ -19,6 +19,8 @@ public sealed record BudgetPlan
     public decimal? WorkspaceMonthlyBudgetUsd { get; init; }
     /// <summary>The workspace's spend and reservations (read only when it has a limit).</summary>
     public BudgetUsage WorkspaceUsage { get; init; } = BudgetUsage.Zero;
+    /// <summary>Whether any limit applies to the project's calls (its own or its workspace's).</summary>
+    public bool HasLimits { get; init; }
 }
 
 /// <summary>Money held for one call until it settles; held in the workspace's counter too when the workspace has a limit.</summary>
@@ -29,10 +31,11 @@ public sealed record BudgetReservation(BudgetPeriods Periods, decimal AmountUsd,
 public sealed record BudgetCandidate(ProviderId Provider, string Model, long InputTokens, long? CallerOutputCap, IReadOnlyList<ModelPrice>? PriceOverrides);
 
 /// <summary>
-/// Admission's answer: which candidate was admitted, the money held for it, and the output cap admission lowered it to
-/// (null when the call goes out as asked); or the refusal.
+/// Admission's answer: which candidate was admitted, the money held for it and the output cap to send — when the caller
+/// set none and a limit applies, the cap the reservation holds (so it is the most the call can cost), lowered to fit
+/// when <paramref name="OutputLowered"/> — or the refusal.
 /// </summary>
-public sealed record BudgetAdmission(int Candidate, BudgetReservation? Reservation, long? OutputCap, GatewayError? Rejection);
+public sealed record BudgetAdmission(int Candidate, BudgetReservation? Reservation, long? OutputCap, bool OutputLowered, GatewayError? Rejection);
 
 public interface IBudgetGate
 {
@@ -70,7 +73,7 @@ public sealed class UnlimitedBudgetGate(TimeProvider time) : IBudgetGate
     public Task<BudgetPlan> DescribeAsync(ProjectRecord project, CancellationToken cancellationToken = default) => PlanAsync(project, cancellationToken);
 
     public Task<BudgetAdmission> AdmitAsync(ProjectRecord project, BudgetPlan plan, IReadOnlyList<BudgetCandidate> candidates, CancellationToken cancellationToken = default) =>
-        Task.FromResult(new BudgetAdmission(0, null, null, null));
+        Task.FromResult(new BudgetAdmission(0, null, null, false, null));
 
     public Task SettleAsync(ProjectRecord project, BudgetReservation reservation, decimal actualCostUsd, CancellationToken cancellationToken = default) => Task.CompletedTask;
 

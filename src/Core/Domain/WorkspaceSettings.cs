@@ -21,7 +21,7 @@ public sealed class WorkspaceSettings(IWorkspaceStore workspaces, TimeProvider t
         }
 
         var workspace = await workspaces.GetAsync(workspaceId, cancellationToken);
-        _cache[workspaceId] = (now + CacheLifetime, workspace);
+        Remember(workspaceId, workspace, now);
         return workspace;
     }
 
@@ -39,7 +39,12 @@ public sealed class WorkspaceSettings(IWorkspaceStore workspaces, TimeProvider t
 
         var updated = change(stored) with { UpdatedAt = time.GetUtcNow() };
         await workspaces.UpdateAsync(updated, cancellationToken);
-        _cache[workspaceId] = (time.GetUtcNow() + CacheLifetime, updated);
+        Remember(workspaceId, updated, time.GetUtcNow());
         return updated;
     }
+
+    /// <summary>Caches a read, unless a newer version is cached already (a read that began before an update and ended after it).</summary>
+    private void Remember(string workspaceId, WorkspaceRecord? workspace, DateTimeOffset now) =>
+        _cache.AddOrUpdate(workspaceId, (now + CacheLifetime, workspace), (_, cached) =>
+            cached.Workspace is { } newer && workspace is not null && newer.UpdatedAt > workspace.UpdatedAt ? cached : (now + CacheLifetime, workspace));
 }

@@ -378,7 +378,7 @@ public sealed partial class ChatPipeline(
             var callerCap = BudgetGate.OutputCap(OutputCapOptions(request));
             var candidates = new List<BudgetCandidate> { new(state.FinalProvider, state.FinalModel, optimized.InputTokens, callerCap, state.PriceOverrides) };
             FallbackRoute? fallback = null;
-            if (!state.WasFallback && call.Project.FallbackModel is { } fallbackModel)
+            if (plan.HasLimits && !state.WasFallback && call.Project.FallbackModel is { } fallbackModel)
             {
                 var fallbackProvider = call.Project.FallbackProvider is { } p && ProviderId.TryParse(p, out var parsed) ? parsed : (ProviderId?)null;
                 fallback = await FallbackRouteAsync(state, fallbackModel, fallbackProvider, credential, flight.Adapter, cancellationToken);
@@ -400,7 +400,7 @@ public sealed partial class ChatPipeline(
             }
 
             flight.Reservation = admission.Reservation;
-            state.OutputCap = admission.OutputCap;
+            (state.OutputCap, state.OutputLowered) = (admission.OutputCap, admission.OutputLowered);
             if (admission.Candidate > 0)
             {
                 (credential, flight.Adapter) = (fallback!.Credential!, fallback.Adapter!);
@@ -408,9 +408,11 @@ public sealed partial class ChatPipeline(
                 state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel, state.PriceOverrides)?.Input;
             }
 
-            if (admission.Candidate > 0 || state.OutputCap is not null)
+            if (admission.Candidate > 0 || state.OutputLowered)
             {
-                // What is sent changed (model or cap): the cache entry is the one of what is sent. The fallback's may already exist.
+                // What is sent changed (model or a lowered cap): the cache entry is the one of what is sent, so a capped
+                // answer never serves an uncapped request. The fallback's may already exist. (The reservation's own cap,
+                // sent when the caller set none, is the budget's ceiling, not the caller's request: it keeps the key.)
                 var (options, nativeBody) = SentOptions(state);
                 flight.CacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, options, nativeBody, request.NativeHeaders);
                 if (await TryCacheAsync(state, flight.CacheKey, cancellationToken) is { } fallbackHit)
@@ -475,7 +477,7 @@ public sealed partial class ChatPipeline(
             : FallbackRoute.Skip(target, model, $"fallback provider '{target}' has no active credential in this workspace");
     }
 
-    /// <summary>The options and native body sent upstream: the request's own, with the output cap admission lowered it to.</summary>
+    /// <summary>The options and native body sent upstream: the request's own, with the output cap admission set (the caller set none).</summary>
     private static (JsonObject? Options, JsonObject? NativeBody) SentOptions(CallState state)
     {
         var request = state.Call.Request;
@@ -485,8 +487,8 @@ public sealed partial class ChatPipeline(
         }
 
         return request.NativeBody is { } native
-            ? (request.ProviderOptions, LoweredOutputCap.ApplyToNativeBody(native, state.FinalProvider, cap))
-            : (LoweredOutputCap.ApplyToOptions(request.ProviderOptions, state.FinalProvider, cap), null);
+            ? (request.ProviderOptions, AdmittedOutputCap.ApplyToNativeBody(native, state.FinalProvider, cap))
+            : (AdmittedOutputCap.ApplyToOptions(request.ProviderOptions, state.FinalProvider, cap), null);
     }
 
     /// <summary>8. The provider answered: cost from its usage, settle the budget, fill the cache, finish (idempotency, trace).</summary>
@@ -542,8 +544,7 @@ public sealed partial class ChatPipeline(
             return (usage, new CostResult(null, CostStatus.Unpriced, null));
         }
 
-        var worst = BudgetGate.WorstCase(price, state.Optimization?.InputTokens ?? 0,
-            state.OutputCap is { } lowered ? new JsonObject { ["max_tokens"] = lowered } : OutputCapOptions(state.Call.Request));
+        var worst = BudgetGate.WorstCase(price, state.Optimization?.InputTokens ?? 0, state.OutputCap ?? BudgetGate.OutputCap(OutputCapOptions(state.Call.Request)));
         return (worst, new CostResult(PricingCatalog.Compute(price, worst), CostStatus.Estimated, price));
     }
 
@@ -799,8 +800,11 @@ public sealed partial class ChatPipeline(
         public decimal UsdOfInput(long tokens) => InputPricePerMillion is { } price && tokens > 0 ? Math.Round(tokens * price / 1_000_000m, 10) : 0m;
         public bool WasFallback { get; set; }
 
-        /// <summary>The output cap budget admission lowered the call to; null when it went out as asked.</summary>
+        /// <summary>The output cap sent for the caller, who set none: the one its reservation holds; null without limits.</summary>
         public long? OutputCap { get; set; }
+
+        /// <summary>True when that cap was lowered below the call's worst case to fit the remaining budget.</summary>
+        public bool OutputLowered { get; set; }
 
         public void UseFallback(FallbackRoute route)
         {
@@ -837,8 +841,8 @@ public sealed partial class ChatPipeline(
                 FinalProvider = FinalProvider.Value,
                 WasFallback = WasFallback,
                 FallbackSkipped = FallbackSkipped,
-                OutputCapped = OutputCap is not null,
-                OutputCap = OutputCap,
+                OutputCapped = OutputLowered,
+                OutputCap = OutputLowered ? OutputCap : null,
                 OptimizationMode = request.OptimizationMode.ToWire(),
                 InputTokens = Usage.InputTokens,
                 OutputTokens = Usage.OutputTokens,

@@ -169,8 +169,9 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
 
     /// <summary>
     /// Renames the workspace and/or sets its monthly budget (<c>monthlyBudgetUsd</c>, null for none). Both are the owner's
-    /// (seed 002: rename and billing). A new limit counts the month's spend so far: the workspace's counter is seeded with
-    /// its projects' spend, and every call from then on must fit it as well as its project's limits.
+    /// (seed 002: rename and billing). A new limit counts the month's spend so far (every call's cost is settled into the
+    /// workspace's counter; a month from before such counters is seeded from its projects'), and every call from then on
+    /// must fit it as well as its project's limits.
     /// </summary>
     public async Task<(WorkspaceView? View, GatewayError? Error)> UpdateWorkspaceAsync(string userId, string workspaceId, JsonObject body, CancellationToken cancellationToken = default)
     {
@@ -197,6 +198,12 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
             return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "Send 'name' and/or 'monthlyBudgetUsd' (a USD amount, or null for no limit)."));
         }
 
+        if (setsBudget && budget is not null && ledger is not null)
+        {
+            // Before the limit is published, and to the end even if the caller goes away: the first check sees the month's spend.
+            await ledger.SeedWorkspaceAsync(workspaceId, Budgets.BudgetPeriods.At(time.GetUtcNow()), CancellationToken.None);
+        }
+
         var updated = await settings.UpdateAsync(workspaceId, w => w with
         {
             Name = renames ? name! : w.Name,
@@ -205,11 +212,6 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
         if (updated is null)
         {
             return (null, GatewayError.NotFound("Workspace"));
-        }
-
-        if (setsBudget && budget is not null && ledger is not null)
-        {
-            await ledger.SeedWorkspaceAsync(workspaceId, Budgets.BudgetPeriods.At(time.GetUtcNow()), cancellationToken);
         }
 
         return (await ViewAsync(updated, membership!.Role, cancellationToken), null);

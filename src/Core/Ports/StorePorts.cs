@@ -72,10 +72,14 @@ public sealed record TraceQuery
 public sealed record TracePage(IReadOnlyList<RequestTrace> Items, string? NextCursor);
 
 /// <summary>
-/// What a finished call owes its project's budget (and, when <paramref name="IncludesWorkspace"/>, the workspace's): the
-/// reservation it held released, its real cost added.
+/// What a finished call owes the budget counters: its project's and its workspace's (<see cref="Budgets.WorkspaceBudget"/>)
+/// each get its real cost, and each gives back what it held — the workspace's only when the reservation was also held
+/// there (<paramref name="IncludesWorkspace"/>: the workspace had a limit when the call was admitted).
 /// </summary>
-public sealed record BudgetSettlement(string ProjectId, Budgets.BudgetPeriods Periods, decimal ReservedUsd, decimal ActualUsd, bool IncludesWorkspace = false);
+public sealed record BudgetSettlement(string ProjectId, Budgets.BudgetPeriods Periods, decimal ReservedUsd, decimal ActualUsd, bool IncludesWorkspace = false)
+{
+    public decimal WorkspaceReservedUsd => IncludesWorkspace ? ReservedUsd : 0m;
+}
 
 public interface ITraceStore
 {

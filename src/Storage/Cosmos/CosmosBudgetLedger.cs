@@ -171,53 +171,36 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
         _ = DayKey(periods); // validates the periods
         await db.EnsureReadyAsync(cancellationToken);
         var id = Id(WorkspaceBudget.LedgerId, periods);
-        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        var (existing, _) = await CosmosItems.ReadAsync(db.Workspaces, id, workspaceId, cancellationToken);
+        using (existing)
         {
-            // The projects' month documents, in this workspace's partition only (a management action, not the request path).
-            var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.month = @month AND c.projectId != @workspace")
-                .WithParameter("@ws", workspaceId).WithParameter("@type", Type).WithParameter("@month", periods.Month)
-                .WithParameter("@workspace", WorkspaceBudget.LedgerId);
-            var spentByDay = new Dictionary<string, long>(StringComparer.Ordinal);
-            long monthSpent = 0;
-            foreach (var document in await CosmosStoreContext.QueryAsync<JsonElement>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken))
+            if (existing is not null)
             {
-                monthSpent += CosmosItems.Int64(document, "spent");
-                if (document.TryGetProperty("days", out var days) && days.ValueKind == JsonValueKind.Object)
-                {
-                    foreach (var day in days.EnumerateObject())
-                    {
-                        spentByDay[day.Name] = spentByDay.GetValueOrDefault(day.Name) + CosmosItems.Int64(day.Value, "spent");
-                    }
-                }
-            }
-
-            // Keep what the workspace document holds reserved (calls in flight); replace only if it did not change meanwhile.
-            var (current, etag) = await CosmosItems.ReadAsync(db.Workspaces, id, workspaceId, cancellationToken);
-            var reservedByDay = new Dictionary<string, long>(StringComparer.Ordinal);
-            long monthReserved = 0;
-            using (current)
-            {
-                if (current is not null && CosmosItems.IsType(current.RootElement, Type))
-                {
-                    monthReserved = CosmosItems.Int64(current.RootElement, "reserved");
-                    foreach (var day in current.RootElement.GetProperty("days").EnumerateObject())
-                    {
-                        reservedByDay[day.Name] = CosmosItems.Int64(day.Value, "reserved");
-                    }
-                }
-            }
-
-            using var seeded = Month(workspaceId, WorkspaceBudget.LedgerId, periods,
-                day => (spentByDay.GetValueOrDefault(day), reservedByDay.GetValueOrDefault(day)), monthSpent, monthReserved);
-            if (etag is null
-                ? await CosmosStoreContext.TryCreateAsync(db.Workspaces, seeded, workspaceId, cancellationToken)
-                : await CosmosStoreContext.TryReplaceAsync(db.Workspaces, id, seeded, workspaceId, etag, cancellationToken))
-            {
-                return;
+                return; // settlements keep it current
             }
         }
 
-        throw new CosmosConcurrencyException($"The workspace budget document kept changing while it was seeded; gave up after {MaxAttempts} attempts.");
+        // The projects' month documents, in this workspace's partition only (a management action, not the request path).
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.month = @month AND c.projectId != @workspace")
+            .WithParameter("@ws", workspaceId).WithParameter("@type", Type).WithParameter("@month", periods.Month)
+            .WithParameter("@workspace", WorkspaceBudget.LedgerId);
+        var spentByDay = new Dictionary<string, long>(StringComparer.Ordinal);
+        long monthSpent = 0;
+        foreach (var document in await CosmosStoreContext.QueryAsync<JsonElement>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken))
+        {
+            monthSpent += CosmosItems.Int64(document, "spent");
+            if (document.TryGetProperty("days", out var days) && days.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var day in days.EnumerateObject())
+                {
+                    spentByDay[day.Name] = spentByDay.GetValueOrDefault(day.Name) + CosmosItems.Int64(day.Value, "spent");
+                }
+            }
+        }
+
+        // Created only if still absent: a settlement that created it first (409) already keeps it current.
+        using var seeded = Month(workspaceId, WorkspaceBudget.LedgerId, periods, day => (spentByDay.GetValueOrDefault(day), 0), monthSpent, 0);
+        await CosmosStoreContext.TryCreateAsync(db.Workspaces, seeded, workspaceId, cancellationToken);
     }
 
     public async Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default)

@@ -11,11 +11,10 @@ namespace KillToken.Storage.Cosmos;
 /// Cosmos DB writes a call's trace, settlement and rollups as separate documents (<see cref="CosmosTraceStore"/>); this
 /// brings one workspace's day back to what its traces say: the rollup rows that differ are replaced by the traces' sums,
 /// and each project's spend for the day becomes its traced cost with any reservation still held released — and so does
-/// the workspace's, when it has a monthly limit (its counter then holds all its projects' spend). One single-partition
+/// the workspace's (its counter holds all its projects' spend, for its monthly limit). One single-partition
 /// query of the day's traces, then point reads and writes in the workspace's partition.
 /// </summary>
-internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRollups rollups, CosmosBudgetLedger ledger, IProjectStore projects,
-    IWorkspaceStore workspaces) : IDayReconciler
+internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRollups rollups, CosmosBudgetLedger ledger, IProjectStore projects) : IDayReconciler
 {
     public async Task<DayReconciliation> ReconcileAsync(string workspaceId, string day, CancellationToken cancellationToken = default)
     {
@@ -43,9 +42,8 @@ internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRoll
             }
         }
 
-        // A workspace counter is kept only while the workspace has a limit (and seeded when one is set): repair it then.
-        if ((await workspaces.GetAsync(workspaceId, cancellationToken))?.MonthlyBudgetUsd is not null
-            && await ledger.RepairDayAsync(workspaceId, WorkspaceBudget.LedgerId, periods, costs.Values.Sum(), cancellationToken))
+        // The workspace's counter holds every project's spend: its day becomes the whole day's traced cost.
+        if (await ledger.RepairDayAsync(workspaceId, WorkspaceBudget.LedgerId, periods, costs.Values.Sum(), cancellationToken))
         {
             budgets++;
         }

@@ -389,10 +389,7 @@ internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudg
             if (settlement is not null)
             {
                 await ledger.SettleAsync(trace.WorkspaceId, settlement.ProjectId, settlement.Periods, settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
-                if (settlement.IncludesWorkspace)
-                {
-                    await ledger.SettleAsync(trace.WorkspaceId, WorkspaceBudget.LedgerId, settlement.Periods, settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
-                }
+                await ledger.SettleAsync(trace.WorkspaceId, WorkspaceBudget.LedgerId, settlement.Periods, settlement.WorkspaceReservedUsd, settlement.ActualUsd, cancellationToken);
             }
 
             await rollups.AddAsync(trace.WorkspaceId, BudgetPeriods.At(trace.CreatedAt).Day, RollupDimensions.Of(trace), UsageDelta.From(trace), cancellationToken);

@@ -20,8 +20,10 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
         {
             // Atomic as one append (the writer's savepoint), and alone on the one writer connection.
             var usage = await ReadAsync(connection, null, workspaceId, projectId, periods, cancellationToken);
-            var fits = (dailyLimit is not { } day || usage.DaySpent + usage.DayReserved + amount <= day)
-                && (monthlyLimit is not { } month || usage.MonthSpent + usage.MonthReserved + amount <= month);
+            // Compared as held: the amount rounded up to whole nano-dollars, as it is added below.
+            var held = ToUsd(ToNanos(amount));
+            var fits = (dailyLimit is not { } day || usage.DaySpent + usage.DayReserved + held <= day)
+                && (monthlyLimit is not { } month || usage.MonthSpent + usage.MonthReserved + held <= month);
             if (!fits)
             {
                 return (false, usage);
@@ -51,9 +53,9 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
     public Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default) =>
         db.AppendAsync(async connection =>
         {
-            // One append: no settlement can land between the sums and the writes (the writer is one connection).
-            var sums = new Dictionary<string, long>(StringComparer.Ordinal);
+            // One append: no settlement can land between the check, the sums and the writes (the writer is one connection).
             var workspacePrefix = $"budget:{WorkspaceBudget.LedgerId}:";
+            var sums = new Dictionary<string, long>(StringComparer.Ordinal);
             await using (var read = connection.CreateCommand())
             {
                 read.CommandText = "SELECT id, spent FROM counters WHERE pk = $pk AND id LIKE 'budget:%' AND (id LIKE $month OR id LIKE $days)";
@@ -66,8 +68,7 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
                     var id = reader.GetString(0);
                     if (id.StartsWith(workspacePrefix, StringComparison.Ordinal))
                     {
-                        sums.TryAdd(id, 0); // a period no project spent in any more is set to zero
-                        continue;
+                        return false; // the workspace's counter exists: settlements keep it current
                     }
 
                     // budget:{projectId}:day:{yyyy-MM-dd} or budget:{projectId}:month:{yyyy-MM} → the workspace's row of that period.
@@ -80,10 +81,7 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
             foreach (var (id, spent) in sums)
             {
                 await using var write = connection.CreateCommand();
-                write.CommandText = """
-                    INSERT INTO counters (pk, id, spent, reserved) VALUES ($pk, $id, $spent, 0)
-                    ON CONFLICT (pk, id) DO UPDATE SET spent = excluded.spent
-                    """;
+                write.CommandText = "INSERT INTO counters (pk, id, spent, reserved) VALUES ($pk, $id, $spent, 0) ON CONFLICT (pk, id) DO NOTHING";
                 write.Parameters.AddWithValue("$pk", workspaceId);
                 write.Parameters.AddWithValue("$id", id);
                 write.Parameters.AddWithValue("$spent", spent);

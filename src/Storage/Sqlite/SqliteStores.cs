@@ -225,10 +225,10 @@ internal sealed class SqliteTraceStore(SqliteDatabase db) : ITraceStore
             {
                 await SqliteBudgetLedger.SettleAsync(connection, trace.WorkspaceId, settlement.ProjectId, settlement.Periods,
                     settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
-                if (settlement.IncludesWorkspace)
+                if (settlement.WorkspaceReservedUsd != 0 || settlement.ActualUsd != 0)
                 {
                     await SqliteBudgetLedger.SettleAsync(connection, trace.WorkspaceId, WorkspaceBudget.LedgerId, settlement.Periods,
-                        settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
+                        settlement.WorkspaceReservedUsd, settlement.ActualUsd, cancellationToken);
                 }
             }
 

@@ -218,6 +218,49 @@ public sealed class BudgetAdmissionTests
     }
 
     [TestMethod]
+    public async Task UnderABudget_ACallWithoutMaxTokens_IsSentWithTheCapItsReservationHolds_WithoutABudget_AsWritten()
+    {
+        await using var host = await StartHostAsync();
+        var budgeted = await TenantAsync(host, new { dailyBudgetUsd = 5m });
+        var unlimited = await host.CreateTenantAsync();
+        _openai.Handler = Answer(prompt: 1, completion: 20);
+        var before = _openai.Count;
+
+        var answer = await GatewayHost.ReadJsonAsync(await budgeted.ChatAsync(Chat("gpt-4o")), 200);
+        await GatewayHost.ReadJsonAsync(await unlimited.ChatAsync(Chat("gpt-4o")), 200);
+
+        // The reservation is the most the call can cost only if the provider is held to the output it assumed.
+        Assert.AreEqual(4096, _openai.Requests[before].Json["max_completion_tokens"]!.GetValue<int>());
+        Assert.IsFalse(answer["metrics"]!["outputCapped"]!.GetValue<bool>(), "not lowered: the budget's own ceiling");
+        Assert.IsNull(_openai.Requests[before + 1].Json["max_completion_tokens"], "no budget, nothing added");
+        Assert.IsNull(_openai.Requests[before + 1].Json["max_tokens"]);
+    }
+
+    [TestMethod]
+    public async Task ACallersCapInsideGenerationConfig_IsTheCallersCap_NeverRaisedByAdmission()
+    {
+        await using var host = await StartHostAsync();
+        var tenant = await host.CreateTenantAsync("gemini", "gemini-admission-secret-0002");
+        await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Patch, $"api/projects/{tenant.ProjectId}", new { dailyBudgetUsd = 0.001m }, session: true), 200);
+        _gemini.Handler = FakeUpstream.Json(JsonNode.Parse("""
+            {"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"},"finishReason":"STOP"}],
+             "usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":2,"totalTokenCount":10},"modelVersion":"gemini-2.0-flash"}
+            """)!);
+        var before = _gemini.Count;
+
+        var answer = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(new
+        {
+            provider = "gemini",
+            model = "gemini-2.0-flash",
+            messages = new[] { new { role = "user", content = "hi" } },
+            providerOptions = new { generationConfig = new { maxOutputTokens = 100 } },
+        }), 200);
+
+        Assert.AreEqual(100, _gemini.Requests[before].Json["generationConfig"]!["maxOutputTokens"]!.GetValue<int>(), _gemini.Requests[before].Body);
+        Assert.IsFalse(answer["metrics"]!["outputCapped"]!.GetValue<bool>());
+    }
+
+    [TestMethod]
     public async Task AStreamedCall_IsSentWithTheLoweredCap()
     {
         await using var host = await StartHostAsync();

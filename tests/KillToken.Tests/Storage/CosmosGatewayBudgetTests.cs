@@ -118,10 +118,10 @@ public sealed class CosmosGatewayBudgetTests
             + string.Join(", ", missCounts.Select(c => $"{c.Value} x {c.Key}")));
         Assert.AreEqual(1, missCounts.GetValueOrDefault("query workspaces/docs"), "the credential");
         Assert.AreEqual(1, missCounts.GetValueOrDefault("create workspaces/docs"), "the idempotency hold");
-        Assert.AreEqual(2 + rollupRows, missCounts.GetValueOrDefault("patch workspaces/docs/{id}"), "reserve, settle, one per rollup row");
+        Assert.AreEqual(3 + rollupRows, missCounts.GetValueOrDefault("patch workspaces/docs/{id}"), "reserve, settle the project's and the workspace's month, one per rollup row");
         Assert.AreEqual(2, missCounts.GetValueOrDefault("upsert workspaces/docs"), "the cache entry and the idempotency outcome");
         Assert.AreEqual(1, missCounts.GetValueOrDefault("upsert traces/docs"));
-        Assert.AreEqual(12 + rollupRows, missCounts.Values.Sum(), "18 with a template row");
+        Assert.AreEqual(13 + rollupRows, missCounts.Values.Sum(), "19 with a template row");
 
         Assert.AreEqual(await RollupRowsAsync(tenant, hit), hitCounts.GetValueOrDefault("patch workspaces/docs/{id}"), "a hit reserves and settles nothing, it only adds to the rollups");
         Assert.AreEqual(3, hitCounts.GetValueOrDefault("read workspaces/docs/{id}"), "project, budget month (plan) and the cache hit");

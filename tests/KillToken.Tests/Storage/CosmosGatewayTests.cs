@@ -67,11 +67,12 @@ public sealed partial class CosmosGatewayTests
         var rollupRows = RollupDimensions.Of(trace!).Count;
         Assert.AreEqual(
             "lookups/docs/{id}:read, workspaces/docs/{id}:read, workspaces/docs:query, "
-            + "traces/docs:upsert, workspaces/docs/{id}:patch"
+            + "traces/docs:upsert, workspaces/docs/{id}:patch, workspaces/docs/{id}:patch"
             + string.Concat(Enumerable.Repeat(", workspaces/docs/{id}:patch", rollupRows)),
             string.Join(", ", measured.Select(o => $"{o.Resource}:{o.Operation}")),
             "auth = key pointer + project point reads; credential = one single-partition query; trace = one write, first "
-            + "(the record); budget (no limits, so no plan read and no reservation) = one patch (settle) of the project's month document; "
+            + "(the record); budget (no limits, so no plan read and no reservation) = one patch (settle) of the project's month document "
+            + "and one of the workspace's (it counts every call, for a workspace limit); "
             + "rollups = one increment patch per row (total, feature, [template,] provider, model, project)");
         Assert.IsTrue(measured.All(o => o.StatusCode is >= 200 and < 300), string.Join("\n", measured));
         Assert.AreEqual(measured.Count, wire.Count, "nothing else went over the wire (metadata is cached)");

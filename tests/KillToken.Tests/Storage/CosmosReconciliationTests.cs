@@ -76,7 +76,7 @@ public sealed class CosmosReconciliationTests
         var repaired = await reconciler.ReconcileAsync(tenant.WorkspaceId, periods.Day);
         Assert.AreEqual(5, repaired.Traces);
         Assert.IsTrue(repaired.RollupRowsRepaired >= 4, $"{repaired}");
-        Assert.AreEqual(1, repaired.BudgetsRepaired);
+        Assert.AreEqual(2, repaired.BudgetsRepaired, "the project's day and the workspace's");
 
         var after = await ReadAsync(tenant);
         var tracedCost = after.Traces.Sum(t => t["costUsd"]?.GetValue<decimal>() ?? 0m);
@@ -86,6 +86,10 @@ public sealed class CosmosReconciliationTests
         Assert.AreEqual(0m, after.Reserved, "the stopped calls' reservations are released");
         var usage = await ledger.GetAsync(tenant.WorkspaceId, tenant.ProjectId, periods);
         Assert.AreEqual(usage.DaySpent, usage.MonthSpent, "the month moved with the day");
+        var workspace = await ledger.GetAsync(tenant.WorkspaceId, WorkspaceBudget.LedgerId, periods);
+        Assert.AreEqual(usage.DaySpent, workspace.DaySpent, "the workspace's counter is its only project's traced cost too");
+        Assert.AreEqual(workspace.DaySpent, workspace.MonthSpent);
+        Assert.AreEqual(0m, workspace.DayReserved);
 
         var again = await reconciler.ReconcileAsync(tenant.WorkspaceId, periods.Day);
         Assert.AreEqual(0, again.RollupRowsRepaired + again.BudgetsRepaired, "a second run changes nothing");

@@ -4,10 +4,11 @@ using KillToken.Core.Providers;
 namespace KillToken.Core.Gateway;
 
 /// <summary>
-/// Writes the output cap budget admission lowered a call to into what is sent upstream, under the name the provider's
-/// wire format reads. Only used when the caller set no cap of its own, so nothing the caller wrote is overwritten.
+/// Writes the output cap budget admission set into what is sent upstream, under the name the provider's wire format
+/// reads: the cap the call's reservation holds, lowered when only that fits. Only used when the caller set no cap of its
+/// own, so nothing the caller wrote is overwritten.
 /// </summary>
-public static class LoweredOutputCap
+public static class AdmittedOutputCap
 {
     /// <summary>
     /// <c>providerOptions</c> with the cap added: <c>max_completion_tokens</c> for OpenAI and Azure OpenAI (their newer
