@@ -19,6 +19,8 @@ public sealed class BudgetAdmissionTests
     private const decimal Gpt4oMiniOutputPerToken = 0.60m / 1_000_000m;
     private const int MinimumOutputCap = 256;
 
+    public TestContext TestContext { get; set; } = null!;
+
     private static FakeUpstream _openai = null!;
     private static FakeUpstream _gemini = null!;
     private static SmtpTestServer _smtp = null!;
@@ -129,6 +131,7 @@ public sealed class BudgetAdmissionTests
         Assert.IsNotNull(refusal, "the budget ran out within 20 calls");
         var today = await TodayAsync(tenant);
         var spent = Decimal(today["spentUsd"]);
+        TestContext.WriteLine($"$0.02/day gpt-4o: first cap {cap} tokens, {served} calls served, ${spent} settled, refused with {refusal!.ToJsonString()}");
         Assert.IsTrue(spent <= 0.02m, $"never past the limit: {spent}");
         Assert.AreEqual(0m, Decimal(today["reservedUsd"]));
         Assert.AreEqual(served, _openai.Count - before, "refused calls never reached the provider");
@@ -157,6 +160,7 @@ public sealed class BudgetAdmissionTests
         var ok = responses.Count(r => (int)r.StatusCode == 200);
         var today = await TodayAsync(tenant);
         var spent = Decimal(today["spentUsd"]);
+        TestContext.WriteLine($"200 concurrent gpt-4o on $0.05/day: {ok} served, ${spent} settled, {200 - ok} refused");
         Assert.IsTrue(spent <= 0.05m, $"never past the limit: {spent}");
         Assert.AreEqual(0m, Decimal(today["reservedUsd"]), "every reservation was settled");
         Assert.AreEqual(ok, _openai.Count - before, "refused calls never reached the provider");
@@ -371,6 +375,7 @@ public sealed class BudgetAdmissionTests
 
         var ok = responses.Count(r => (int)r.StatusCode == 200);
         var month = (await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, $"api/workspaces/{tenant.WorkspaceId}", session: true), 200))["month"]!;
+        TestContext.WriteLine($"100 concurrent calls from two projects on a $0.03 workspace: {ok} served, {month.ToJsonString()}");
         Assert.IsTrue(Decimal(month["spentUsd"]) <= 0.03m, month.ToJsonString());
         Assert.AreEqual(0m, Decimal(month["reservedUsd"]), "every workspace reservation was settled or given back");
         Assert.AreEqual(ok, _openai.Count - before);
