@@ -378,7 +378,7 @@ public sealed partial class ChatPipeline(
             var callerCap = BudgetGate.OutputCap(OutputCapOptions(request));
             var candidates = new List<BudgetCandidate> { new(state.FinalProvider, state.FinalModel, optimized.InputTokens, callerCap, state.PriceOverrides) };
             FallbackRoute? fallback = null;
-            if (plan.HasLimits && !state.WasFallback && call.Project.FallbackModel is { } fallbackModel)
+            if (plan.HasLimits && !state.WasFallback && state.FallbackSkipped is null && call.Project.FallbackModel is { } fallbackModel)
             {
                 var fallbackProvider = call.Project.FallbackProvider is { } p && ProviderId.TryParse(p, out var parsed) ? parsed : (ProviderId?)null;
                 fallback = await FallbackRouteAsync(state, fallbackModel, fallbackProvider, credential, flight.Adapter, cancellationToken);
