@@ -239,17 +239,10 @@ public sealed partial class BudgetGate(
     }
 
     /// <summary>
-    /// The most a call can use: its input estimate and its output cap (<c>max_tokens</c> and its aliases, else the model's
-    /// largest output, else <see cref="DefaultOutputCap"/>). What a reservation holds, and what a call whose usage is
-    /// missing or invalid is charged.
+    /// The most a call can use: its input estimate and its output cap (the caller's, or the one admission sent; else the
+    /// model's largest output, else <see cref="DefaultOutputCap"/>). What a reservation holds, and what a call whose usage
+    /// is missing or invalid is charged.
     /// </summary>
-    public static TokenUsage WorstCase(ModelPrice price, long inputTokens, JsonObject? providerOptions)
-    {
-        ArgumentNullException.ThrowIfNull(price);
-        return WorstCase(price, inputTokens, OutputCap(providerOptions));
-    }
-
-    /// <summary>The same, with the output cap already known (the caller's, or the one admission sent).</summary>
     public static TokenUsage WorstCase(ModelPrice price, long inputTokens, long? outputCap)
     {
         ArgumentNullException.ThrowIfNull(price);

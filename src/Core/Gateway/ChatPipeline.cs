@@ -375,7 +375,7 @@ public sealed partial class ChatPipeline(
 
             // 4b. Admission: hold the call's maximum cost so concurrent calls cannot overspend — at a lowered output cap
             // when only that fits, on the fallback model when the requested one cannot fit at all.
-            var callerCap = BudgetGate.OutputCap(OutputCapOptions(request));
+            var callerCap = CallerOutputCap(request);
             var candidates = new List<BudgetCandidate> { new(state.FinalProvider, state.FinalModel, optimized.InputTokens, callerCap, state.PriceOverrides) };
             FallbackRoute? fallback = null;
             if (plan.HasLimits && !state.WasFallback && state.FallbackSkipped is null && call.Project.FallbackModel is { } fallbackModel)
@@ -544,13 +544,12 @@ public sealed partial class ChatPipeline(
             return (usage, new CostResult(null, CostStatus.Unpriced, null));
         }
 
-        var worst = BudgetGate.WorstCase(price, state.Optimization?.InputTokens ?? 0, state.OutputCap ?? BudgetGate.OutputCap(OutputCapOptions(state.Call.Request)));
+        var worst = BudgetGate.WorstCase(price, state.Optimization?.InputTokens ?? 0, state.OutputCap ?? CallerOutputCap(state.Call.Request));
         return (worst, new CostResult(PricingCatalog.Compute(price, worst), CostStatus.Estimated, price));
     }
 
-    /// <summary>The options that carry the call's output cap: the request's own, or a native body's cap as <c>max_tokens</c>.</summary>
-    private static JsonObject? OutputCapOptions(ChatRequest request) =>
-        request.ProviderOptions ?? (request.OutputTokenCap is { } cap ? new JsonObject { ["max_tokens"] = cap } : null);
+    /// <summary>The output cap the caller set: in its provider options, or in a native body.</summary>
+    private static long? CallerOutputCap(ChatRequest request) => BudgetGate.OutputCap(request.ProviderOptions) ?? request.OutputTokenCap;
 
     /// <summary>
     /// Whatever a call still holds when it ends without its trace written (failure, cancellation): its reservation,
