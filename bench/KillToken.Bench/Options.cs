@@ -40,7 +40,7 @@ internal sealed record Options
           --no-sequential          skip the C=1 phases
           --gateway-env KEY=VALUE  extra environment for the gateway process (repeatable)
           --gateway-dll PATH       gateway to run (default src/Functions/bin/Release/net10.0/KillToken.Functions.dll)
-          --build                  run `dotnet build src/Functions -c Release` first even if the DLL exists
+          --build                  run `dotnet build src/SelfHost -c Release` first even if the DLL exists
           --keep-data              keep the gateway's temp data folder (SQLite file, gateway.log) afterwards
         """;
 

@@ -336,8 +336,8 @@ internal static class Program
     private static async Task<string> EnsureGatewayBuiltAsync(bool force, CancellationToken cancellationToken)
     {
         var repo = FindRepoRoot();
-        var project = Path.Combine(repo, "src", "Functions");
-        var dll = Path.Combine(project, "bin", "Release", "net10.0", "KillToken.Functions.dll");
+        var project = Path.Combine(repo, "src", "SelfHost");
+        var dll = Path.Combine(project, "bin", "Release", "net10.0", "KillToken.SelfHost.dll");
         if (!force && File.Exists(dll))
         {
             return dll;
@@ -368,14 +368,14 @@ internal static class Program
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                if (File.Exists(Path.Combine(dir.FullName, "src", "Functions", "KillToken.Functions.csproj")))
+                if (File.Exists(Path.Combine(dir.FullName, "src", "SelfHost", "KillToken.SelfHost.csproj")))
                 {
                     return dir.FullName;
                 }
             }
         }
 
-        throw new InvalidOperationException("Run from inside the KillToken repository (src/Functions not found), or pass --gateway-dll.");
+        throw new InvalidOperationException("Run from inside the KillToken repository (src/SelfHost not found), or pass --gateway-dll.");
     }
 
     private static string Mb(long kb) => (kb / 1024.0).ToString("0.0", Inv);

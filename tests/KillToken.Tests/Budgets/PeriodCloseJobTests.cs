@@ -1,6 +1,6 @@
 using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
-using KillToken.Functions.Notifications;
+using KillToken.Api.Notifications;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace KillToken.Tests.Budgets;

@@ -1,13 +1,13 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using KillToken.Functions.Hosting;
+using KillToken.Api.Hosting;
 
 namespace KillToken.Tests.Deployment;
 
 /// <summary>
 /// Keeps the places that name settings and routes in step: <see cref="SettingNames.All"/> (what the code reads),
-/// local.settings.sample.json, the Bicep app settings, host.json, and the two hosts' route tables. The Functions layer
-/// is only compiled with <c>-p:AzureFunctions=true</c>, so its files are checked here as text.
+/// local.settings.sample.json, the Bicep app settings, host.json, and the shape of the Functions layer (one expression per
+/// function, read here as text; the route tables themselves are compared as built, in FunctionsRouteTableTests).
 /// </summary>
 [TestClass]
 public sealed partial class SettingsParityTests
@@ -64,7 +64,7 @@ public sealed partial class SettingsParityTests
     {
         using var document = ReadJson("local.settings.sample.json");
         var port = document.RootElement.GetProperty("Host").GetProperty("LocalHttpPort").GetInt32();
-        Assert.AreEqual(new Uri(KillToken.Functions.SelfHost.Program.DefaultUrl).Port, port,
+        Assert.AreEqual(new Uri(KillToken.SelfHost.Program.DefaultUrl).Port, port,
             "local.settings.sample.json Host.LocalHttpPort must equal the self-host's default port, so URLs are the same under `func start`.");
     }
 
@@ -119,7 +119,7 @@ public sealed partial class SettingsParityTests
         var missing = selfHost.Except(functions).ToList();
         Assert.IsEmpty(missing,
             "The self-host maps routes that no Azure Function serves (method Routes.Name): " + string.Join(", ", missing)
-            + ". Add to src/Functions/AzureFunctions/*Functions.cs one line per route: "
+            + ". Add to src/Functions/*Functions.cs one line per route: "
             + "[Function(nameof(X))] public Task<IActionResult> X([HttpTrigger(AuthorizationLevel.Anonymous, \"verb\", Route = Routes.Name)] HttpRequest req) => handler.XAsync(req.HttpContext).AsAction();");
 
         var extra = functions.Except(selfHost).ToList();
@@ -132,12 +132,12 @@ public sealed partial class SettingsParityTests
     public void EveryFunction_IsOneExpressionWithAUniqueName()
     {
         var functions = FunctionRoutes();
-        Assert.IsNotEmpty(functions, "Found no [Function(…)] HTTP triggers in src/Functions/AzureFunctions/*.cs.");
+        Assert.IsNotEmpty(functions, "Found no [Function(…)] HTTP triggers in src/Functions/*.cs.");
 
         var blockBodies = functions.Where(f => !f.IsExpressionBodied).Select(f => $"{f.File}: {f.Name}").ToList();
         Assert.IsEmpty(blockBodies,
             "Functions must be a single expression delegating to the shared handler (`=> handler.XAsync(req.HttpContext, …).AsAction();`), "
-            + "so the two hosts cannot drift; logic belongs in src/Functions/Handlers. Not one expression: " + string.Join(", ", blockBodies));
+            + "so the two hosts cannot drift; logic belongs in src/Api/Handlers. Not one expression: " + string.Join(", ", blockBodies));
 
         var anonymous = functions.Where(f => !f.IsAnonymous).Select(f => $"{f.File}: {f.Name}").ToList();
         Assert.IsEmpty(anonymous,
@@ -240,13 +240,13 @@ public sealed partial class SettingsParityTests
     /// <summary>"METHOD Routes.Name" for every <c>app.MapXxx(Routes.Name, …)</c> in the self-host's mapping.</summary>
     private static HashSet<string> SelfHostRoutes()
     {
-        var text = File.ReadAllText(Path.Combine(RepoRoot, "src", "Functions", "Hosting", "KillTokenEndpointRouteBuilderExtensions.cs"));
+        var text = File.ReadAllText(Path.Combine(RepoRoot, "src", "Api", "Hosting", "KillTokenEndpointRouteBuilderExtensions.cs"));
         return MapCall().Matches(text)
             .Select(m => $"{m.Groups["verb"].Value.ToUpperInvariant()} Routes.{m.Groups["route"].Value}")
             .ToHashSet(StringComparer.Ordinal);
     }
 
-    /// <summary>Every <c>[Function(…)]</c> HTTP trigger in src/Functions/AzureFunctions/*.cs, one per method and verb.</summary>
+    /// <summary>Every <c>[Function(…)]</c> HTTP trigger in src/Functions/*.cs, one per method and verb.</summary>
     private static List<FunctionRoute> FunctionRoutes()
     {
         var routes = new List<FunctionRoute>();
@@ -291,7 +291,7 @@ public sealed partial class SettingsParityTests
 
     private static List<(string File, string Text)> AzureFunctionsSources()
     {
-        var folder = Path.Combine(RepoRoot, "src", "Functions", "AzureFunctions");
+        var folder = Path.Combine(RepoRoot, "src", "Functions");
         Assert.IsTrue(Directory.Exists(folder), $"Missing {folder}.");
         return Directory.GetFiles(folder, "*.cs").Order(StringComparer.Ordinal)
             .Select(path => (Path.GetFileName(path), File.ReadAllText(path)))

@@ -199,7 +199,7 @@ internal static partial class FuzzRunner
             }
         }
 
-        if (refused && fuzzCase.Route.Pattern == KillToken.Functions.Hosting.Routes.SignUp && request.Body?.Bytes is { } bytes)
+        if (refused && fuzzCase.Route.Pattern == KillToken.Api.Hosting.Routes.SignUp && request.Body?.Bytes is { } bytes)
         {
             foreach (var email in EmailPattern().Matches(Encoding.Latin1.GetString(bytes)).Select(m => m.Value).Distinct())
             {

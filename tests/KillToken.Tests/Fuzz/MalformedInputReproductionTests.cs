@@ -1,5 +1,5 @@
 using System.Text;
-using KillToken.Functions.Hosting;
+using KillToken.Api.Hosting;
 
 namespace KillToken.Tests.Fuzz;
 

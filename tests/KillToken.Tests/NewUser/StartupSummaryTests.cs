@@ -1,4 +1,4 @@
-using KillToken.Functions.Hosting;
+using KillToken.Api.Hosting;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.Extensions.Configuration;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using KillToken.Functions.Hosting;
+using KillToken.Api.Hosting;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.Extensions.Configuration;
 using static KillToken.Tests.TestInfrastructure.GatewayScenarios;

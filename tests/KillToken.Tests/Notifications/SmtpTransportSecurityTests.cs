@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using KillToken.Functions.Notifications;
+using KillToken.Api.Notifications;
 using KillToken.Tests.TestInfrastructure;
 
 namespace KillToken.Tests.Notifications;

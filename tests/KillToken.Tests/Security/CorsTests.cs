@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using KillToken.Functions.Hosting;
+using KillToken.Api.Hosting;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.Extensions.Configuration;
 

@@ -60,7 +60,7 @@ internal sealed class GatewayHost : IAsyncDisposable
         }
 
         var logs = new LogSink();
-        var app = KillToken.Functions.SelfHost.Program.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        var app = KillToken.SelfHost.Program.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {
             builder.Configuration.AddInMemoryCollection(values);
             builder.Logging.ClearProviders();

@@ -32,7 +32,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = dataDirectory,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "KillToken.Functions.dll"));
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "KillToken.SelfHost.dll"));
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(baseAddress.ToString().TrimEnd('/'));
         start.Environment.Remove("ASPNETCORE_URLS");

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using KillToken.Core.Gateway;
-using KillToken.Functions.Handlers;
+using KillToken.Api.Handlers;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;

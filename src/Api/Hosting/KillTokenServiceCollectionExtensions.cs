@@ -1,0 +1,130 @@
+using Azure.Core;
+using Azure.Identity;
+using KillToken.Core;
+using KillToken.Core.Budgets;
+using KillToken.Core.Caching;
+using KillToken.Core.Credentials;
+using KillToken.Core.Domain;
+using KillToken.Core.Gateway;
+using KillToken.Core.Idempotency;
+using KillToken.Core.Management;
+using KillToken.Core.Optimization;
+using KillToken.Core.Pricing;
+using KillToken.Core.Security;
+using KillToken.Api.Handlers;
+using KillToken.Api.Hosting;
+using KillToken.Api.Security;
+using KillToken.Storage.Cosmos;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class KillTokenServiceCollectionExtensions
+{
+    /// <summary>
+    /// Everything both hosts need, registered once so the self-host and the Functions worker cannot drift:
+    /// settings, stores, vault, providers, the pipeline's steps and the handlers.
+    /// </summary>
+    public static IServiceCollection AddKillToken(this IServiceCollection services, IConfiguration configuration)
+    {
+        var settings = KillTokenSettings.Read(configuration);
+        var secrets = ServerSecrets.Load(configuration, settings.DataDirectory);
+        services.AddSingleton(settings);
+        services.AddSingleton(settings.Gateway);
+        services.AddSingleton(secrets);
+        services.TryAddSingleton(TimeProvider.System);
+
+        // One credential for every Azure service, created only when one is used: the app's managed identity in Azure.
+        var azureCredential = new Lazy<TokenCredential>(() => new DefaultAzureCredential());
+        if (settings.Store == "sqlite")
+        {
+            services.AddKillTokenSqliteStore(settings.DataDirectory);
+        }
+        else if (settings.CosmosConnectionString is { } connectionString)
+        {
+            // Key authentication: an emulator. Its self-signed certificate is accepted only on this machine.
+            services.AddKillTokenCosmosStore(new CosmosStoreOptions
+            {
+                ConnectionString = connectionString,
+                DatabaseName = settings.CosmosDatabase,
+                AcceptLocalEmulatorCertificate = CosmosStoreOptions.IsLocalEmulator(connectionString),
+            });
+        }
+        else
+        {
+            if (!Uri.TryCreate(settings.CosmosEndpoint, UriKind.Absolute, out var cosmosEndpoint))
+            {
+                throw new InvalidOperationException($"{SettingNames.CosmosEndpoint} must be an absolute URL.");
+            }
+
+            services.AddKillTokenCosmosStore(new CosmosStoreOptions
+            {
+                AccountEndpoint = cosmosEndpoint,
+                Credential = azureCredential.Value,
+                DatabaseName = settings.CosmosDatabase,
+            });
+        }
+
+        if (settings.KeyVaultUri is not null)
+        {
+            if (!Uri.TryCreate(settings.KeyVaultUri, UriKind.Absolute, out var vaultUri))
+            {
+                throw new InvalidOperationException($"{SettingNames.KeyVaultUri} must be an absolute URL.");
+            }
+
+            services.AddKillTokenKeyVault(vaultUri, azureCredential.Value);
+        }
+        else
+        {
+            services.AddKillTokenLocalVault(() => secrets.EncryptionKey, settings.DataDirectory);
+        }
+
+        services.AddKillTokenProviders(name => configuration[name]);
+
+        // The pipeline and its steps.
+        services.AddSingleton<IPricingCatalog>(PricingCatalog.LoadEmbedded());
+        services.AddSingleton<WorkspaceSettings>();
+        services.AddSingleton<WorkspacePricing>();
+        services.TryAddSingleton<IPromptOptimizer, PromptOptimizer>();
+        services.AddSingleton(settings.Smtp);
+        services.AddSingleton<KillToken.Api.Notifications.SmtpMailer>();
+        services.TryAddSingleton<IBudgetAlertSender, KillToken.Api.Notifications.SmtpAlertSender>();
+        services.TryAddSingleton<KillToken.Core.Analytics.IMonthlyDigestSender, KillToken.Api.Notifications.SmtpDigestSender>();
+        services.TryAddSingleton<IBudgetGate>(sp => sp.GetService<IBudgetLedger>() is { } ledger
+            ? ActivatorUtilities.CreateInstance<BudgetGate>(sp, ledger)
+            : new UnlimitedBudgetGate(sp.GetRequiredService<TimeProvider>()));
+        // The close job and the monthly digests it sends on the 1st (their at-most-once markers live in the ledger).
+        services.TryAddSingleton<IPeriodCloseJob>(sp => sp.GetService<IBudgetLedger>() is { } ledger
+            ? ActivatorUtilities.CreateInstance<PeriodCloseJob>(sp, ledger, ActivatorUtilities.CreateInstance<KillToken.Core.Analytics.MonthlyDigestJob>(sp, ledger))
+            : new NoOpPeriodCloseJob());
+        // The cache and idempotency steps work over whichever store provides their storage port.
+        services.TryAddSingleton<IResponseCache>(sp => sp.GetService<ICacheStore>() is { } cacheStore
+            ? new ExactResponseCache(cacheStore, sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<TimeProvider>())
+            : new DisabledResponseCache());
+        services.TryAddSingleton<IIdempotencyGate>(sp => sp.GetService<IIdempotencyStore>() is { } idempotencyStore
+            ? new IdempotencyGate(idempotencyStore, sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<TimeProvider>())
+            : new NoIdempotencyGate());
+        services.TryAddSingleton<KillToken.Core.Analytics.IUsageRollups, KillToken.Core.Analytics.NoUsageRollups>();
+        services.AddSingleton<KillToken.Core.Analytics.ReportService>();
+        services.AddSingleton<KillToken.Core.Analytics.MonthlyDigestBuilder>();
+        services.AddSingleton<CredentialResolver>();
+        services.AddSingleton<ChatPipeline>();
+
+        // Identity and management.
+        services.AddSingleton(new ApiKeyHasher(secrets.ApiKeyPepper));
+        services.AddSingleton(sp => new SessionTokens(secrets.JwtSigningKey, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<SignInThrottle>();
+        services.AddSingleton<ApiKeyAuthenticator>();
+        services.AddSingleton<AccountService>();
+        services.AddSingleton<ProjectService>();
+        services.AddSingleton<CredentialService>();
+
+        // Handlers shared by both hosts.
+        services.AddSingleton<GatewayHandlers>();
+        services.AddSingleton<CredentialHandlers>();
+        services.AddSingleton<AccountHandlers>();
+        services.AddSingleton<HealthHandlers>();
+        return services;
+    }
+}

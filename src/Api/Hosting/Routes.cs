@@ -1,0 +1,58 @@
+namespace KillToken.Api.Hosting;
+
+/// <summary>
+/// The one route table. Constants, so the Functions host's <c>HttpTrigger(Route = …)</c> attributes and the self-host's
+/// endpoint mapping read the same strings. No leading slash: Functions routes are relative to an empty routePrefix.
+/// </summary>
+public static class Routes
+{
+    public const string Health = "health";
+    public const string Ready = "ready";
+
+    // Gateway (API-key auth)
+    public const string Chat = "v1/chat";
+    public const string Credentials = "v1/provider-credentials";
+    public const string CredentialById = "v1/provider-credentials/{credentialId}";
+    public const string CredentialTest = "v1/provider-credentials/{credentialId}/test";
+    public const string Requests = "v1/requests";
+    public const string RequestById = "v1/requests/{requestId}";
+    public const string Summary = "v1/summary";
+    public const string RoiReport = "v1/reports/roi";
+
+    // Drop-in wrappers for the native SDKs (API-key auth): base URL …/v1/openai, …/v1/anthropic, …/v1/gemini.
+    public const string OpenAIChatCompletions = "v1/openai/chat/completions";
+    public const string OpenAIModels = "v1/openai/models";
+    public const string AnthropicMessages = "v1/anthropic/messages";
+    /// <summary>The path the Anthropic SDK builds from <c>baseURL = …/v1/anthropic</c>.</summary>
+    public const string AnthropicV1Messages = "v1/anthropic/v1/messages";
+    public const string GeminiGenerateContent = "v1/gemini/v1beta/models/{model}:generateContent";
+    public const string GeminiStreamGenerateContent = "v1/gemini/v1beta/models/{model}:streamGenerateContent";
+
+    // TokenGuard's proxy paths, so its users change only the base URL.
+    public const string ProxyOpenAIChatCompletions = "proxy/openai/v1/chat/completions";
+    public const string ProxyOpenAIModels = "proxy/openai/v1/models";
+    public const string ProxyAnthropicMessages = "proxy/anthropic/v1/messages";
+    public const string ProxyGeminiGenerateContent = "proxy/gemini/v1beta/models/{model}:generateContent";
+    public const string ProxyGeminiStreamGenerateContent = "proxy/gemini/v1beta/models/{model}:streamGenerateContent";
+    /// <summary>The form TokenGuard's own documentation shows (<c>/models/{model}/generateContent</c>).</summary>
+    public const string ProxyGeminiGenerateContentPath = "proxy/gemini/v1beta/models/{model}/generateContent";
+
+    // Dashboard / management API (JWT session)
+    public const string SignUp = "api/auth/signup";
+    public const string Login = "api/auth/login";
+    public const string Me = "api/me";
+    public const string Workspaces = "api/workspaces";
+    public const string WorkspaceById = "api/workspaces/{workspaceId}";
+    public const string WorkspaceProjects = "api/workspaces/{workspaceId}/projects";
+    public const string ProjectById = "api/projects/{projectId}";
+    public const string ProjectRegenerateKey = "api/projects/{projectId}/regenerate-key";
+    public const string ProjectDeactivate = "api/projects/{projectId}/deactivate";
+    public const string ProjectActivate = "api/projects/{projectId}/activate";
+    public const string WorkspaceCredentials = "api/workspaces/{workspaceId}/provider-credentials";
+    public const string WorkspaceCredentialById = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}";
+    public const string WorkspaceCredentialTest = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}/test";
+    public const string WorkspaceRequests = "api/workspaces/{workspaceId}/requests";
+    public const string WorkspacePricing = "api/workspaces/{workspaceId}/pricing";
+    /// <summary>Seed 002's digest preview: the current month of <c>?workspaceId=</c>, mailed to the caller when SMTP is set.</summary>
+    public const string MonthlyDigestTest = "api/analytics/monthly-digest/test";
+}

@@ -1,0 +1,48 @@
+using KillToken.Core.Providers;
+
+namespace KillToken.Api.Hosting;
+
+/// <summary>Every setting the app reads (§7). A test keeps this list, main.bicep and local.settings.sample.json in step.</summary>
+public static class SettingNames
+{
+    public const string Store = "KILLTOKEN_STORE";
+    public const string DataDir = "KILLTOKEN_DATA_DIR";
+    public const string JwtSecret = "KILLTOKEN_JWT_SECRET";
+    public const string KeyPepper = "KILLTOKEN_KEY_PEPPER";
+    public const string EncryptionKey = "KILLTOKEN_ENCRYPTION_KEY";
+    public const string MaxBodyBytes = "KILLTOKEN_MAX_BODY_BYTES";
+    public const string AllowPrivateEndpoints = "KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS";
+    public const string CacheEnabled = "KILLTOKEN_CACHE_ENABLED";
+    public const string CacheTtlSeconds = "KILLTOKEN_CACHE_TTL_SECONDS";
+    public const string ProviderTimeoutSeconds = "KILLTOKEN_PROVIDER_TIMEOUT_SECONDS";
+    public const string CosmosEndpoint = "COSMOS_ENDPOINT";
+    public const string CosmosDatabase = "COSMOS_DATABASE";
+    public const string CosmosConnectionString = "COSMOS_CONNECTION_STRING";
+    public const string KeyVaultUri = "KEYVAULT_URI";
+    public const string SmtpHost = "SMTP_HOST";
+    public const string SmtpPort = "SMTP_PORT";
+    public const string SmtpUser = "SMTP_USER";
+    public const string SmtpPass = "SMTP_PASS";
+    public const string SmtpFrom = "SMTP_FROM";
+    public const string SmtpSecure = "SMTP_SECURE";
+    public const string SmtpTimeoutSeconds = "SMTP_TIMEOUT_SECONDS";
+    public const string SmtpCaFile = "SMTP_CA_FILE";
+    public const string FrontendUrl = "FRONTEND_URL";
+    public const string CorsOrigin = "CORS_ORIGIN";
+
+    /// <summary>Google's OAuth2 token endpoint for Vertex AI service accounts (tests, sovereign clouds).</summary>
+    public const string GoogleTokenUrl = "KILLTOKEN_GOOGLE_TOKEN_URL";
+
+    /// <summary><c>KILLTOKEN_&lt;PROVIDER&gt;_BASE_URL</c>: optional overrides, absent from deployments by default.</summary>
+    public static IEnumerable<string> ProviderBaseUrls => ProviderId.All.Select(p => $"KILLTOKEN_{p.SettingStem}_BASE_URL");
+
+    /// <summary>Endpoint overrides: server configuration for tests and sovereign clouds, never set per request.</summary>
+    public static IEnumerable<string> EndpointOverrides => ProviderBaseUrls.Append(GoogleTokenUrl);
+
+    public static IReadOnlyList<string> All { get; } =
+    [
+        Store, DataDir, JwtSecret, KeyPepper, EncryptionKey, MaxBodyBytes, AllowPrivateEndpoints, CacheEnabled, CacheTtlSeconds,
+        ProviderTimeoutSeconds, CosmosEndpoint, CosmosDatabase, CosmosConnectionString, KeyVaultUri, SmtpHost, SmtpPort, SmtpUser,
+        SmtpPass, SmtpFrom, SmtpSecure, SmtpTimeoutSeconds, SmtpCaFile, FrontendUrl, CorsOrigin,
+    ];
+}

@@ -1,0 +1,109 @@
+using System.Text;
+using KillToken.Storage.LocalFiles;
+using Microsoft.Extensions.Configuration;
+
+namespace KillToken.Api.Hosting;
+
+/// <summary>
+/// The block the gateway prints once it is up: where it listens, what it stores where, which vault holds the tenants'
+/// keys, which provider URLs are overridden, whether mail is on, and where the dashboard and API reference are. Secrets
+/// never appear: a connection string shows its endpoint only, and URLs lose any user info and query.
+/// </summary>
+public static class StartupSummary
+{
+    public static string Describe(KillTokenSettings settings, IConfiguration configuration, IReadOnlyList<string> urls)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(urls);
+        var baseUrl = urls.Count > 0 ? Browsable(urls[0]) : null;
+        var text = new StringBuilder("KillToken is ready.\n");
+        void Line(string label, string value) => text.Append("  ").Append((label + ":").PadRight(15)).Append(value).Append('\n');
+
+        Line("listening on", urls.Count > 0 ? string.Join(", ", urls.Select(Browsable)) : "the Functions host's address");
+        if (settings.Store == "sqlite")
+        {
+            Line("store", $"SQLite, {Path.Combine(settings.DataDirectory, "killtoken.db")}");
+        }
+        else
+        {
+            var endpoint = settings.CosmosConnectionString is { } connection ? CosmosEndpointOf(connection) : SafeUrl(settings.CosmosEndpoint);
+            var auth = settings.CosmosConnectionString is null ? "managed identity" : "account key";
+            Line("store", $"Cosmos DB, {endpoint}, database '{settings.CosmosDatabase}' ({auth})");
+        }
+
+        var folderNote = PrivateFiles.IsOpenToOthers(settings.DataDirectory)
+            ? " — WARNING: other users can open this folder; chmod 700 it"
+            : string.Empty;
+        Line("data folder", settings.DataDirectory + folderNote);
+        Line("vault", settings.KeyVaultUri is { } vault
+            ? $"Azure Key Vault, {SafeUrl(vault)}"
+            : $"local AES-256-GCM envelopes in the store, master key {(HasSetting(configuration, SettingNames.EncryptionKey) ? $"from {SettingNames.EncryptionKey}" : "in the data folder (encryption.key)")}");
+        Line("server keys", $"session signing {Source(configuration, SettingNames.JwtSecret, "jwt.key")}, key pepper {Source(configuration, SettingNames.KeyPepper, "pepper.key")}");
+
+        var overrides = SettingNames.EndpointOverrides
+            .Where(name => HasSetting(configuration, name))
+            .Select(name => $"{name}={SafeUrl(configuration[name])}")
+            .ToList();
+        Line("providers", overrides.Count == 0 ? "each provider's public API (no base URL overridden)" : "overridden: " + string.Join(", ", overrides));
+        Line("mail", settings.Smtp.Host is { } host
+            ? $"SMTP {host}:{settings.Smtp.Port}, {SmtpMode(settings.Smtp.Security)}{(settings.Smtp.User is null ? string.Empty : ", signing in as a user")}, {settings.Smtp.Timeout.TotalSeconds:0} s per mail — budget alerts and monthly digests are mailed"
+            : $"off (no {SettingNames.SmtpHost}): alerts and digests are recorded as skipped");
+        Line("browsers", settings.Cors.IsEnabled
+            ? "CORS for " + string.Join(", ", settings.Cors.Origins)
+            : $"no CORS (set {SettingNames.CorsOrigin} or {SettingNames.FrontendUrl} to let a web page on another origin call the API)");
+        Line("cache", settings.Gateway.CacheEnabled ? $"exact cache on, entries kept {settings.Gateway.CacheTtl.TotalSeconds:0} s" : "exact cache off");
+        var root = baseUrl ?? string.Empty;
+        Line("dashboard", $"{root}/ — not in this build yet (planned)");
+        Line("API reference", $"{root}/openapi/v1.json — not in this build yet (planned); the README lists every route");
+        Line("health", $"{root}/health (alive), {root}/ready (store, vault, keys)");
+        return text.ToString().TrimEnd('\n');
+    }
+
+    private static string SmtpMode(Notifications.SmtpSecurity security) => security switch
+    {
+        Notifications.SmtpSecurity.Tls => "implicit TLS",
+        Notifications.SmtpSecurity.None => "CLEAR TEXT (SMTP_SECURE=none)",
+        _ => "STARTTLS required",
+    };
+
+    private static bool HasSetting(IConfiguration configuration, string name) => !string.IsNullOrWhiteSpace(configuration[name]);
+
+    private static string Source(IConfiguration configuration, string setting, string file) =>
+        HasSetting(configuration, setting) ? $"from {setting}" : $"in the data folder ({file})";
+
+    /// <summary>Kestrel reports wildcard bindings (<c>http://[::]:7071</c>); a person wants a URL to open.</summary>
+    private static string Browsable(string url) => url
+        .Replace("://[::]:", "://localhost:", StringComparison.Ordinal)
+        .Replace("://0.0.0.0:", "://localhost:", StringComparison.Ordinal)
+        .Replace("://+:", "://localhost:", StringComparison.Ordinal)
+        .Replace("://*:", "://localhost:", StringComparison.Ordinal)
+        .TrimEnd('/');
+
+    /// <summary>Scheme, host, port and path only: user info and query (where a token could ride) are dropped.</summary>
+    private static string SafeUrl(string? value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri)
+            ? uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped).TrimEnd('/')
+            : "(not a URL)";
+
+    private static string CosmosEndpointOf(string connectionString)
+    {
+        foreach (var part in connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = part.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0 && part[..equals].Equals("AccountEndpoint", StringComparison.OrdinalIgnoreCase))
+            {
+                return SafeUrl(part[(equals + 1)..]);
+            }
+        }
+
+        return "(endpoint not named in the connection string)";
+    }
+}
+
+/// <summary>The start-up block as one log entry (one event a log search finds, not ten lines).</summary>
+public static partial class StartupLog
+{
+    [Microsoft.Extensions.Logging.LoggerMessage(EventId = 1000, Level = Microsoft.Extensions.Logging.LogLevel.Information, Message = "{Summary}")]
+    public static partial void Ready(Microsoft.Extensions.Logging.ILogger logger, string summary);
+}

@@ -1,0 +1,48 @@
+using KillToken.Core.Gateway;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace KillToken.Api.Http;
+
+/// <summary>
+/// The last line: a bug answers the contract's error shape with a request id, logs only the exception type and
+/// stack (never request content), and a client that went away is not reported as a server error.
+/// </summary>
+internal sealed partial class UnhandledErrorMiddleware(RequestDelegate next, ILogger<UnhandledErrorMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.StatusCode = 499;
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            var error = ex.StatusCode == 413
+                ? new GatewayError(413, ErrorCodes.RequestTooLarge, "The request body is too large.")
+                : GatewayError.BadRequest(ErrorCodes.InvalidRequest, "The request could not be read.");
+            await GatewayJson.Error(context, error).ExecuteAsync(context);
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            Log.Unhandled(logger, RequestIds.Get(context), ex.GetType().FullName ?? "exception", ex.StackTrace ?? string.Empty);
+            await GatewayJson.Error(context, new GatewayError(500, "internal_error", "KillToken failed to handle this request.")).ExecuteAsync(context);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Unhandled {ExceptionType} in request {RequestId}: {StackTrace}")]
+        public static partial void Unhandled(ILogger logger, string requestId, string exceptionType, string stackTrace);
+    }
+}
+
+public static class UnhandledErrorMiddlewareExtensions
+{
+    public static Microsoft.AspNetCore.Builder.IApplicationBuilder UseKillTokenErrors(this Microsoft.AspNetCore.Builder.IApplicationBuilder app) =>
+        Microsoft.AspNetCore.Builder.UseMiddlewareExtensions.UseMiddleware<UnhandledErrorMiddleware>(app);
+}

@@ -1,0 +1,118 @@
+using KillToken.Core.Budgets;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+
+namespace KillToken.Api.Notifications;
+
+/// <summary>How the connection to the SMTP server is protected (SMTP_SECURE).</summary>
+public enum SmtpSecurity
+{
+    /// <summary><c>starttls</c> (default): plain connect, then STARTTLS is required; a server that does not offer it fails.</summary>
+    StartTls,
+
+    /// <summary><c>tls</c>: TLS from the first byte (implicit TLS, usually port 465).</summary>
+    Tls,
+
+    /// <summary><c>none</c>: clear text, credentials included; only when the operator sets it explicitly.</summary>
+    None,
+}
+
+/// <summary>
+/// SMTP settings (SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASS, SMTP_FROM, SMTP_SECURE, SMTP_TIMEOUT_SECONDS, SMTP_CA_FILE);
+/// without a host, mail is skipped.
+/// </summary>
+public sealed record SmtpOptions
+{
+    public string? Host { get; init; }
+    public int Port { get; init; } = 587;
+    public string? User { get; init; }
+    public string? Password { get; init; }
+    public string From { get; init; } = "killtoken@localhost";
+    public SmtpSecurity Security { get; init; } = SmtpSecurity.StartTls;
+    /// <summary>One bound for connect, TLS, AUTH and sending together, so no request or close job waits on a dead server.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>A PEM file of CA certificates trusted in addition to the system roots (a private relay's CA).</summary>
+    public string? CaFile { get; init; }
+
+    public override string ToString() => $"smtp {Host}:{Port} {Security} (password redacted)";
+}
+
+/// <summary>
+/// The one place that speaks SMTP: a plain-text mail through MailKit, used by budget alerts and monthly digests.
+/// Answers <c>sent</c>, <c>skipped</c> (no SMTP host, or no address) or <c>failed</c> with the error's type name only
+/// (its message may echo the server's reply); never throws for a delivery problem. Only the caller's own cancellation
+/// propagates; running out of <see cref="SmtpOptions.Timeout"/> is a <c>failed</c> with <c>TimeoutException</c>.
+/// </summary>
+public sealed class SmtpMailer
+{
+    private readonly SmtpOptions _options;
+    private readonly SmtpServerCertificateTrust? _extraTrust;
+
+    public SmtpMailer(SmtpOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _extraTrust = options.CaFile is null ? null : SmtpServerCertificateTrust.FromPemFile(options.CaFile, options.Timeout);
+    }
+
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(_options.Host);
+
+    public async Task<(string Delivery, string? ErrorType)> SendAsync(string? to, string subject, string body, CancellationToken cancellationToken = default)
+    {
+        var host = _options.Host;
+        if (string.IsNullOrWhiteSpace(host) || string.IsNullOrWhiteSpace(to))
+        {
+            return (AlertDelivery.Skipped, null);
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.Timeout);
+        try
+        {
+            using var message = new MimeMessage();
+            message.From.Add(MailboxAddress.Parse(_options.From));
+            message.To.Add(MailboxAddress.Parse(to));
+            message.Subject = OneLine(subject);
+            message.Body = new TextPart("plain") { Text = body };
+
+            using var client = new SmtpClient
+            {
+                // Per read/write; the linked token above bounds the whole exchange.
+                Timeout = (int)_options.Timeout.TotalMilliseconds,
+                ServerCertificateValidationCallback = _extraTrust is null ? null : _extraTrust.Validate,
+            };
+            await client.ConnectAsync(host, _options.Port, SocketOptions(_options.Security), deadline.Token);
+            if (!string.IsNullOrEmpty(_options.User))
+            {
+                // Reached only over TLS unless the operator chose SMTP_SECURE=none: StartTls fails before this line
+                // when the server does not offer STARTTLS.
+                await client.AuthenticateAsync(_options.User, _options.Password ?? string.Empty, deadline.Token);
+            }
+
+            await client.SendAsync(message, deadline.Token);
+            await client.DisconnectAsync(quit: true, deadline.Token);
+            return (AlertDelivery.Sent, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (AlertDelivery.Failed, nameof(TimeoutException));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Anything the network, TLS, the server or MimeKit's address parser throws is a delivery problem. Only the
+            // type name leaves: messages can carry the server's reply text.
+            return (AlertDelivery.Failed, ex.GetType().Name);
+        }
+    }
+
+    private static SecureSocketOptions SocketOptions(SmtpSecurity security) => security switch
+    {
+        SmtpSecurity.Tls => SecureSocketOptions.SslOnConnect,
+        SmtpSecurity.None => SecureSocketOptions.None,
+        _ => SecureSocketOptions.StartTls, // required, never StartTlsWhenAvailable: no silent fall-back to clear text
+    };
+
+    /// <summary>Subjects hold user-chosen names; a line break in one would make the message invalid.</summary>
+    private static string OneLine(string text) => string.Concat(text.Select(c => char.IsControl(c) ? ' ' : c));
+}
