@@ -110,25 +110,6 @@ public sealed partial class SettingsParityTests
     }
 
     [TestMethod]
-    public void EverySelfHostRoute_HasAFunction()
-    {
-        var selfHost = SelfHostRoutes();
-        Assert.IsNotEmpty(selfHost, "Found no app.MapXxx(Routes.X, …) calls in the self-host mapping; the parser in this test no longer matches it.");
-        var functions = FunctionRoutes().Select(f => f.Route).ToHashSet();
-
-        var missing = selfHost.Except(functions).ToList();
-        Assert.IsEmpty(missing,
-            "The self-host maps routes that no Azure Function serves (method Routes.Name): " + string.Join(", ", missing)
-            + ". Add to src/Functions/*Functions.cs one line per route: "
-            + "[Function(nameof(X))] public Task<IActionResult> X([HttpTrigger(AuthorizationLevel.Anonymous, \"verb\", Route = Routes.Name)] HttpRequest req) => handler.XAsync(req.HttpContext).AsAction();");
-
-        var extra = functions.Except(selfHost).ToList();
-        Assert.IsEmpty(extra,
-            "Azure Functions serve routes the self-host does not map (method Routes.Name): " + string.Join(", ", extra)
-            + ". Both hosts share one route table: map them in KillTokenEndpointRouteBuilderExtensions too, or remove them.");
-    }
-
-    [TestMethod]
     public void EveryFunction_IsOneExpressionWithAUniqueName()
     {
         var functions = FunctionRoutes();
@@ -237,15 +218,6 @@ public sealed partial class SettingsParityTests
 
     private sealed record FunctionRoute(string File, string Name, string Route, bool IsExpressionBodied, bool IsAnonymous);
 
-    /// <summary>"METHOD Routes.Name" for every <c>app.MapXxx(Routes.Name, …)</c> in the self-host's mapping.</summary>
-    private static HashSet<string> SelfHostRoutes()
-    {
-        var text = File.ReadAllText(Path.Combine(RepoRoot, "src", "Api", "Hosting", "KillTokenEndpointRouteBuilderExtensions.cs"));
-        return MapCall().Matches(text)
-            .Select(m => $"{m.Groups["verb"].Value.ToUpperInvariant()} Routes.{m.Groups["route"].Value}")
-            .ToHashSet(StringComparer.Ordinal);
-    }
-
     /// <summary>Every <c>[Function(…)]</c> HTTP trigger in src/Functions/*.cs, one per method and verb.</summary>
     private static List<FunctionRoute> FunctionRoutes()
     {
@@ -297,9 +269,6 @@ public sealed partial class SettingsParityTests
             .Select(path => (Path.GetFileName(path), File.ReadAllText(path)))
             .ToList();
     }
-
-    [GeneratedRegex(@"\bapp\.Map(?<verb>Get|Post|Put|Patch|Delete)\(\s*Routes\.(?<route>\w+)")]
-    private static partial Regex MapCall();
 
     [GeneratedRegex(@"\[Function\(\s*(?:nameof\((?<nameof>\w+)\)|""(?<literal>[^""]+)"")\s*\)\]")]
     private static partial Regex FunctionAttribute();

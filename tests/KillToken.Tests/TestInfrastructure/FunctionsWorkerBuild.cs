@@ -1,0 +1,55 @@
+using System.Text.Json.Nodes;
+
+namespace KillToken.Tests.TestInfrastructure;
+
+/// <summary>
+/// The built Functions app (src/Functions, same configuration as the tests): the folder the Functions host would run,
+/// with <c>KillToken.Functions.dll</c> and the <c>functions.metadata</c> the worker SDK generated from the attributes.
+/// The test project builds it first (a project reference without its assembly), so it is always current.
+/// </summary>
+internal static class FunctionsWorkerBuild
+{
+    private static readonly Lazy<string> OutputDirectory = new(Locate);
+
+    public static string Directory => OutputDirectory.Value;
+
+    public static string MetadataPath => Path.Combine(Directory, "functions.metadata");
+
+    /// <summary>Every function the SDK generated, as the host reads them.</summary>
+    public static IReadOnlyList<GeneratedFunction> Functions() =>
+        JsonNode.Parse(File.ReadAllText(MetadataPath))!.AsArray()
+            .Select(function => new GeneratedFunction(
+                function!["name"]!.GetValue<string>(),
+                function["entryPoint"]!.GetValue<string>(),
+                function["bindings"]!.AsArray().Select(binding => binding!.AsObject()).ToList()))
+            .ToList();
+
+    private static string Locate()
+    {
+        // tests/KillToken.Tests/bin/<Configuration>/<tfm>/ → src/Functions/bin/<Configuration>/<tfm>/
+        var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var framework = testOutput.Name;
+        var configuration = testOutput.Parent!.Name;
+        var root = testOutput;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "KillToken.Functions.sln")))
+        {
+            root = root.Parent;
+        }
+
+        Assert.IsNotNull(root, "No KillToken.Functions.sln above " + AppContext.BaseDirectory);
+        var directory = Path.Combine(root.FullName, "src", "Functions", "bin", configuration, framework);
+        Assert.IsTrue(File.Exists(Path.Combine(directory, "functions.metadata")),
+            $"No functions.metadata in {directory}: build the solution (the test project builds src/Functions first).");
+        return directory;
+    }
+}
+
+/// <summary>One entry of functions.metadata.</summary>
+internal sealed record GeneratedFunction(string Name, string EntryPoint, IReadOnlyList<JsonObject> Bindings)
+{
+    public JsonObject? HttpTrigger => Bindings.FirstOrDefault(b => b["type"]?.GetValue<string>() == "httpTrigger");
+
+    public string? Route => HttpTrigger?["route"]?.GetValue<string>();
+
+    public IEnumerable<string> Methods => HttpTrigger?["methods"]?.AsArray().Select(m => m!.GetValue<string>().ToUpperInvariant()) ?? [];
+}
