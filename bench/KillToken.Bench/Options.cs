@@ -39,7 +39,7 @@ internal sealed record Options
           --stream                 streamed calls (stream: true); also reports time to the first byte
           --no-sequential          skip the C=1 phases
           --gateway-env KEY=VALUE  extra environment for the gateway process (repeatable)
-          --gateway-dll PATH       gateway to run (default src/Functions/bin/Release/net10.0/KillToken.Functions.dll)
+          --gateway-dll PATH       gateway to run (default src/SelfHost/bin/Release/net10.0/KillToken.SelfHost.dll)
           --build                  run `dotnet build src/SelfHost -c Release` first even if the DLL exists
           --keep-data              keep the gateway's temp data folder (SQLite file, gateway.log) afterwards
         """;
