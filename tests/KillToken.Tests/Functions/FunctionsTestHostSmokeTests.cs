@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using KillToken.Tests.TestInfrastructure;
-using KillToken.Tests.TestInfrastructure.FunctionsHost;
+using KillToken.Testing.FunctionsHost;
 
 namespace KillToken.Tests.Functions;
 
@@ -14,20 +14,12 @@ namespace KillToken.Tests.Functions;
 [TestClass]
 public sealed class FunctionsTestHostSmokeTests
 {
-    /// <summary>The output folder of the Functions build (KillToken.Functions.dll, functions.metadata, host.json).</summary>
-    private const string WorkerDirectoryVariable = "KILLTOKEN_FUNCTIONS_WORKER_DIR";
-
     public TestContext TestContext { get; set; } = null!;
 
     [TestMethod]
     public async Task RealWorker_LoadsEveryFunction_ServesHttpAndTimer_AndExitsCleanly()
     {
-        var workerDirectory = Environment.GetEnvironmentVariable(WorkerDirectoryVariable);
-        if (string.IsNullOrWhiteSpace(workerDirectory))
-        {
-            Assert.Inconclusive($"{WorkerDirectoryVariable} is not set: build the Functions worker and point it at the output folder.");
-        }
-
+        var workerDirectory = FunctionsWorkerBuild.Directory;
         var dataDirectory = Directory.CreateTempSubdirectory("killtoken-fnhost-").FullName;
         try
         {

@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>
 /// The in-process Kestrel of the test host, on two loopback ports: HTTP/2 without TLS (h2c) for the worker's gRPC

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using KillToken.Tests.FunctionsHost.Rpc;
+using KillToken.Testing.FunctionsHost.Rpc;
 using GrpcException = Grpc.Core.RpcException;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>
 /// The host's end of the worker's one <c>EventStream</c>: sends requests (one write at a time, as gRPC requires) and

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using KillToken.Tests.FunctionsHost.Rpc;
+using KillToken.Testing.FunctionsHost.Rpc;
 using Microsoft.AspNetCore.Http;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>The InvocationRequests the host sends, for an HTTP call and for a timer tick.</summary>
 internal static class InvocationMessages

@@ -1,9 +1,9 @@
-using KillToken.Tests.FunctionsHost.Rpc;
+using KillToken.Testing.FunctionsHost.Rpc;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Template;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>An HTTP-triggered function's route as the host matches it: template (prefix included) and methods.</summary>
 internal sealed class HttpFunctionRoute

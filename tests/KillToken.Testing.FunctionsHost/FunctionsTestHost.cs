@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using KillToken.Tests.FunctionsHost.Rpc;
+using KillToken.Testing.FunctionsHost.Rpc;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>
 /// Plays the Azure Functions host for the built isolated worker (Core Tools cannot be installed here): serves the
@@ -9,7 +9,7 @@ namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
 /// every function, and offers a front door that routes HTTP calls to them as the host does. Timer functions are
 /// invoked on demand. The protocol facts it follows are in shared/notes/functions-worker-protocol.md.
 /// </summary>
-internal sealed class FunctionsTestHost : IAsyncDisposable
+public sealed class FunctionsTestHost : IAsyncDisposable
 {
     private static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan TerminateGracePeriod = TimeSpan.FromSeconds(5);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>
 /// The built worker started as the Functions host starts it: <c>dotnet KillToken.Functions.dll</c> in its own folder,

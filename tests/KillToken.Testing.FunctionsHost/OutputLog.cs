@@ -1,4 +1,4 @@
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>Lines from the worker (stdout, stderr, RpcLog) and the host's own notes, in arrival order; safe from any thread.</summary>
 internal sealed class OutputLog

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using KillToken.Tests.FunctionsHost.Rpc;
+using KillToken.Testing.FunctionsHost.Rpc;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>The worker once loaded: where its own Kestrel listens, its functions, and how long it took.</summary>
 internal sealed record LoadedWorker(Uri HttpUri, IReadOnlyList<RpcFunctionMetadata> Functions, StartupTimings Timings);

@@ -1,10 +1,10 @@
 using System.Collections.Frozen;
 using System.Net;
-using KillToken.Tests.FunctionsHost.Rpc;
+using KillToken.Testing.FunctionsHost.Rpc;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>
 /// The host's public HTTP side: matches a request to a function, then, as the host does with the ASP.NET Core
@@ -18,6 +18,9 @@ internal sealed class FrontDoor : IDisposable
 
     /// <summary>Longer than the worker's own waits (15 s for the request, 5 s for the invocation) so it times out first.</summary>
     private static readonly TimeSpan InvocationResponseWait = TimeSpan.FromSeconds(30);
+
+    private const int ConnectAttempts = 10;
+    private static readonly TimeSpan ConnectRetryDelay = TimeSpan.FromMilliseconds(100);
 
     private static readonly FrozenSet<string> HopByHopHeaders = new[]
     {
@@ -77,8 +80,7 @@ internal sealed class FrontDoor : IDisposable
 
         try
         {
-            using var forward = Forward(context.Request, open.WorkerHttpUri, invocationId);
-            using var answer = await _http.SendAsync(forward, aborted);
+            using var answer = await SendToWorkerAsync(context.Request, open.WorkerHttpUri, invocationId, invocation, aborted);
             await CopyAsync(answer, context.Response, aborted);
         }
         catch (HttpRequestException ex) when (!context.Response.HasStarted)
@@ -103,6 +105,28 @@ internal sealed class FrontDoor : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>
+    /// As the real host's proxy does: a connection the worker refuses (its Kestrel can still be starting when the first
+    /// invocations arrive) is tried again, a few times and briefly, unless the invocation has already ended. Only a
+    /// failed connect is retried, so no body has been read.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendToWorkerAsync(HttpRequest request, Uri workerHttpUri, string invocationId, Task<InvocationResult> invocation, CancellationToken aborted)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var forward = Forward(request, workerHttpUri, invocationId);
+            try
+            {
+                return await _http.SendAsync(forward, aborted);
+            }
+            catch (HttpRequestException ex) when (ex.InnerException is System.Net.Sockets.SocketException && attempt < ConnectAttempts && !invocation.IsCompleted)
+            {
+                _output.Add($"[host] {request.Method} {request.Path}: the worker refused the connection (attempt {attempt}); trying again");
+                await Task.Delay(ConnectRetryDelay, aborted);
+            }
+        }
+    }
 
     private static HttpRequestMessage Forward(HttpRequest request, Uri workerHttpUri, string invocationId)
     {

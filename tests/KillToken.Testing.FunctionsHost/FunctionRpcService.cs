@@ -1,7 +1,7 @@
 using Grpc.Core;
-using KillToken.Tests.FunctionsHost.Rpc;
+using KillToken.Testing.FunctionsHost.Rpc;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>The gRPC service the worker dials: its one bidirectional stream is handed to the <see cref="WorkerChannel"/>.</summary>
 internal sealed class FunctionRpcService(WorkerChannel channel) : FunctionRpc.FunctionRpcBase

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>The one host.json setting the test host honours: <c>extensions.http.routePrefix</c> (default <c>api</c>).</summary>
 internal static class HostJson

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using KillToken.Tests.FunctionsHost.Rpc;
+using KillToken.Testing.FunctionsHost.Rpc;
 
-namespace KillToken.Tests.TestInfrastructure.FunctionsHost;
+namespace KillToken.Testing.FunctionsHost;
 
 /// <summary>
 /// One of a function's raw bindings (the JSON the worker indexed from its attributes), reduced to what the host routes

@@ -1,0 +1,69 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using KillToken.Core.Budgets;
+using KillToken.Tests.TestInfrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace KillToken.Tests.Functions;
+
+/// <summary>
+/// The timer function <c>DailyClose</c> of the real worker, invoked as the Functions host invokes it at 00:00 UTC, and
+/// its effects read back from the store the worker wrote: the ended day closed once (a second tick is harmless), and on
+/// Cosmos DB the day that ended a full day earlier reconciled, releasing what a stopped instance still held.
+/// </summary>
+[TestClass]
+public sealed class DailyCloseFunctionTests
+{
+    [TestMethod]
+    public async Task TheTimer_ClosesYesterdayOnce_AndReleasesAStoppedInstancesHold()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var yesterday = BudgetPeriods.At(now.AddDays(-1)).Day;
+        var twoDaysAgo = BudgetPeriods.At(now.AddDays(-2));
+        var onCosmos = Environment.GetEnvironmentVariable(GatewayHost.TestStoreVariable) == "cosmos";
+        await using var host = await HostUnderTest.StartAsync(HostKind.Functions, new Dictionary<string, string?>());
+
+        // A workspace and a project with a daily limit, made through the worker.
+        var signUp = await host.Client.PostAsJsonAsync("api/auth/signup", new { email = $"close-{Guid.NewGuid():N}@example.com", password = "correct horse battery", name = "Close" });
+        var account = await GatewayHost.ReadJsonAsync(signUp, 201);
+        var workspaceId = account["workspace"]!["id"]!.GetValue<string>();
+        using var create = new HttpRequestMessage(HttpMethod.Post, $"api/workspaces/{workspaceId}/projects") { Content = JsonContent.Create(new { name = "close", dailyBudgetUsd = 10m }) };
+        create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", account["token"]!.GetValue<string>());
+        var projectId = (await GatewayHost.ReadJsonAsync(await host.Client.SendAsync(create), 201))["project"]!["id"]!.GetValue<string>();
+
+        if (onCosmos)
+        {
+            // An instance stopped two days ago in the middle of a call: its reservation is still held.
+            await using var store = OpenStore(host.Settings);
+            var held = await store.GetRequiredService<IBudgetLedger>().TryReserveAsync(workspaceId, projectId, twoDaysAgo, 0.25m, 10m, null);
+            Assert.IsTrue(held.Reserved);
+        }
+
+        await host.RunDailyCloseAsync();
+        await host.RunDailyCloseAsync();
+        var closedLines = host.Logs.Where(line => line.Contains($"closed the day {yesterday}", StringComparison.Ordinal)).ToList();
+        Assert.HasCount(1, closedLines, "the first tick closes the day, the second finds it closed:\n" + string.Join('\n', host.Logs.TakeLast(30)));
+
+        await host.StopWorkerAsync();
+        Assert.AreEqual(0, host.WorkerExitCode, string.Join('\n', host.Logs.TakeLast(30)));
+        await using (var store = OpenStore(host.Settings))
+        {
+            var ledger = store.GetRequiredService<IBudgetLedger>();
+            Assert.IsFalse(await ledger.TryMarkClosedAsync("day:" + yesterday), "the timer marked yesterday closed in the store");
+            if (onCosmos)
+            {
+                var usage = await ledger.GetAsync(workspaceId, projectId, twoDaysAgo);
+                Assert.AreEqual(0m, usage.DayReserved, "the reconciliation released the stopped instance's reservation");
+                Assert.AreEqual(0m, usage.DaySpent, "no trace, no spend");
+            }
+        }
+    }
+
+    /// <summary>The worker's store, opened by this test with the same registration the hosts use.</summary>
+    private static ServiceProvider OpenStore(IReadOnlyDictionary<string, string?> settings) =>
+        new ServiceCollection()
+            .AddLogging()
+            .AddKillToken(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
+            .BuildServiceProvider();
+}
