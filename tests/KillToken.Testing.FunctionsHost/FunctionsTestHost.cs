@@ -22,10 +22,12 @@ public sealed class FunctionsTestHost : IAsyncDisposable
     private readonly FrontDoor _frontDoor;
     private readonly OutputLog _output;
     private readonly IReadOnlyList<RpcFunctionMetadata> _functions;
+    private readonly Stopwatch _sinceWorkerStart;
     private int _disposed;
 
-    private FunctionsTestHost(HostServer server, WorkerProcess worker, WorkerChannel channel, FrontDoor frontDoor, OutputLog output, LoadedWorker loaded)
+    private FunctionsTestHost(HostServer server, WorkerProcess worker, WorkerChannel channel, FrontDoor frontDoor, OutputLog output, LoadedWorker loaded, Stopwatch sinceWorkerStart)
     {
+        _sinceWorkerStart = sinceWorkerStart;
         _server = server;
         _worker = worker;
         _channel = channel;
@@ -42,6 +44,9 @@ public sealed class FunctionsTestHost : IAsyncDisposable
     public HttpClient Client { get; }
 
     public StartupTimings StartupTimings { get; }
+
+    /// <summary>Time since the worker process was started: what a cold start is measured from.</summary>
+    public TimeSpan SinceWorkerStart => _sinceWorkerStart.Elapsed;
 
     public IReadOnlyList<string> FunctionNames => [.. _functions.Select(f => f.Name)];
 
@@ -86,7 +91,7 @@ public sealed class FunctionsTestHost : IAsyncDisposable
             var loaded = await handshake.RunAsync(sinceProcessStart, startup.Token);
 
             frontDoor.Start(HttpRouteTable.Build(loaded.Functions, HostJson.RoutePrefix(workerDirectory)), loaded.HttpUri);
-            return new FunctionsTestHost(server, worker, channel, frontDoor, output, loaded);
+            return new FunctionsTestHost(server, worker, channel, frontDoor, output, loaded, sinceProcessStart);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {

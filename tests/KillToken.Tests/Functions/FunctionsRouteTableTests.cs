@@ -78,6 +78,34 @@ public sealed partial class FunctionsRouteTableTests
         Assert.AreEqual("0 0 0 * * *", trigger["schedule"]!.GetValue<string>());
     }
 
+    /// <summary>What the Functions host reads from the app folder: routes with no prefix, the worker's start command.</summary>
+    [TestMethod]
+    public void TheAppFolder_HoldsWhatTheHostReads()
+    {
+        var folder = FunctionsWorkerBuild.Directory;
+        var host = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "host.json")))!;
+        Assert.AreEqual("", host["extensions"]?["http"]?["routePrefix"]?.GetValue<string>(), "host.json beside the app keeps the routes unprefixed");
+        var worker = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "worker.config.json")))!;
+        Assert.AreEqual("KillToken.Functions.dll", worker["description"]?["defaultWorkerPath"]?.GetValue<string>());
+        // The host loads the worker's metadata through the startup extension the SDK puts in .azurefunctions/.
+        var extensions = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "extensions.json")))!["extensions"]!.AsArray();
+        foreach (var extension in extensions)
+        {
+            var hint = extension!["hintPath"]!.GetValue<string>();
+            Assert.IsTrue(File.Exists(Path.Combine(folder, hint)), $"extensions.json names {hint}, which is not in the folder");
+        }
+
+        Assert.IsNotEmpty(extensions);
+        if (FunctionsWorkerBuild.IsPublished)
+        {
+            Assert.IsFalse(File.Exists(Path.Combine(folder, "local.settings.json")), "local settings are never published");
+        }
+        else
+        {
+            Assert.IsTrue(File.Exists(Path.Combine(folder, "local.settings.json")), "the build carries local settings, so `func start` runs unchanged");
+        }
+    }
+
     /// <summary>"Namespace.Type.Method" → its parameter names, read from the assembly's metadata without loading it.</summary>
     private static Dictionary<string, string[]> ParameterNames(string assemblyPath)
     {

@@ -5,13 +5,19 @@ namespace KillToken.Tests.TestInfrastructure;
 /// <summary>
 /// The built Functions app (src/Functions, same configuration as the tests): the folder the Functions host would run,
 /// with <c>KillToken.Functions.dll</c> and the <c>functions.metadata</c> the worker SDK generated from the attributes.
-/// The test project builds it first (a project reference without its assembly), so it is always current.
+/// The test project builds it first (a project reference without its assembly), so it is always current. With
+/// <see cref="PublishedAppVariable"/> set (CI's Cosmos DB pass), the tests run the published folder azd deploys instead.
 /// </summary>
 internal static class FunctionsWorkerBuild
 {
+    /// <summary>The folder <c>dotnet publish src/Functions</c> wrote, to test the deployable app itself.</summary>
+    public const string PublishedAppVariable = "KILLTOKEN_FUNCTIONS_APP_DIR";
+
     private static readonly Lazy<string> OutputDirectory = new(Locate);
 
     public static string Directory => OutputDirectory.Value;
+
+    public static bool IsPublished => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(PublishedAppVariable));
 
     public static string MetadataPath => Path.Combine(Directory, "functions.metadata");
 
@@ -26,6 +32,12 @@ internal static class FunctionsWorkerBuild
 
     private static string Locate()
     {
+        if (Environment.GetEnvironmentVariable(PublishedAppVariable) is { Length: > 0 } published)
+        {
+            Assert.IsTrue(File.Exists(Path.Combine(published, "functions.metadata")), $"{PublishedAppVariable}={published} holds no functions.metadata.");
+            return Path.GetFullPath(published);
+        }
+
         // tests/KillToken.Tests/bin/<Configuration>/<tfm>/ → src/Functions/bin/<Configuration>/<tfm>/
         var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var framework = testOutput.Name;
