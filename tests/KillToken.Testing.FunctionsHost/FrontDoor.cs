@@ -15,11 +15,12 @@ internal sealed class FrontDoor : IDisposable
 {
     /// <summary>How the worker's HTTP middleware finds the invocation a request belongs to.</summary>
     private const string InvocationIdHeader = "x-ms-invocation-id";
+    private const string ForwardedFor = "X-Forwarded-For";
 
     /// <summary>Longer than the worker's own waits (15 s for the request, 5 s for the invocation) so it times out first.</summary>
     private static readonly TimeSpan InvocationResponseWait = TimeSpan.FromSeconds(30);
 
-    private const int ConnectAttempts = 10;
+    private const int ConnectAttempts = 30;
     private static readonly TimeSpan ConnectRetryDelay = TimeSpan.FromMilliseconds(100);
 
     private static readonly FrozenSet<string> HopByHopHeaders = new[]
@@ -130,7 +131,8 @@ internal sealed class FrontDoor : IDisposable
 
     private static HttpRequestMessage Forward(HttpRequest request, Uri workerHttpUri, string invocationId)
     {
-        var target = new Uri(workerHttpUri, request.PathBase.Add(request.Path).ToUriComponent() + request.QueryString.ToUriComponent());
+        // Path and query set as they are: a path like "//x" must stay a path, never become another authority.
+        var target = new UriBuilder(workerHttpUri) { Path = request.PathBase.Add(request.Path).ToUriComponent(), Query = request.QueryString.ToUriComponent() }.Uri;
         var forward = new HttpRequestMessage(new HttpMethod(request.Method), target);
         if (request.ContentLength is not null || request.Headers.TransferEncoding.Count > 0)
         {
@@ -152,6 +154,18 @@ internal sealed class FrontDoor : IDisposable
             }
         }
 
+        // As the host's proxy does (YARP's default X-Forwarded transform, action Set; the worker trusts these through its
+        // forwarded-headers middleware): the caller's own address, host and scheme replace whatever the caller sent.
+        forward.Headers.Remove(ForwardedFor);
+        if (request.HttpContext.Connection.RemoteIpAddress?.ToString() is { } caller)
+        {
+            forward.Headers.TryAddWithoutValidation(ForwardedFor, caller);
+        }
+
+        forward.Headers.Remove("X-Forwarded-Host");
+        forward.Headers.TryAddWithoutValidation("X-Forwarded-Host", request.Host.Value);
+        forward.Headers.Remove("X-Forwarded-Proto");
+        forward.Headers.TryAddWithoutValidation("X-Forwarded-Proto", request.Scheme);
         forward.Headers.TryAddWithoutValidation(InvocationIdHeader, invocationId);
         return forward;
     }

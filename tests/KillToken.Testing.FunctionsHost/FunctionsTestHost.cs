@@ -15,6 +15,7 @@ public sealed class FunctionsTestHost : IAsyncDisposable
     private static readonly TimeSpan TerminateGracePeriod = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan ExitWait = TimeSpan.FromSeconds(10);
     private const int OutputTailLines = 40;
+    private static readonly TimeSpan TimerInvocationWait = TimeSpan.FromSeconds(60);
 
     private readonly HostServer _server;
     private readonly WorkerProcess _worker;
@@ -124,7 +125,8 @@ public sealed class FunctionsTestHost : IAsyncDisposable
 
         var request = InvocationMessages.ForTimer(Guid.NewGuid().ToString(), function, trigger);
         var response = await _channel.StartInvocationAsync(request, function.Name, ct);
-        return await response.WaitAsync(ct);
+        // Bounded, so a function that never answers fails its test instead of hanging the run.
+        return await response.WaitAsync(TimerInvocationWait, ct);
     }
 
     /// <summary>WorkerTerminate, then the worker's own exit (killed after 10 s), then the host's Kestrel.</summary>

@@ -14,12 +14,31 @@ internal sealed class WorkerProcess : IDisposable
     /// <summary>What the host passes: protobuf's own limit, so no message is refused for its size.</summary>
     private const string GrpcMaxMessageLength = "2147483647";
 
+    /// <summary>Workers still running; killed if the test process ends first (the worker stops only on WorkerTerminate).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Process, byte> Live = new();
+
     private readonly Process _process;
     private readonly CancellationTokenSource _exited = new();
+
+    static WorkerProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var process in Live.Keys)
+        {
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Already gone.
+            }
+        }
+    };
 
     private WorkerProcess(Process process)
     {
         _process = process;
+        Live.TryAdd(process, 0);
         _process.Exited += (_, _) => SignalExited();
         _process.EnableRaisingEvents = true;
         if (_process.HasExited)
@@ -113,6 +132,7 @@ internal sealed class WorkerProcess : IDisposable
 
         // Also drains the redirected output, so the log is complete.
         _process.WaitForExit();
+        Live.TryRemove(_process, out _);
         _process.Dispose();
         _exited.Dispose();
     }

@@ -15,7 +15,7 @@ namespace KillToken.Api.Handlers;
 /// </summary>
 public static class StatusBodies
 {
-    /// <summary>The Functions host's last route: whatever no function matched reaches <see cref="UnmatchedAsync"/>.</summary>
+    /// <summary>The Functions host's last route: whatever no function matched reaches <see cref="Unmatched"/>.</summary>
     public const string CatchAllRoute = "{*path}";
 
     private static readonly TemplateMatcher[] KnownRoutes = typeof(Routes)
@@ -53,13 +53,20 @@ public static class StatusBodies
 
     /// <summary>
     /// The Functions host's catch-all: 405 when the path is one of the route table's (the host tried every function of
-    /// that path and none takes this method), else 404.
+    /// that path and none takes this method), with <c>Allow</c> listing <paramref name="allowedMethods"/> as the
+    /// self-host's routing does; else 404.
     /// </summary>
-    public static IResult Unmatched(HttpContext context)
+    public static IResult Unmatched(HttpContext context, IReadOnlyList<string> allowedMethods)
     {
         ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(allowedMethods);
         var path = context.Request.Path;
-        var known = Array.Exists(KnownRoutes, route => route.TryMatch(path, new RouteValueDictionary()));
+        var known = allowedMethods.Count > 0 || Array.Exists(KnownRoutes, route => route.TryMatch(path, new RouteValueDictionary()));
+        if (known && allowedMethods.Count > 0)
+        {
+            context.Response.Headers.Allow = string.Join(", ", allowedMethods);
+        }
+
         var error = ForStatus(context, known ? 405 : 404)!;
         return WireFormats.Error(WireOf(path), context, error, null);
     }

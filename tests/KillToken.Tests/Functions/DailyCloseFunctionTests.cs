@@ -10,14 +10,22 @@ namespace KillToken.Tests.Functions;
 /// <summary>
 /// The timer function <c>DailyClose</c> of the real worker, invoked as the Functions host invokes it at 00:00 UTC, and
 /// its effects read back from the store the worker wrote: the ended day closed once (a second tick is harmless), and on
-/// Cosmos DB the day that ended a full day earlier reconciled, releasing what a stopped instance still held.
+/// Cosmos DB the day that ended a full day earlier reconciled, releasing what a stopped instance still held. (On SQLite
+/// such a hold is released when the file opens — one process owns it — so there the close has nothing to release.)
+/// Alerts re-arm without the job: their claims are keyed by day and month, so a new period starts unclaimed.
 /// </summary>
 [TestClass]
 public sealed class DailyCloseFunctionTests
 {
     [TestMethod]
-    public async Task TheTimer_ClosesYesterdayOnce_AndReleasesAStoppedInstancesHold()
+    public async Task TheTimer_ClosesYesterdayOnce_AndOnCosmosReleasesAStoppedInstancesHold()
     {
+        // "Yesterday" must be the same day for this test and the worker's clock.
+        if (DateTimeOffset.UtcNow.TimeOfDay > TimeSpan.FromHours(23.98))
+        {
+            await Task.Delay(TimeSpan.FromHours(24) - DateTimeOffset.UtcNow.TimeOfDay + TimeSpan.FromSeconds(2));
+        }
+
         var now = DateTimeOffset.UtcNow;
         var yesterday = BudgetPeriods.At(now.AddDays(-1)).Day;
         var twoDaysAgo = BudgetPeriods.At(now.AddDays(-2));

@@ -34,14 +34,15 @@ public sealed class HostParityTests
     public async Task ANewUsersFirstSession_IsServed(HostKind kind)
     {
         await using var host = await HostUnderTest.StartAsync(kind, Settings());
-        var transcript = await FirstSessionAsync(host);
+        var (transcript, polls) = await FirstSessionAsync(host);
         TestContext.WriteLine(string.Join(Environment.NewLine, transcript));
 
         Assert.IsFalse(string.Join('\n', host.Logs).Contains(ProviderSecret, StringComparison.Ordinal), "the provider key appeared in a log line");
         if (kind == HostKind.Functions)
         {
-            // Every request reached a function and every invocation succeeded (an error answer is still a success).
-            Assert.IsGreaterThanOrEqualTo(transcript.Count, host.Invocations.Count, string.Join('\n', host.Invocations));
+            // Every request reached a function — one invocation each, polls included — and every invocation succeeded
+            // (an error answer is still a successful invocation).
+            Assert.HasCount(transcript.Count + polls, host.Invocations, string.Join('\n', host.Invocations));
             Assert.IsTrue(host.Invocations.All(i => i.Succeeded), string.Join('\n', host.Invocations));
         }
     }
@@ -52,12 +53,12 @@ public sealed class HostParityTests
         List<string> selfHost, functions;
         await using (var host = await HostUnderTest.StartAsync(HostKind.SelfHost, Settings()))
         {
-            selfHost = await FirstSessionAsync(host);
+            (selfHost, _) = await FirstSessionAsync(host);
         }
 
         await using (var host = await HostUnderTest.StartAsync(HostKind.Functions, Settings()))
         {
-            functions = await FirstSessionAsync(host);
+            (functions, _) = await FirstSessionAsync(host);
         }
 
         var differences = selfHost.Zip(functions).Where(pair => pair.First != pair.Second)
@@ -72,8 +73,11 @@ public sealed class HostParityTests
         ["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"] = "true",
     };
 
-    /// <summary>Runs the session with its assertions; returns one line per answer: status, type and JSON shape.</summary>
-    private static async Task<List<string>> FirstSessionAsync(HostUnderTest host)
+    /// <summary>
+    /// Runs the session with its assertions; returns one line per answer (status, type, headers that matter, JSON shape,
+    /// error message) and how many polling reads it made besides.
+    /// </summary>
+    private static async Task<(List<string> Transcript, int Polls)> FirstSessionAsync(HostUnderTest host)
     {
         var session = new Session(host.Client);
 
@@ -132,12 +136,13 @@ public sealed class HostParityTests
         Assert.AreEqual("not_found", (await session.SendAsync(HttpMethod.Get, "api/projects/prj_does_not_exist", bearer: token, expect: 404)).ErrorCode);
         Assert.AreEqual("not_found", (await session.SendAsync(HttpMethod.Get, "no/such/route", expect: 404)).ErrorCode);
         Assert.AreEqual("method_not_allowed", (await session.SendAsync(HttpMethod.Get, "v1/chat", expect: 405)).ErrorCode);
+        Assert.AreEqual("method_not_allowed", (await session.SendAsync(HttpMethod.Put, $"api/workspaces/{workspaceId}", new { name = "x" }, bearer: token, expect: 405)).ErrorCode);
         var openAiShaped = await session.SendAsync(HttpMethod.Post, "v1/openai/chat/completions", "not json", bearer: apiKey, expect: 400);
         Assert.AreEqual("invalid_json", openAiShaped.Json!["error"]!["code"]!.GetValue<string>(), "OpenAI's error shape on the OpenAI wrapper");
 
         Assert.IsFalse(session.Transcript.Any(line => line.Contains(ProviderSecret, StringComparison.Ordinal)));
         Assert.IsFalse(session.Bodies.Any(body => body.Contains(ProviderSecret, StringComparison.Ordinal)), "the provider key came back in a response");
-        return session.Transcript;
+        return (session.Transcript, session.Polls);
     }
 
     private static object Chat(bool stream) => new
@@ -163,6 +168,8 @@ public sealed class HostParityTests
 
         public List<string> Bodies { get; } = [];
 
+        public int Polls { get; private set; }
+
         public async Task<Answer> SendAsync(HttpMethod method, string path, object? body = null, string? bearer = null, int expect = 200)
         {
             using var request = new HttpRequestMessage(method, path);
@@ -179,6 +186,11 @@ public sealed class HostParityTests
             using var response = await client.SendAsync(request);
             var text = await response.Content.ReadAsStringAsync();
             Assert.AreEqual(expect, (int)response.StatusCode, $"{method} {path}: {text}");
+            if (expect == 405)
+            {
+                Assert.IsNotEmpty(response.Content.Headers.Allow, $"{method} {path}: a 405 names the methods the route takes");
+            }
+
             var json = text.Length > 0 && response.Content.Headers.ContentType?.MediaType == "application/json" ? JsonNode.Parse(text) : null;
             if (json?["error"] is JsonObject error && path != "v1/openai/chat/completions")
             {
@@ -186,8 +198,11 @@ public sealed class HostParityTests
             }
 
             Bodies.Add(text);
+            var allow = response.Content.Headers.Allow.Count > 0 ? $" allow:{string.Join(",", response.Content.Headers.Allow.Order(StringComparer.Ordinal))}" : "";
+            allow += response.Headers.RetryAfter is { } retry ? $" retry-after:{retry}" : "";
+            allow += response.Headers.WwwAuthenticate.Count > 0 ? $" www-authenticate:{response.Headers.WwwAuthenticate}" : "";
             Transcript.Add($"{method} {Template(path)} -> {(int)response.StatusCode} {response.Content.Headers.ContentType?.MediaType} "
-                + $"request-id:{response.Headers.Contains("x-request-id")} {Shape(json)}");
+                + $"request-id:{response.Headers.Contains("x-request-id")}{allow} {Shape(json)} {Message(json)}");
             return new Answer((int)response.StatusCode, text, json);
         }
 
@@ -214,8 +229,12 @@ public sealed class HostParityTests
             using var request = new HttpRequestMessage(HttpMethod.Get, path);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
             using var response = await client.SendAsync(request);
+            Polls++;
             return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         }
+
+        /// <summary>An error's message, which both hosts must word alike (it names no id or time).</summary>
+        private static string Message(JsonNode? json) => json?["error"]?["message"] is JsonValue message ? $"message:{message.ToJsonString()}" : "";
 
         /// <summary>Ids in paths are the only part that differs between runs.</summary>
         private static string Template(string path) => string.Join('/', path.Split('/').Select(segment => segment.Contains('_', StringComparison.Ordinal) ? "{id}" : segment));

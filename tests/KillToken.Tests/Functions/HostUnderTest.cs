@@ -74,7 +74,20 @@ internal sealed class HostUnderTest : IAsyncDisposable
             values[key] = value;
         }
 
-        return new HostUnderTest(kind, null, await FunctionsTestHost.StartAsync(FunctionsWorkerBuild.Directory, values), values);
+        try
+        {
+            return new HostUnderTest(kind, null, await FunctionsTestHost.StartAsync(FunctionsWorkerBuild.Directory, values), values);
+        }
+        catch
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (Directory.Exists(dataDirectory))
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+
+            throw;
+        }
     }
 
     /// <summary>
