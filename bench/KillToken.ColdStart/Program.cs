@@ -3,14 +3,8 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using KillToken.Bench;
 using KillToken.Testing.FunctionsHost;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace KillToken.ColdStart;
 
@@ -91,7 +85,7 @@ public static class Program
         FunctionsTestHost.StartAsync(variant.WorkerDirectory, new Dictionary<string, string?>
         {
             ["KILLTOKEN_DATA_DIR"] = variant.DataDirectory,
-            ["KILLTOKEN_OPENAI_BASE_URL"] = upstream.BaseUrl,
+            ["KILLTOKEN_OPENAI_BASE_URL"] = new Uri(upstream.BaseAddress, "/v1").ToString(),
             ["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"] = "true",
         });
 
@@ -164,38 +158,4 @@ public static class Program
         public List<double> Loaded { get; } = [];
         public List<double> FirstChat { get; } = [];
     }
-}
-
-/// <summary>An instant OpenAI-shaped upstream on 127.0.0.1 (a chat completion with usage, from the API reference).</summary>
-internal sealed class FakeOpenAI : IAsyncDisposable
-{
-    private const string Completion = """
-        {"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini-2024-07-18",
-         "choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I assist you today?","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],
-         "usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29},"service_tier":"default"}
-        """;
-
-    private readonly WebApplication _app;
-
-    private FakeOpenAI(WebApplication app, string baseUrl)
-    {
-        _app = app;
-        BaseUrl = baseUrl;
-    }
-
-    public string BaseUrl { get; }
-
-    public static async Task<FakeOpenAI> StartAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        app.MapPost("/v1/chat/completions", () => Results.Text(Completion, "application/json"));
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new FakeOpenAI(app, address.TrimEnd('/') + "/v1");
-    }
-
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }
