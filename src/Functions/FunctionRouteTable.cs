@@ -8,7 +8,8 @@ namespace KillToken.Functions;
 /// <summary>
 /// The HTTP routes and methods of this app's functions, read once from the <c>functions.metadata</c> the worker SDK
 /// generates beside the app (the same file the host routes by), so the catch-all can answer a wrong method with 405 and
-/// the <c>Allow</c> header, as the self-host's endpoint routing does.
+/// the <c>Allow</c> header, as the self-host's endpoint routing does. Every build and publish writes the file; without
+/// it every unmatched request would be a 404.
 /// </summary>
 public sealed class FunctionRouteTable
 {

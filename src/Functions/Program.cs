@@ -24,7 +24,8 @@ public static class Program
         // Kestrel (default 30 MB) stays above that setting's maximum (64 MB).
         builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
         builder.Services.AddKillToken(builder.Configuration);
-        builder.Services.AddSingleton(new FunctionRouteTable(AppContext.BaseDirectory));
+        // Read on the first unmatched request, not at start-up.
+        builder.Services.AddSingleton(_ => new FunctionRouteTable(AppContext.BaseDirectory));
 
         // The integration offers no hook for ASP.NET Core middleware in the worker's request pipeline, so the self-host's
         // UnhandledErrorMiddleware runs as worker middleware instead. Registered after ConfigureFunctionsWebApplication,

@@ -1,9 +1,5 @@
-using System.Reflection;
 using KillToken.Core.Gateway;
-using KillToken.Api.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.AspNetCore.Routing.Template;
 
 namespace KillToken.Api.Handlers;
 
@@ -17,12 +13,6 @@ public static class StatusBodies
 {
     /// <summary>The Functions host's last route: whatever no function matched reaches <see cref="Unmatched"/>.</summary>
     public const string CatchAllRoute = "{*path}";
-
-    private static readonly TemplateMatcher[] KnownRoutes = typeof(Routes)
-        .GetFields(BindingFlags.Public | BindingFlags.Static)
-        .Where(f => f.IsLiteral && f.FieldType == typeof(string))
-        .Select(f => new TemplateMatcher(TemplateParser.Parse((string)f.GetRawConstantValue()!), new RouteValueDictionary()))
-        .ToArray();
 
     /// <summary>The error for a status the framework set on its own, or null when the status is not an error.</summary>
     public static GatewayError? ForStatus(HttpContext context, int status)
@@ -52,23 +42,20 @@ public static class StatusBodies
     }
 
     /// <summary>
-    /// The Functions host's catch-all: 405 when the path is one of the route table's (the host tried every function of
-    /// that path and none takes this method), with <c>Allow</c> listing <paramref name="allowedMethods"/> as the
-    /// self-host's routing does; else 404.
+    /// The Functions host's catch-all: 405 when some function takes this path with other methods
+    /// (<paramref name="allowedMethods"/>, listed in <c>Allow</c> as the self-host's routing does), else 404.
     /// </summary>
     public static IResult Unmatched(HttpContext context, IReadOnlyList<string> allowedMethods)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(allowedMethods);
-        var path = context.Request.Path;
-        var known = allowedMethods.Count > 0 || Array.Exists(KnownRoutes, route => route.TryMatch(path, new RouteValueDictionary()));
-        if (known && allowedMethods.Count > 0)
+        if (allowedMethods.Count > 0)
         {
             context.Response.Headers.Allow = string.Join(", ", allowedMethods);
         }
 
-        var error = ForStatus(context, known ? 405 : 404)!;
-        return WireFormats.Error(WireOf(path), context, error, null);
+        var error = ForStatus(context, allowedMethods.Count > 0 ? 405 : 404)!;
+        return WireFormats.Error(WireOf(context.Request.Path), context, error, null);
     }
 
     /// <summary>The wrapper routes answer in the shape of the API they imitate (their SDK parses only that).</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using KillToken.Api.Hosting;
+using KillToken.Tests.TestInfrastructure;
 
 namespace KillToken.Tests.Deployment;
 
@@ -32,7 +33,7 @@ public sealed partial class SettingsParityTests
         "WEBSITE_",               // App Service platform settings
     ];
 
-    private static readonly string RepoRoot = FindRepoRoot();
+    private static readonly string RepoRoot = Repository.Root;
 
     [TestMethod]
     public void EverySetting_IsInLocalSettingsSample()
@@ -286,18 +287,5 @@ public sealed partial class SettingsParityTests
         var path = Path.Combine(RepoRoot, relativePath);
         Assert.IsTrue(File.Exists(path), $"Missing {relativePath} at the repository root ({RepoRoot}).");
         return JsonDocument.Parse(File.ReadAllText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "KillToken.Functions.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No KillToken.Functions.sln above {AppContext.BaseDirectory}.");
     }
 }

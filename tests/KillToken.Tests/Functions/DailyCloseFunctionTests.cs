@@ -1,5 +1,3 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using KillToken.Core.Budgets;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.Extensions.Configuration;
@@ -33,12 +31,8 @@ public sealed class DailyCloseFunctionTests
         await using var host = await HostUnderTest.StartAsync(HostKind.Functions, new Dictionary<string, string?>());
 
         // A workspace and a project with a daily limit, made through the worker.
-        var signUp = await host.Client.PostAsJsonAsync("api/auth/signup", new { email = $"close-{Guid.NewGuid():N}@example.com", password = "correct horse battery", name = "Close" });
-        var account = await GatewayHost.ReadJsonAsync(signUp, 201);
-        var workspaceId = account["workspace"]!["id"]!.GetValue<string>();
-        using var create = new HttpRequestMessage(HttpMethod.Post, $"api/workspaces/{workspaceId}/projects") { Content = JsonContent.Create(new { name = "close", dailyBudgetUsd = 10m }) };
-        create.Headers.Authorization = new AuthenticationHeaderValue("Bearer", account["token"]!.GetValue<string>());
-        var projectId = (await GatewayHost.ReadJsonAsync(await host.Client.SendAsync(create), 201))["project"]!["id"]!.GetValue<string>();
+        var (token, workspaceId) = await GatewayHost.SignUpAsync(host.Client);
+        var (projectId, _) = await GatewayHost.CreateProjectAsync(host.Client, token, workspaceId, new { name = "close", dailyBudgetUsd = 10m });
 
         if (onCosmos)
         {

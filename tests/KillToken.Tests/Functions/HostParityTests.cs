@@ -208,12 +208,7 @@ public sealed class HostParityTests
 
         public async Task<StreamAnswer> StreamAsync(string path, object body, string bearer)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, path)
-            {
-                Content = new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"),
-            };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            using var response = await SseTestKit.SendStreamingAsync(client, bearer, path, body);
             Assert.AreEqual(200, (int)response.StatusCode);
             Assert.AreEqual("text/event-stream", response.Content.Headers.ContentType?.MediaType);
             var events = await SseTestKit.ReadAllAsync(response).WaitAsync(Patience);

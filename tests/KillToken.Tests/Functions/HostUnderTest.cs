@@ -56,24 +56,8 @@ internal sealed class HostUnderTest : IAsyncDisposable
         }
 
         // The settings GatewayHost gives the self-host, as app settings (environment variables) of the worker.
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N"));
-        var values = new Dictionary<string, string?>
-        {
-            ["KILLTOKEN_DATA_DIR"] = dataDirectory,
-            ["KILLTOKEN_PROVIDER_TIMEOUT_SECONDS"] = "5",
-        };
-        if (Environment.GetEnvironmentVariable(GatewayHost.TestStoreVariable) == "cosmos")
-        {
-            values["KILLTOKEN_STORE"] = "cosmos";
-            values["COSMOS_CONNECTION_STRING"] = CosmosEmulator.Shared.ConnectionString;
-            values["COSMOS_DATABASE"] = CosmosEmulator.NewDatabaseName("functions");
-        }
-
-        foreach (var (key, value) in settings)
-        {
-            values[key] = value;
-        }
-
+        var values = GatewayHost.Settings(settings);
+        var dataDirectory = values["KILLTOKEN_DATA_DIR"]!;
         try
         {
             return new HostUnderTest(kind, null, await FunctionsTestHost.StartAsync(FunctionsWorkerBuild.Directory, values), values);

@@ -41,7 +41,7 @@ public sealed class QuickstartTests
     /// <summary>The second <c>bash</c> block of the README's quickstart (the first starts the gateway).</summary>
     private static string QuickstartBlock()
     {
-        var readme = File.ReadAllText(Path.Combine(CosmosEmulator.RepositoryRoot(), "README.md"));
+        var readme = File.ReadAllText(Path.Combine(Repository.Root, "README.md"));
         var section = readme[readme.IndexOf("## Five-minute quickstart", StringComparison.Ordinal)..];
         section = section[..section.IndexOf("\n## ", 3, StringComparison.Ordinal)];
         var blocks = section.Split("```bash\n").Skip(1).Select(b => b[..b.IndexOf("```", StringComparison.Ordinal)]).ToList();

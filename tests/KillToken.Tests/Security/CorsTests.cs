@@ -245,7 +245,7 @@ public sealed class CorsTests
     [TestMethod]
     public void FunctionsHost_CorsIsNeverAStar_AndAzureGetsTheSameList()
     {
-        var root = SmtpTestServer.RepositoryRoot();
+        var root = Repository.Root;
         using var sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "local.settings.sample.json")));
         var hostCors = sample.RootElement.GetProperty("Host").GetProperty("CORS").GetString() ?? string.Empty;
         Assert.IsFalse(hostCors.Contains('*', StringComparison.Ordinal), "local.settings.sample.json Host.CORS must not be '*'");

@@ -129,19 +129,23 @@ internal static class SseTestKit
     };
 
     /// <summary>Sends a request and returns as soon as the headers arrived, so the body can be read as it streams.</summary>
-    public static async Task<HttpResponseMessage> SendStreamingAsync(Tenant tenant, string path, object body, Dictionary<string, string>? headers = null)
+    public static Task<HttpResponseMessage> SendStreamingAsync(Tenant tenant, string path, object body, Dictionary<string, string>? headers = null) =>
+        SendStreamingAsync(tenant.Host.Client, tenant.ApiKey, path, body, headers);
+
+    /// <summary>The same through any host's client, with the project key <paramref name="apiKey"/>.</summary>
+    public static async Task<HttpResponseMessage> SendStreamingAsync(HttpClient client, string apiKey, string path, object body, Dictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path)
         {
             Content = new StringContent(body is string raw ? raw : System.Text.Json.JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"),
         };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         foreach (var (name, value) in headers ?? [])
         {
             request.Headers.TryAddWithoutValidation(name, value);
         }
 
-        return await tenant.Host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
     }
 
     /// <summary>Reads events as they arrive.</summary>

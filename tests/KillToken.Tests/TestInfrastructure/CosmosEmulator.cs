@@ -101,7 +101,7 @@ internal sealed class CosmosEmulator : IDisposable
 
     private static CosmosEmulator Start()
     {
-        var folder = Path.Combine(RepositoryRoot(), "tests", "emulators", "cosmos");
+        var folder = Path.Combine(Repository.Root, "tests", "emulators", "cosmos");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "@vercel", "cosmosdb-server")))
         {
             NpmCi(folder);
@@ -216,19 +216,5 @@ internal sealed class CosmosEmulator : IDisposable
         {
             throw new InvalidOperationException($"npm ci for the Cosmos DB emulator failed ({npm.ExitCode}):\n{output.Result}\n{errors.Result}");
         }
-    }
-
-    /// <summary>The folder holding KillToken.Functions.sln, walking up from the test binaries.</summary>
-    internal static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "KillToken.Functions.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Could not find the repository root (KillToken.Functions.sln) above " + AppContext.BaseDirectory);
     }
 }

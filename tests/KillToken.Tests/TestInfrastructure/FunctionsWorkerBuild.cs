@@ -42,14 +42,7 @@ internal static class FunctionsWorkerBuild
         var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var framework = testOutput.Name;
         var configuration = testOutput.Parent!.Name;
-        var root = testOutput;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "KillToken.Functions.sln")))
-        {
-            root = root.Parent;
-        }
-
-        Assert.IsNotNull(root, "No KillToken.Functions.sln above " + AppContext.BaseDirectory);
-        var directory = Path.Combine(root.FullName, "src", "Functions", "bin", configuration, framework);
+        var directory = Path.Combine(Repository.Root, "src", "Functions", "bin", configuration, framework);
         Assert.IsTrue(File.Exists(Path.Combine(directory, "functions.metadata")),
             $"No functions.metadata in {directory}: build the solution (the test project builds src/Functions first).");
         return directory;

@@ -20,8 +20,11 @@ internal sealed class GatewayHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private GatewayHost(WebApplication app, Uri baseAddress, string dataDirectory, LogSink logs)
+    private readonly bool _ownsDataDirectory;
+
+    private GatewayHost(WebApplication app, Uri baseAddress, string dataDirectory, bool ownsDataDirectory, LogSink logs)
     {
+        _ownsDataDirectory = ownsDataDirectory;
         _app = app;
         BaseAddress = baseAddress;
         DataDirectory = dataDirectory;
@@ -40,10 +43,35 @@ internal sealed class GatewayHost : IAsyncDisposable
 
     public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
-        var dataDirectory = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N"));
+        var values = Settings(settings);
+        var dataDirectory = values["KILLTOKEN_DATA_DIR"]!;
+        // A folder the test chose outlives this host (a test may start another on it); one made here does not.
+        var ownsDataDirectory = settings?.ContainsKey("KILLTOKEN_DATA_DIR") != true;
+
+        var logs = new LogSink();
+        var app = KillToken.SelfHost.Program.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(values);
+            builder.Logging.ClearProviders();
+            builder.Logging.SetMinimumLevel(LogLevel.Debug);
+            builder.Logging.AddProvider(logs);
+            services?.Invoke(builder.Services);
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new GatewayHost(app, new Uri(address.TrimEnd('/') + "/"), dataDirectory, ownsDataDirectory, logs);
+    }
+
+    /// <summary>
+    /// The settings every test gateway runs with — its own data folder, a short provider timeout, and with
+    /// <see cref="TestStoreVariable"/>=cosmos a fresh database on the emulator — overridden by <paramref name="settings"/>.
+    /// Both hosts get them: the self-host as configuration, the Functions worker as app settings.
+    /// </summary>
+    public static Dictionary<string, string?> Settings(IDictionary<string, string?>? settings = null)
+    {
         var values = new Dictionary<string, string?>
         {
-            ["KILLTOKEN_DATA_DIR"] = dataDirectory,
+            ["KILLTOKEN_DATA_DIR"] = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N")),
             ["KILLTOKEN_PROVIDER_TIMEOUT_SECONDS"] = "5",
         };
         if (Environment.GetEnvironmentVariable(TestStoreVariable) == "cosmos")
@@ -59,38 +87,34 @@ internal sealed class GatewayHost : IAsyncDisposable
             values[key] = value;
         }
 
-        var logs = new LogSink();
-        var app = KillToken.SelfHost.Program.Build(["--urls", "http://127.0.0.1:0"], builder =>
-        {
-            builder.Configuration.AddInMemoryCollection(values);
-            builder.Logging.ClearProviders();
-            builder.Logging.SetMinimumLevel(LogLevel.Debug);
-            builder.Logging.AddProvider(logs);
-            services?.Invoke(builder.Services);
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new GatewayHost(app, new Uri(address.TrimEnd('/') + "/"), dataDirectory, logs);
+        return values;
     }
 
     /// <summary>Signs up a fresh user: its session token and first workspace id.</summary>
-    public async Task<(string Token, string WorkspaceId)> SignUpAsync(string? email = null)
+    public Task<(string Token, string WorkspaceId)> SignUpAsync(string? email = null) => SignUpAsync(Client, email);
+
+    /// <summary>Signs up a fresh user through <paramref name="client"/> (either host): its session token and first workspace id.</summary>
+    public static async Task<(string Token, string WorkspaceId)> SignUpAsync(HttpClient client, string? email = null)
     {
         email ??= $"user-{Guid.NewGuid():N}@example.com";
-        var response = await Client.PostAsJsonAsync("api/auth/signup", new { email, password = "correct horse battery", name = "Test" });
+        var response = await client.PostAsJsonAsync("api/auth/signup", new { email, password = "correct horse battery", name = "Test" });
         var body = await ReadJsonAsync(response, 201);
         return (body["token"]!.GetValue<string>(), body["workspace"]!["id"]!.GetValue<string>());
     }
 
     /// <summary>Creates a project: its id and the API key shown once.</summary>
-    public async Task<(string ProjectId, string ApiKey)> CreateProjectAsync(string token, string workspaceId, object? body = null)
+    public Task<(string ProjectId, string ApiKey)> CreateProjectAsync(string token, string workspaceId, object? body = null) =>
+        CreateProjectAsync(Client, token, workspaceId, body);
+
+    /// <summary>Creates a project through <paramref name="client"/> (either host): its id and the API key shown once.</summary>
+    public static async Task<(string ProjectId, string ApiKey)> CreateProjectAsync(HttpClient client, string token, string workspaceId, object? body = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"api/workspaces/{workspaceId}/projects")
         {
             Content = JsonContent.Create(body ?? new { name = "test project" }),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var json = await ReadJsonAsync(await Client.SendAsync(request), 201);
+        var json = await ReadJsonAsync(await client.SendAsync(request), 201);
         return (json["project"]!["id"]!.GetValue<string>(), json["apiKey"]!.GetValue<string>());
     }
 
@@ -119,6 +143,11 @@ internal sealed class GatewayHost : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (!_ownsDataDirectory)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(DataDirectory, recursive: true);

@@ -90,7 +90,7 @@ internal sealed class SmtpTestServer : IDisposable
     public static async Task<SmtpTestServer> StartAsync(
         SmtpServerMode mode = SmtpServerMode.Plain, TestServerCertificate? certificate = null, (string User, string Password)? requiredLogin = null)
     {
-        var folder = Path.Combine(RepositoryRoot(), "tests", "emulators", "smtp");
+        var folder = Path.Combine(Repository.Root, "tests", "emulators", "smtp");
         if (!Directory.Exists(Path.Combine(folder, "node_modules")))
         {
             using var install = Process.Start(new ProcessStartInfo("npm", "ci --no-audit --no-fund --loglevel=error") { WorkingDirectory = folder })!;
@@ -188,16 +188,5 @@ internal sealed class SmtpTestServer : IDisposable
         }
 
         _process.Dispose();
-    }
-
-    public static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "KillToken.Functions.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Repository root not found.");
     }
 }

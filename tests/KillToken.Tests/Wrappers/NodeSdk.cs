@@ -12,7 +12,7 @@ internal static class NodeSdk
 {
     private static readonly SemaphoreSlim InstallGate = new(1, 1);
 
-    public static string Folder => Path.Combine(SmtpTestServer.RepositoryRoot(), "tests", "emulators", "sdk");
+    public static string Folder => Path.Combine(Repository.Root, "tests", "emulators", "sdk");
 
     public static async Task<JsonObject> RunAsync(string script, IReadOnlyDictionary<string, string> environment)
     {
