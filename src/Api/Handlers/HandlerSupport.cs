@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using KillToken.Core;
+using KillToken.Core.Analytics;
 using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
 using KillToken.Api.Http;
@@ -79,6 +80,22 @@ internal static class HandlerSupport
         {
             return GatewayJson.Error(context, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "'cursor' is not a cursor this API issued."));
         }
+    }
+
+    /// <summary>
+    /// The analytics filters (<c>from</c>, <c>to</c>, <c>provider</c>, <c>projectId</c> — or <c>project</c>, as the
+    /// trace list names it — <c>model</c>, <c>feature</c>) from the query string; bad values are a 400.
+    /// </summary>
+    public static (AnalyticsQuery? Query, GatewayError? Error) ReadAnalyticsQuery(HttpRequest request, DateTimeOffset now)
+    {
+        var q = request.Query;
+        if (!TryDate(q["from"], out var from) || !TryDate(q["to"], out var to))
+        {
+            return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed,
+                $"'from' and 'to' must be ISO 8601 dates (yyyy-MM-dd) between {EarliestDate:yyyy-MM-dd} and {LatestDate:yyyy-MM-dd}."));
+        }
+
+        return AnalyticsQuery.Create(from, to, now, Text(q["provider"]), Text(q["projectId"]) ?? Text(q["project"]), Text(q["model"]), Text(q["feature"]));
     }
 
     /// <summary>The range a date filter may take.</summary>

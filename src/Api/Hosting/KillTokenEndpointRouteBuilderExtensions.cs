@@ -16,6 +16,7 @@ public static class KillTokenEndpointRouteBuilderExtensions
         var credentials = sp.GetRequiredService<CredentialHandlers>();
         var accounts = sp.GetRequiredService<AccountHandlers>();
         var health = sp.GetRequiredService<HealthHandlers>();
+        var analytics = sp.GetRequiredService<AnalyticsHandlers>();
 
         app.MapGet(Routes.Health, health.Health);
         app.MapGet(Routes.Ready, Handle(health.ReadyAsync));
@@ -25,6 +26,8 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.Summary, Handle(gateway.SummaryAsync));
         app.MapGet(Routes.RoiReport, Handle(gateway.RoiAsync));
         app.MapGet(Routes.RequestById, (HttpContext c, string requestId) => gateway.GetRequestAsync(c, requestId));
+        app.MapGet(Routes.ExportRequestsCsv, Handle(analytics.RequestsCsvAsync));
+        app.MapGet(Routes.ExportAnalyticsJson, Handle(analytics.AnalyticsJsonAsync));
 
         app.MapPost(Routes.OpenAIChatCompletions, Handle(gateway.OpenAIChatCompletionsAsync));
         app.MapGet(Routes.OpenAIModels, Handle(gateway.OpenAIModelsAsync));
@@ -65,6 +68,13 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapPut(Routes.WorkspacePricing, (HttpContext c, string workspaceId) => accounts.SetPricingAsync(c, workspaceId));
         app.MapGet(Routes.WorkspaceRequests, (HttpContext c, string workspaceId) => accounts.ListWorkspaceRequestsAsync(c, workspaceId));
         app.MapPost(Routes.MonthlyDigestTest, Handle(accounts.TestMonthlyDigestAsync));
+        app.MapGet(Routes.AnalyticsOverview, Handle(analytics.OverviewAsync));
+        app.MapGet(Routes.AnalyticsTrends, Handle(analytics.TrendsAsync));
+        app.MapGet(Routes.AnalyticsProviders, Handle(analytics.ProvidersAsync));
+        app.MapGet(Routes.AnalyticsModels, Handle(analytics.ModelsAsync));
+        app.MapGet(Routes.AnalyticsProjects, Handle(analytics.ProjectsAsync));
+        app.MapGet(Routes.AnalyticsFeatures, Handle(analytics.FeaturesAsync));
+        app.MapGet(Routes.AnalyticsExportCsv, Handle(analytics.ExportCsvAsync));
 
         app.MapGet(Routes.WorkspaceCredentials, (HttpContext c, string workspaceId) => credentials.ListBySessionAsync(c, workspaceId));
         app.MapPost(Routes.WorkspaceCredentials, (HttpContext c, string workspaceId) => credentials.CreateBySessionAsync(c, workspaceId));

@@ -108,6 +108,7 @@ public static class KillTokenServiceCollectionExtensions
         services.TryAddSingleton<KillToken.Core.Analytics.IUsageRollups, KillToken.Core.Analytics.NoUsageRollups>();
         services.AddSingleton<KillToken.Core.Analytics.ReportService>();
         services.AddSingleton<KillToken.Core.Analytics.MonthlyDigestBuilder>();
+        services.AddSingleton<KillToken.Core.Analytics.AnalyticsService>();
         services.AddSingleton<CredentialResolver>();
         services.AddSingleton<ChatPipeline>();
 
@@ -125,6 +126,8 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<CredentialHandlers>();
         services.AddSingleton<AccountHandlers>();
         services.AddSingleton<HealthHandlers>();
+        services.AddSingleton<TraceExports>();
+        services.AddSingleton<AnalyticsHandlers>();
         return services;
     }
 }

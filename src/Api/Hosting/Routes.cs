@@ -18,6 +18,8 @@ public static class Routes
     public const string RequestById = "v1/requests/{requestId}";
     public const string Summary = "v1/summary";
     public const string RoiReport = "v1/reports/roi";
+    public const string ExportRequestsCsv = "v1/exports/requests.csv";
+    public const string ExportAnalyticsJson = "v1/exports/analytics.json";
 
     // Drop-in wrappers for the native SDKs (API-key auth): base URL …/v1/openai, …/v1/anthropic, …/v1/gemini.
     public const string OpenAIChatCompletions = "v1/openai/chat/completions";
@@ -53,6 +55,14 @@ public static class Routes
     public const string WorkspaceCredentialTest = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}/test";
     public const string WorkspaceRequests = "api/workspaces/{workspaceId}/requests";
     public const string WorkspacePricing = "api/workspaces/{workspaceId}/pricing";
+    // Seed 002's analytics (session, workspace chosen by ?workspaceId=).
+    public const string AnalyticsOverview = "api/analytics/overview";
+    public const string AnalyticsTrends = "api/analytics/trends";
+    public const string AnalyticsProviders = "api/analytics/providers";
+    public const string AnalyticsModels = "api/analytics/models";
+    public const string AnalyticsProjects = "api/analytics/projects";
+    public const string AnalyticsFeatures = "api/analytics/features";
+    public const string AnalyticsExportCsv = "api/analytics/export.csv";
     /// <summary>Seed 002's digest preview: the current month of <c>?workspaceId=</c>, mailed to the caller when SMTP is set.</summary>
     public const string MonthlyDigestTest = "api/analytics/monthly-digest/test";
 }

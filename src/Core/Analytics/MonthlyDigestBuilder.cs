@@ -6,9 +6,8 @@ using KillToken.Core.Ports;
 namespace KillToken.Core.Analytics;
 
 /// <summary>
-/// Computes a workspace's <see cref="MonthlyDigest"/> from its daily rollups (total, provider, model and project rows of
-/// the month: four single-partition queries) and its project list — never from traces. Budget warnings come from the
-/// same project rows: the month's spend is the sum of the project's days (the settled costs the budget ledger counts),
+/// Computes a workspace's <see cref="MonthlyDigest"/> from its daily rollup cells of the month (one single-partition
+/// query) and its project list — never from traces. Budget warnings come from the cells summed per project and day: the month's spend is the sum of the project's days (the settled costs the budget ledger counts),
 /// and a day whose spend reached the daily limit counts as a day at the limit.
 /// </summary>
 public sealed class MonthlyDigestBuilder(IUsageRollups rollups, IProjectStore projects, TimeProvider time)
@@ -27,17 +26,22 @@ public sealed class MonthlyDigestBuilder(IUsageRollups rollups, IProjectStore pr
         var monthStart = periods.MonthResetsAt.AddMonths(-1);
         var (from, to) = (BudgetPeriods.At(monthStart).Day, BudgetPeriods.At(periods.MonthResetsAt.AddDays(-1)).Day);
 
-        Task<IReadOnlyList<RollupRow>> Rows(string dimension) => rollups.QueryAsync(workspace.Id, from, to, dimension, cancellationToken);
-        var totalRows = Rows(RollupDimensions.Total);
-        var providerRows = Rows(RollupDimensions.Provider);
-        var modelRows = Rows(RollupDimensions.Model);
-        var projectRows = Rows(RollupDimensions.Project);
+        var cellRows = rollups.QueryAsync(workspace.Id, from, to, RollupDimensions.Cell, cancellationToken);
         var projectList = projects.ListAsync(workspace.Id, cancellationToken);
-        await Task.WhenAll(totalRows, providerRows, modelRows, projectRows, projectList);
+        await Task.WhenAll(cellRows, projectList);
 
-        var total = UsageDeltaMath.Sum((await totalRows).Select(r => r.Totals));
+        var cells = (await cellRows).Select(r => (r.Day, Cell: RollupCell.Parse(r.Key), r.Totals)).ToList();
+        var total = UsageDeltaMath.Sum(cells.Select(c => c.Totals));
         var byId = (await projectList).ToDictionary(p => p.Id, StringComparer.Ordinal);
-        var projectTotals = (await projectRows).GroupBy(r => r.Key, StringComparer.Ordinal).ToList();
+        // One row per key and day, as the leaders and the days-at-limit count read them.
+        List<RollupRow> By(Func<RollupCell, string?> key) => [.. cells
+            .Where(c => key(c.Cell) is not null)
+            .GroupBy(c => (c.Day, Key: key(c.Cell)!))
+            .Select(g => new RollupRow(g.Key.Day, string.Empty, g.Key.Key, UsageDeltaMath.Sum(g.Select(c => c.Totals))))];
+        var providerRows = By(c => c.Provider);
+        var modelRows = By(c => c.Model is null ? null : c.Provider + "/" + c.Model);
+        var projectRows = By(c => c.ProjectId);
+        var projectTotals = projectRows.GroupBy(r => r.Key, StringComparer.Ordinal).ToList();
         var warnings = projectTotals
             .Where(g => byId.ContainsKey(g.Key))
             .Select(g => Warning(byId[g.Key], [.. g]))
@@ -55,9 +59,9 @@ public sealed class MonthlyDigestBuilder(IUsageRollups rollups, IProjectStore pr
             total.Requests,
             total.Blocked,
             Money(ReportService.Realized(total)),
-            Leader(await providerRows, key => key),
-            Leader(await modelRows, key => key),
-            Leader(await projectRows, key => byId.TryGetValue(key, out var p) ? p.Name : key),
+            Leader(providerRows, key => key),
+            Leader(modelRows, key => key),
+            Leader(projectRows, key => byId.TryGetValue(key, out var p) ? p.Name : key),
             warnings,
             RecommendedAction(total, warnings, byId),
             time.GetUtcNow());

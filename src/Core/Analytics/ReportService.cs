@@ -34,7 +34,8 @@ public sealed class ReportService(IUsageRollups rollups, TimeProvider time)
     {
         var (start, end) = Range(from, to);
         var rows = await rollups.QueryAsync(workspaceId, start, end, null, cancellationToken);
-        var total = UsageDeltaMath.Sum(rows.Where(r => r.Dimension == RollupDimensions.Total).Select(r => r.Totals));
+        var cells = rows.Where(r => r.Dimension == RollupDimensions.Cell).ToList();
+        var total = UsageDeltaMath.Sum(cells.Select(r => r.Totals));
 
         var templates = rows.Where(r => r.Dimension == RollupDimensions.Template)
             .GroupBy(r => r.Key)
@@ -44,8 +45,8 @@ public sealed class ReportService(IUsageRollups rollups, TimeProvider time)
             .Select(t => new TemplateSummary(t.Key, t.Sum.Requests, t.Sum.InputTokens, t.Sum.WasteTokens, Round(t.Sum.CostUsd), Round(t.Sum.EstimatedSavingsUsd)))
             .ToList();
 
-        var features = rows.Where(r => r.Dimension == RollupDimensions.Feature)
-            .GroupBy(r => r.Key)
+        var features = cells
+            .GroupBy(r => RollupCell.Parse(r.Key).Feature, StringComparer.Ordinal)
             .Select(g => (Key: g.Key, Sum: UsageDeltaMath.Sum(g.Select(r => r.Totals))))
             .OrderByDescending(f => f.Sum.CostUsd).ThenBy(f => f.Key, StringComparer.Ordinal)
             .Select(f => new FeatureSummary(f.Key, f.Sum.Requests, Round(f.Sum.CostUsd), Round(Realized(f.Sum)), f.Sum.CacheHits,
@@ -62,7 +63,7 @@ public sealed class ReportService(IUsageRollups rollups, TimeProvider time)
     public async Task<RoiReport> RoiAsync(string workspaceId, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default)
     {
         var (start, end) = Range(from, to);
-        var total = UsageDeltaMath.Sum((await rollups.QueryAsync(workspaceId, start, end, RollupDimensions.Total, cancellationToken)).Select(r => r.Totals));
+        var total = UsageDeltaMath.Sum((await rollups.QueryAsync(workspaceId, start, end, RollupDimensions.Cell, cancellationToken)).Select(r => r.Totals));
         var realized = Realized(total);
         var savings = new RoiSavings(Round(total.EstimatedSavingsUsd), Round(total.VerifiedSavingsUsd), Round(total.PotentialSavingsUsd),
             Round(total.CacheSavingsUsd), Round(total.ReplaySavingsUsd), Round(realized));

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using KillToken.Core.Caching;
 using KillToken.Core.Domain;
 using KillToken.Core.Idempotency;
@@ -28,6 +30,8 @@ public sealed record UsageDelta
     public decimal ReplaySavingsUsd { get; init; }
     public long Fallbacks { get; init; }
     public double LatencyMs { get; init; }
+    /// <summary>When the newest call counted here was made (a sum keeps the later of the two).</summary>
+    public DateTimeOffset? LastAt { get; init; }
 
     /// <summary>The delta of one traced request.</summary>
     public static UsageDelta From(RequestTrace trace)
@@ -54,6 +58,7 @@ public sealed record UsageDelta
             ReplaySavingsUsd = replay ? trace.SavedUsd : 0m,
             Fallbacks = trace.WasFallback ? 1 : 0,
             LatencyMs = trace.LatencyMs,
+            LastAt = trace.CreatedAt,
         };
     }
 }
@@ -61,41 +66,58 @@ public sealed record UsageDelta
 /// <summary>One pre-aggregated row: a workspace's usage for one UTC day and one dimension value.</summary>
 public sealed record RollupRow(string Day, string Dimension, string Key, UsageDelta Totals);
 
-public static class RollupDimensions
+/// <summary>
+/// The finest slice every report is summed from: one project, the provider and model that served the calls (after any
+/// fallback) and one feature tag. A workspace has one row per day and cell it used, so what a report reads grows with
+/// the days and the distinct slices in its range, never with the number of calls.
+/// </summary>
+public sealed record RollupCell(string? ProjectId, string? Provider, string? Model, string Feature)
 {
-    public const string Total = "total";
-    public const string Feature = "feature";
-    public const string Template = "template";
-    public const string Provider = "provider";
-    public const string Model = "model";
-    public const string Project = "project";
-
-    /// <summary>The rows one trace adds to: the workspace total and each of its dimensions.</summary>
-    public static IReadOnlyList<(string Dimension, string Key)> Of(RequestTrace trace)
+    /// <summary>The slice a traced call belongs to.</summary>
+    public static RollupCell Of(RequestTrace trace)
     {
-        var keys = new List<(string, string)> { (Total, "all"), (Feature, trace.Feature) };
-        if (trace.TemplateId is not null)
+        ArgumentNullException.ThrowIfNull(trace);
+        var provider = trace.FinalProvider ?? trace.Provider;
+        return new RollupCell(trace.ProjectId, provider, provider is null ? null : trace.FinalModel, trace.Feature);
+    }
+
+    /// <summary>The row key: a JSON array, so any character in a tag or model name round-trips.</summary>
+    public string Key => JsonSerializer.Serialize([ProjectId, Provider, Model, Feature], KeyJson.Default.StringArray);
+
+    /// <summary>The cell of a row key written by <see cref="Key"/>.</summary>
+    public static RollupCell Parse(string key)
+    {
+        var parts = JsonSerializer.Deserialize(key, KeyJson.Default.StringArray);
+        if (parts is not { Length: 4 } || parts[3] is null)
         {
-            keys.Add((Template, trace.TemplateId));
+            throw new FormatException("Not a rollup cell key.");
         }
 
-        if ((trace.FinalProvider ?? trace.Provider) is { } provider)
-        {
-            keys.Add((Provider, provider));
-            if (trace.FinalModel is not null)
-            {
-                keys.Add((Model, provider + "/" + trace.FinalModel));
-            }
-        }
-
-        if (trace.ProjectId is not null)
-        {
-            keys.Add((Project, trace.ProjectId));
-        }
-
-        return keys;
+        return new RollupCell(parts[0], parts[1], parts[2], parts[3]!);
     }
 }
+
+[JsonSerializable(typeof(string?[]), TypeInfoPropertyName = "StringArray")]
+internal sealed partial class KeyJson : JsonSerializerContext;
+
+public static class RollupDimensions
+{
+    /// <summary>Per <see cref="RollupCell"/>: every report's numbers.</summary>
+    public const string Cell = "cell";
+
+    /// <summary>Per prompt template (<see cref="Optimization.TemplateFingerprint"/>): the summary's top templates.</summary>
+    public const string Template = "template";
+
+    /// <summary>The rows one trace adds to: its cell and, when it has one, its template.</summary>
+    public static IReadOnlyList<(string Dimension, string Key)> Of(RequestTrace trace)
+    {
+        var cell = (Cell, RollupCell.Of(trace).Key);
+        return trace.TemplateId is null ? [cell] : [cell, (Template, trace.TemplateId)];
+    }
+}
+
+/// <summary>A cell's totals for one day.</summary>
+public sealed record CellRow(string Day, RollupCell Cell, UsageDelta Totals);
 
 /// <summary>
 /// Pre-aggregated usage per workspace, UTC day and dimension. Reports read these, never traces. They are kept by the
@@ -129,6 +151,7 @@ public static class UsageDeltaMath
         ReplaySavingsUsd = a.ReplaySavingsUsd + b.ReplaySavingsUsd,
         Fallbacks = a.Fallbacks + b.Fallbacks,
         LatencyMs = a.LatencyMs + b.LatencyMs,
+        LastAt = a.LastAt > b.LastAt || b.LastAt is null ? a.LastAt : b.LastAt,
     });
 }
 

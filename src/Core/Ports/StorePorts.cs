@@ -56,8 +56,14 @@ public interface ICredentialStore
 
 public sealed record TraceQuery
 {
+    /// <summary>The provider the call asked for.</summary>
     public string? Provider { get; init; }
+    /// <summary>The model that answered (exact).</summary>
     public string? Model { get; init; }
+    /// <summary>The provider that answered, after any fallback (the analytics' and their export's <c>provider</c>).</summary>
+    public string? FinalProvider { get; init; }
+    /// <summary>A case-insensitive part of the model that answered (seed 002's partial <c>model</c> filter).</summary>
+    public string? ModelContains { get; init; }
     public string? Mode { get; init; }
     public string? CacheStatus { get; init; }
     public string? Feature { get; init; }
@@ -93,6 +99,43 @@ public interface ITraceStore
     Task<RequestTrace?> GetAsync(string workspaceId, string requestId, CancellationToken cancellationToken = default);
     /// <summary>Newest first, within one workspace.</summary>
     Task<TracePage> QueryAsync(string workspaceId, TraceQuery query, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// One entry of a workspace's audit log: who did what to which target, when and from where, with a small set of
+/// non-secret details. Never a key, a secret or prompt text.
+/// </summary>
+/// <param name="ActorType"><c>user</c> (a dashboard session) or <c>api_key</c> (a project key).</param>
+/// <param name="ActorId">The user's id, or the project's id for a project key.</param>
+public sealed record AuditEvent(
+    string Id,
+    string WorkspaceId,
+    string Event,
+    string ActorType,
+    string ActorId,
+    string? Target,
+    DateTimeOffset At,
+    string? ClientAddress,
+    IReadOnlyDictionary<string, string?> Details);
+
+public static class AuditEvents
+{
+    public const string ExportDownloaded = "export_downloaded";
+
+    public const string ActorUser = "user";
+    public const string ActorApiKey = "api_key";
+}
+
+/// <summary>
+/// The append-only audit log, one per workspace, read newest first. Appending never fails a user's request that has
+/// already done its work: callers log and go on.
+/// </summary>
+public interface IAuditLog
+{
+    Task AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken = default);
+
+    /// <summary>The newest <paramref name="limit"/> events of the workspace, newest first.</summary>
+    Task<IReadOnlyList<AuditEvent>> ListAsync(string workspaceId, int limit, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Readiness of one dependency, without secrets.</summary>

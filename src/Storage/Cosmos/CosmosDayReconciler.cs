@@ -3,7 +3,6 @@ using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
 using KillToken.Core.Ports;
-using Microsoft.Azure.Cosmos;
 
 namespace KillToken.Storage.Cosmos;
 
@@ -19,13 +18,7 @@ internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRoll
     public async Task<DayReconciliation> ReconcileAsync(string workspaceId, string day, CancellationToken cancellationToken = default)
     {
         var start = DateTimeOffset.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-        await db.EnsureReadyAsync(cancellationToken);
-        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.orderKey >= @from AND c.orderKey < @to")
-            .WithParameter("@ws", workspaceId)
-            .WithParameter("@type", CosmosTypes.Trace)
-            .WithParameter("@from", CosmosTraceStore.Ticks(start.UtcTicks))
-            .WithParameter("@to", CosmosTraceStore.Ticks(start.AddDays(1).UtcTicks));
-        var traces = await CosmosStoreContext.QueryAsync<RequestTrace>(db.Traces, query, workspaceId, int.MaxValue, cancellationToken);
+        var traces = await CosmosTraceStore.ListDayAsync(db, workspaceId, day, cancellationToken);
 
         var rows = await rollups.RepairDayAsync(workspaceId, day, traces, cancellationToken);
 

@@ -460,6 +460,13 @@ internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudg
         Filter("cacheStatus", "cache", query.CacheStatus);
         Filter("feature", "feature", query.Feature);
         Filter("projectId", "project", query.ProjectId);
+        Filter("finalProvider", "finalProvider", query.FinalProvider);
+        if (query.ModelContains is not null)
+        {
+            sql.Append(" AND CONTAINS(LOWER(c.finalModel), @modelPart)");
+            parameters.Add(("@modelPart", query.ModelContains.ToLowerInvariant()));
+        }
+
         if (query.From is { } from)
         {
             sql.Append(" AND c.orderKey >= @from");
@@ -496,6 +503,19 @@ internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudg
         }
 
         return new TracePage(items, next);
+    }
+
+    /// <summary>Every trace of one workspace's UTC day: one single-partition range query on <c>orderKey</c>.</summary>
+    internal static async Task<List<RequestTrace>> ListDayAsync(CosmosStoreContext db, string workspaceId, string day, CancellationToken cancellationToken)
+    {
+        var start = DateTimeOffset.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+        await db.EnsureReadyAsync(cancellationToken);
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.orderKey >= @from AND c.orderKey < @to")
+            .WithParameter("@ws", workspaceId)
+            .WithParameter("@type", CosmosTypes.Trace)
+            .WithParameter("@from", Ticks(start.UtcTicks))
+            .WithParameter("@to", Ticks(start.AddDays(1).UtcTicks));
+        return await CosmosStoreContext.QueryAsync<RequestTrace>(db.Traces, query, workspaceId, int.MaxValue, cancellationToken);
     }
 
     internal static string Ticks(long ticks) => ticks.ToString("D19", CultureInfo.InvariantCulture);

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using KillToken.Core.Analytics;
+using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
 using Microsoft.Azure.Cosmos;
 
@@ -16,10 +18,23 @@ namespace KillToken.Storage.Cosmos;
 /// a rare delta with more goes out in two patches, which are each atomic but not together. A row's first write is a
 /// create holding the whole delta (its 404 → create; a 409 from a concurrent creator → patch again).
 /// </para>
+/// <para>
+/// The rows' shape is versioned per workspace by a marker document (<see cref="Shape"/>). A workspace whose rows are of
+/// an older shape (before the per-slice <see cref="RollupDimensions.Cell"/> rows) gets them rebuilt from its traces the
+/// first time it is read: every ended day that has old rows is repaired from that day's traces (one single-partition
+/// query per day), then the marker is written. The current day is left to the daily close, which repairs it from its
+/// traces after midnight like every ended day; until then it counts only the calls made since the upgrade.
+/// </para>
 /// </summary>
-internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
+internal sealed class CosmosUsageRollups(CosmosStoreContext db, TimeProvider time) : IUsageRollups
 {
     private const string Type = "rollup";
+    private const string ShapeType = "rollup-shape";
+    private const string ShapeId = "rollup-shape";
+    /// <summary>2: cell and template rows (1: total, feature, template, provider, model and project rows).</summary>
+    private const int Shape = 2;
+    private const string LegacyTotal = "total";
+    private readonly ConcurrentDictionary<string, bool> _currentShape = new(StringComparer.Ordinal);
     private const int MaxOperationsPerPatch = 10;
     private const int MaxAttempts = 10;
 
@@ -33,6 +48,60 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
     }
 
     public async Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default)
+    {
+        await EnsureShapeAsync(workspaceId, cancellationToken);
+        return await QueryRowsAsync(workspaceId, fromDay, toDay, dimension, cancellationToken);
+    }
+
+    /// <summary>Rebuilds a workspace's rows of an older shape from its traces, once (see the class remarks).</summary>
+    private async Task EnsureShapeAsync(string workspaceId, CancellationToken cancellationToken)
+    {
+        if (_currentShape.ContainsKey(workspaceId))
+        {
+            return;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        using (var marker = await db.Workspaces.ReadItemStreamAsync(ShapeId, new PartitionKey(workspaceId), cancellationToken: cancellationToken))
+        {
+            if (marker.IsSuccessStatusCode)
+            {
+                _currentShape[workspaceId] = true;
+                return;
+            }
+
+            if (!CosmosStoreContext.IsMissingItem(marker))
+            {
+                marker.EnsureSuccessStatusCode();
+            }
+        }
+
+        var legacy = new QueryDefinition("SELECT VALUE c.day FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.dimension = @dim")
+            .WithParameter("@ws", workspaceId)
+            .WithParameter("@type", Type)
+            .WithParameter("@dim", LegacyTotal);
+        var today = BudgetPeriods.At(time.GetUtcNow()).Day;
+        var days = (await CosmosStoreContext.QueryAsync<string>(db.Workspaces, legacy, workspaceId, int.MaxValue, cancellationToken))
+            .Where(day => string.CompareOrdinal(day, today) < 0)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal);
+        foreach (var day in days)
+        {
+            await RepairDayAsync(workspaceId, day, await CosmosTraceStore.ListDayAsync(db, workspaceId, day, cancellationToken), cancellationToken);
+        }
+
+        using var document = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+        {
+            ["id"] = ShapeId,
+            ["type"] = ShapeType,
+            ["workspaceId"] = workspaceId,
+            ["shape"] = Shape,
+        }));
+        await CosmosStoreContext.UpsertAsync(db.Workspaces, document, workspaceId, cancellationToken);
+        _currentShape[workspaceId] = true;
+    }
+
+    private async Task<IReadOnlyList<RollupRow>> QueryRowsAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken)
     {
         await db.EnsureReadyAsync(cancellationToken);
         var sql = "SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.day >= @from AND c.day <= @to"
@@ -57,9 +126,11 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
         var changes = fields.Where(f => f.Long != 0 || f.Double != 0d).ToList();
         for (var start = 0; start < Math.Max(1, changes.Count); start += MaxOperationsPerPatch)
         {
-            var operations = changes.Skip(start).Take(MaxOperationsPerPatch).Select(f => f.IsDouble
-                ? PatchOperation.Increment("/" + f.Name, f.Double)
-                : PatchOperation.Increment("/" + f.Name, f.Long)).ToList();
+            var operations = changes.Skip(start).Take(MaxOperationsPerPatch).Select(f => f.IsLatest
+                ? PatchOperation.Set("/" + f.Name, f.Long)
+                : f.IsDouble
+                    ? PatchOperation.Increment("/" + f.Name, f.Double)
+                    : PatchOperation.Increment("/" + f.Name, f.Long)).ToList();
             // A missing row is created holding everything still to add: the whole delta (zeros included) on the first chunk.
             IReadOnlyList<Field> rest = start == 0 ? fields : changes.Skip(start).ToList();
             if (!await PatchOrCreateAsync(workspaceId, id, operations, () => NewRow(id, workspaceId, day, dimension, key, rest), cancellationToken))
@@ -118,7 +189,7 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
             }
         }
 
-        var stored = (await QueryAsync(workspaceId, day, day, null, cancellationToken)).ToDictionary(r => (r.Dimension, r.Key), r => Fields(r.Totals));
+        var stored = (await QueryRowsAsync(workspaceId, day, day, null, cancellationToken)).ToDictionary(r => (r.Dimension, r.Key), r => Fields(r.Totals));
         var repaired = 0;
         foreach (var ((dimension, key), fields) in truth)
         {
@@ -137,19 +208,25 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
     }
 
     private static List<Field> Add(List<Field> a, List<Field> b) =>
-        [.. a.Zip(b, (x, y) => x with { Long = x.Long + y.Long, Double = x.Double + y.Double })];
+        [.. a.Zip(b, (x, y) => x with { Long = x.IsLatest ? Math.Max(x.Long, y.Long) : x.Long + y.Long, Double = x.Double + y.Double })];
 
-    /// <summary>Counts and money exactly; latency (a double summed in another order) within a microsecond.</summary>
+    /// <summary>
+    /// Counts and money exactly; latency (a double summed in another order) within a microsecond. The newest call's
+    /// time is not compared: concurrent calls set it last-writer-wins, a few milliseconds from the traces' latest.
+    /// </summary>
     private static bool SameNumbers(List<Field> a, List<Field> b) =>
-        a.Zip(b).All(p => p.First.IsDouble ? Math.Abs(p.First.Double - p.Second.Double) < 0.001 : p.First.Long == p.Second.Long);
+        a.Zip(b).All(p => p.First.IsLatest || (p.First.IsDouble ? Math.Abs(p.First.Double - p.Second.Double) < 0.001 : p.First.Long == p.Second.Long));
 
     // ---- The document's numbers ---------------------------------------------------------------------------------
 
-    private sealed record Field(string Name, long Long, double Double, bool IsDouble);
+    /// <param name="IsLatest">A time (Unix milliseconds) that is set, not added: the newest call's; a sum keeps the later.</param>
+    private sealed record Field(string Name, long Long, double Double, bool IsDouble, bool IsLatest = false);
 
     private static Field Int(string name, long value) => new(name, value, 0d, false);
 
     private static Field Usd(string name, decimal value) => new(name + "Nanos", Nanos.FromUsd(value), 0d, false);
+
+    private static Field Latest(string name, DateTimeOffset? value) => new(name, value?.ToUnixTimeMilliseconds() ?? 0, 0d, false, IsLatest: true);
 
     /// <summary>Every number of a delta, as stored: counts as they are, money in nano-dollars, latency as a double.</summary>
     private static List<Field> Fields(UsageDelta d) =>
@@ -172,6 +249,7 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
         Usd("replaySavingsUsd", d.ReplaySavingsUsd),
         Int("fallbacks", d.Fallbacks),
         new Field("latencyMs", 0, d.LatencyMs, true),
+        Latest("lastAtMs", d.LastAt),
     ];
 
     private static UsageDelta Totals(JsonElement e) => new()
@@ -194,6 +272,7 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
         ReplaySavingsUsd = Nanos.ToUsd(CosmosItems.Int64(e, "replaySavingsUsdNanos")),
         Fallbacks = CosmosItems.Int64(e, "fallbacks"),
         LatencyMs = CosmosItems.Double(e, "latencyMs"),
+        LastAt = CosmosItems.Int64(e, "lastAtMs") is > 0 and var ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null,
     };
 
     private static MemoryStream NewRow(string id, string workspaceId, string day, string dimension, string key, IReadOnlyList<Field> fields)

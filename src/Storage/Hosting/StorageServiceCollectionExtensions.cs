@@ -28,6 +28,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<KillToken.Core.Budgets.IBudgetLedger, SqliteBudgetLedger>();
         services.AddSingleton<SqliteUsageRollups>();
         services.AddSingleton<KillToken.Core.Analytics.IUsageRollups>(sp => sp.GetRequiredService<SqliteUsageRollups>());
+        services.AddSingleton<IAuditLog, SqliteAuditLog>();
         return services;
     }
 

@@ -358,6 +358,12 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
                 body TEXT NOT NULL,
                 PRIMARY KEY (pk, day, dim, key)
             ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS audit_events (
+                pk TEXT NOT NULL,
+                sort_key TEXT NOT NULL,
+                body TEXT NOT NULL,
+                PRIMARY KEY (pk, sort_key)
+            ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS vault_secrets (
                 name TEXT NOT NULL,
                 version TEXT NOT NULL,

@@ -285,6 +285,13 @@ internal sealed class SqliteTraceStore(SqliteDatabase db) : ITraceStore
             Filter("cache_status", "cache", query.CacheStatus);
             Filter("feature", "feature", query.Feature);
             Filter("project_id", "project", query.ProjectId);
+            Filter("COALESCE(json_extract(body, '$.finalProvider'), provider)", "finalProvider", query.FinalProvider);
+            if (query.ModelContains is not null)
+            {
+                sql.Append(" AND instr(lower(model), lower($modelPart)) > 0");
+                command.Parameters.AddWithValue("$modelPart", query.ModelContains);
+            }
+
             if (query.From is { } from)
             {
                 sql.Append(" AND created_at >= $from");

@@ -15,15 +15,24 @@ namespace KillToken.Storage.Sqlite;
 /// reached is read again from the traces when the store next opens. Catch-ups run in the background
 /// (<see cref="CatchUpInterval"/>) and before every query, so reports are never behind the traces.
 /// (Cosmos DB uses patch increments per request instead.)
+/// <para>
+/// The rows' shape is versioned (<see cref="Shape"/>): a file whose rows have an older shape (before the per-slice
+/// <see cref="RollupDimensions.Cell"/> rows) has them rebuilt from its traces by the first catch-up after it opens —
+/// every trace already counted, read in one snapshot, summed, and written with the mark in one append.
+/// </para>
 /// </summary>
 internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
 {
     public static readonly TimeSpan CatchUpInterval = TimeSpan.FromMilliseconds(500);
     private const string MarkName = "rollups";
+    private const string ShapeMarkName = "rollups_shape";
+    /// <summary>2: cell and template rows (1: total, feature, template, provider, model and project rows).</summary>
+    private const long Shape = 2;
     private const int TracesPerCatchUp = 2_000;
     private readonly SqliteDatabase _db;
     private readonly SemaphoreSlim _catchUpGate = new(1, 1);
     private readonly Timer _timer;
+    private bool _shapeChecked;
 
     public SqliteUsageRollups(SqliteDatabase db)
     {
@@ -38,6 +47,12 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
         await _catchUpGate.WaitAsync(cancellationToken);
         try
         {
+            if (!_shapeChecked)
+            {
+                await RebuildOlderShapeAsync(cancellationToken);
+                _shapeChecked = true;
+            }
+
             while (await CatchUpOnceAsync(cancellationToken) == TracesPerCatchUp)
             {
             }
@@ -112,14 +127,7 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
             {
                 to = reader.GetInt64(0);
                 count++;
-                var trace = JsonSerializer.Deserialize<RequestTrace>(reader.GetString(1), Json)!;
-                var delta = UsageDelta.From(trace);
-                var day = BudgetPeriods.At(trace.CreatedAt).Day;
-                foreach (var (dimension, key) in RollupDimensions.Of(trace))
-                {
-                    var slot = (trace.WorkspaceId, day, dimension, key);
-                    batch[slot] = batch.TryGetValue(slot, out var sum) ? UsageDeltaMath.Sum([sum, delta]) : delta;
-                }
+                Add(batch, JsonSerializer.Deserialize<RequestTrace>(reader.GetString(1), Json)!);
             }
 
             return (from, to, (Count: count, Rows: batch));
@@ -143,22 +151,99 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
                 await AddRowAsync(connection, workspaceId, day, dimension, key, delta, cancellationToken);
             }
 
-            await using var move = connection.CreateCommand();
-            move.CommandText = "INSERT INTO marks (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
-            move.Parameters.AddWithValue("$name", MarkName);
-            move.Parameters.AddWithValue("$value", last);
-            await move.ExecuteNonQueryAsync(cancellationToken);
+            await WriteMarkAsync(connection, MarkName, last, cancellationToken);
             return true;
         }, CancellationToken.None);
         return sums.Count;
     }
 
-    private static async Task<long> ReadMarkAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rebuilds the rows of a file written before the current <see cref="Shape"/>: everything the mark says was counted
+    /// (and the traces of files older than the mark, which have no sequence number) is summed again into rows of today's
+    /// shape, which replace the old rows in the append that records the shape. A new file just records it.
+    /// </summary>
+    private async Task RebuildOlderShapeAsync(CancellationToken cancellationToken)
+    {
+        var (shape, mark, rows) = await _db.ReadAsync(async connection =>
+        {
+            var current = await ReadMarkAsync(connection, ShapeMarkName, cancellationToken);
+            var counted = await ReadMarkAsync(connection, MarkName, cancellationToken);
+            var sums = new Dictionary<(string Workspace, string Day, string Dimension, string Key), UsageDelta>();
+            if (current >= Shape)
+            {
+                return (current, counted, sums);
+            }
+
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT body FROM traces WHERE seq IS NULL OR seq <= $mark";
+            command.Parameters.AddWithValue("$mark", counted);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                Add(sums, JsonSerializer.Deserialize<RequestTrace>(reader.GetString(0), Json)!);
+            }
+
+            return (current, counted, sums);
+        });
+
+        if (shape >= Shape)
+        {
+            return;
+        }
+
+        await _db.AppendAsync(async connection =>
+        {
+            if (await ReadMarkAsync(connection, MarkName, cancellationToken) != mark)
+            {
+                throw new InvalidOperationException("The rollup mark moved during a rebuild.");
+            }
+
+            await using (var clear = connection.CreateCommand())
+            {
+                clear.CommandText = "DELETE FROM rollups";
+                await clear.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            foreach (var ((workspaceId, day, dimension, key), delta) in rows)
+            {
+                await AddRowAsync(connection, workspaceId, day, dimension, key, delta, cancellationToken);
+            }
+
+            await WriteMarkAsync(connection, ShapeMarkName, Shape, cancellationToken);
+            return true;
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Adds one trace to the rows it counts in.</summary>
+    private static void Add(Dictionary<(string Workspace, string Day, string Dimension, string Key), UsageDelta> sums, RequestTrace trace)
+    {
+        var delta = UsageDelta.From(trace);
+        var day = BudgetPeriods.At(trace.CreatedAt).Day;
+        foreach (var (dimension, key) in RollupDimensions.Of(trace))
+        {
+            var slot = (trace.WorkspaceId, day, dimension, key);
+            sums[slot] = sums.TryGetValue(slot, out var sum) ? UsageDeltaMath.Sum([sum, delta]) : delta;
+        }
+    }
+
+    private static Task<long> ReadMarkAsync(SqliteConnection connection, CancellationToken cancellationToken) =>
+        ReadMarkAsync(connection, MarkName, cancellationToken);
+
+    private static async Task<long> ReadMarkAsync(SqliteConnection connection, string name, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT value FROM marks WHERE name = $name";
-        command.Parameters.AddWithValue("$name", MarkName);
+        command.Parameters.AddWithValue("$name", name);
         return await command.ExecuteScalarAsync(cancellationToken) is long value ? value : 0;
+    }
+
+    private static async Task WriteMarkAsync(SqliteConnection connection, string name, long value, CancellationToken cancellationToken)
+    {
+        await using var move = connection.CreateCommand();
+        move.CommandText = "INSERT INTO marks (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        move.Parameters.AddWithValue("$name", name);
+        move.Parameters.AddWithValue("$value", value);
+        await move.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static async Task AddRowAsync(SqliteConnection connection, string workspaceId, string day, string dimension, string key, UsageDelta delta,

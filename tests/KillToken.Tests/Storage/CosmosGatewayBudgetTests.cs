@@ -77,12 +77,11 @@ public sealed class CosmosGatewayBudgetTests
         var rollups = _host.Services.GetRequiredService<IUsageRollups>();
         var today = BudgetPeriods.At(DateTimeOffset.UtcNow).Day;
         var rows = await rollups.QueryAsync(tenant.WorkspaceId, today, today, null);
-        var total = rows.Single(r => r.Dimension == RollupDimensions.Total).Totals;
+        var total = rows.Single(r => r.Dimension == RollupDimensions.Cell).Totals;
         Assert.AreEqual(3, total.Requests);
         Assert.AreEqual(3000, total.InputTokens);
         Assert.AreEqual(1500, total.OutputTokens);
-        Assert.AreEqual(3, rows.Single(r => r.Dimension == RollupDimensions.Feature && r.Key == "reports").Totals.Requests);
-        Assert.AreEqual(3, rows.Single(r => r.Dimension == RollupDimensions.Project && r.Key == tenant.ProjectId).Totals.Requests);
+        Assert.AreEqual(new RollupCell(tenant.ProjectId, "openai", "gpt-4o-mini", "reports"), RollupCell.Parse(rows.Single(r => r.Dimension == RollupDimensions.Cell).Key));
 
         var spend = await _host.Services.GetRequiredService<IBudgetLedger>().GetAsync(tenant.WorkspaceId, tenant.ProjectId, BudgetPeriods.At(DateTimeOffset.UtcNow));
         Assert.AreEqual(total.CostUsd, spend.DaySpent, "the ledger and the rollups saw the same spend");

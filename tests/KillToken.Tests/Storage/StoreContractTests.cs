@@ -604,19 +604,22 @@ public abstract class StoreContractTests
 
         var day = await Rollups.QueryAsync(ws, "2025-03-13", "2025-03-13", null);
         var both = UsageDeltaMath.Sum([UsageDelta.From(one), UsageDelta.From(two)]);
-        CollectionAssert.AreEquivalent(new[] { "total/all", "feature/alpha", "provider/openai", "model/openai/gpt-4o-mini" },
-            day.Select(r => r.Dimension + "/" + r.Key).ToArray(), "keys with '/' round-trip");
-        Assert.IsTrue(day.All(r => r.Day == "2025-03-13" && r.Totals == both), string.Join("\n", day));
+        var cell = day.Single();
+        Assert.AreEqual(RollupDimensions.Cell, cell.Dimension);
+        Assert.AreEqual(new RollupCell(null, "openai", "gpt-4o-mini", "alpha"), RollupCell.Parse(cell.Key), "the cell key round-trips");
+        Assert.IsTrue(cell.Day == "2025-03-13" && cell.Totals == both, string.Join("\n", day));
         Assert.AreEqual(1, both.Errors);
         Assert.AreEqual(1, both.Fallbacks);
 
-        var features = await Rollups.QueryAsync(ws, "2025-03-13", "2025-03-15", RollupDimensions.Feature);
-        CollectionAssert.AreEquivalent(new[] { "2025-03-13/alpha", "2025-03-14/beta" }, features.Select(r => r.Day + "/" + r.Key).ToArray());
-        Assert.AreEqual(UsageDelta.From(three), features.Single(r => r.Key == "beta").Totals);
-        Assert.AreEqual(1, features.Single(r => r.Key == "beta").Totals.Blocked);
+        var cells = await Rollups.QueryAsync(ws, "2025-03-13", "2025-03-15", RollupDimensions.Cell);
+        CollectionAssert.AreEquivalent(new[] { "2025-03-13/alpha", "2025-03-14/beta" }, cells.Select(r => r.Day + "/" + RollupCell.Parse(r.Key).Feature).ToArray());
+        var blocked = cells.Single(r => r.Day == "2025-03-14");
+        Assert.AreEqual(UsageDelta.From(three), blocked.Totals);
+        Assert.AreEqual(new RollupCell(null, null, null, "beta"), RollupCell.Parse(blocked.Key), "a call refused before any provider has no provider or model");
+        Assert.AreEqual(1, blocked.Totals.Blocked);
 
-        var totals = await Rollups.QueryAsync(ws, "2025-03-01", "2025-03-31", RollupDimensions.Total);
-        CollectionAssert.AreEquivalent(new[] { "2025-03-13", "2025-03-14", "2025-03-16" }, totals.Select(r => r.Day).ToArray());
+        var month = await Rollups.QueryAsync(ws, "2025-03-01", "2025-03-31", RollupDimensions.Cell);
+        CollectionAssert.AreEquivalent(new[] { "2025-03-13", "2025-03-14", "2025-03-16" }, month.Select(r => r.Day).ToArray());
         Assert.AreEqual(0, (await Rollups.QueryAsync(ws, "2025-03-17", "2025-03-31", null)).Count);
         Assert.AreEqual(0, (await Rollups.QueryAsync(Ids.New("ws"), "2025-03-01", "2025-03-31", null)).Count, "rollups belong to the workspace");
     }
@@ -636,7 +639,7 @@ public abstract class StoreContractTests
 
         var expected = UsageDeltaMath.Sum(Enumerable.Repeat(UsageDelta.From(Trace()), 50));
         var rows = await Rollups.QueryAsync(ws, "2025-03-14", "2025-03-14", null);
-        Assert.AreEqual(5, rows.Count, string.Join("\n", rows));
+        Assert.AreEqual(1, rows.Count, string.Join("\n", rows));
         foreach (var row in rows)
         {
             Assert.AreEqual(expected, row.Totals, row.Dimension);
