@@ -100,6 +100,8 @@ internal static class FuzzRoutes
         [Key("GET", Routes.RequestById)] = r => r,
         [Key("GET", Routes.Summary)] = r => r with { ReadsDates = true },
         [Key("GET", Routes.RoiReport)] = r => r with { ReadsDates = true },
+        [Key("GET", Routes.ExportRequestsCsv)] = r => r with { ReadsDates = true },
+        [Key("GET", Routes.ExportAnalyticsJson)] = r => r with { ReadsDates = true },
 
         [Key("POST", Routes.OpenAIChatCompletions)] = r => r with { ValidBody = OpenAIBody },
         [Key("GET", Routes.OpenAIModels)] = r => r,
@@ -165,6 +167,13 @@ internal static class FuzzRoutes
             },
         },
         [Key("POST", Routes.MonthlyDigestTest)] = r => r with { ReadsBody = false, ValidQuery = c => "workspaceId=" + c.Tenant.WorkspaceId },
+        [Key("GET", Routes.AnalyticsOverview)] = Analytics,
+        [Key("GET", Routes.AnalyticsTrends)] = Analytics,
+        [Key("GET", Routes.AnalyticsProviders)] = Analytics,
+        [Key("GET", Routes.AnalyticsModels)] = Analytics,
+        [Key("GET", Routes.AnalyticsProjects)] = Analytics,
+        [Key("GET", Routes.AnalyticsFeatures)] = Analytics,
+        [Key("GET", Routes.AnalyticsExportCsv)] = Analytics,
     };
 
     /// <summary>The route table as declared: every constant of <see cref="Routes"/>.</summary>
@@ -215,6 +224,9 @@ internal static class FuzzRoutes
     public static JsonObject FallbackBody(FuzzContext c) => new() { ["name"] = "fuzz " + c.Unique };
 
     private static string Key(string method, string pattern) => method + " " + pattern;
+
+    /// <summary>Seed 002's analytics: the workspace in the query, and the range filters.</summary>
+    private static RouteSpec Analytics(RouteSpec r) => r with { ReadsDates = true, ValidQuery = c => "workspaceId=" + c.Tenant.WorkspaceId };
 
     private static JsonObject ChatBody(FuzzContext c) => new()
     {
