@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json;
 using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
@@ -133,7 +134,8 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db, TimeProvider tim
                     : PatchOperation.Increment("/" + f.Name, f.Long)).ToList();
             // A missing row is created holding everything still to add: the whole delta (zeros included) on the first chunk.
             IReadOnlyList<Field> rest = start == 0 ? fields : changes.Skip(start).ToList();
-            if (!await PatchOrCreateAsync(workspaceId, id, operations, () => NewRow(id, workspaceId, day, dimension, key, rest), cancellationToken))
+            var latest = changes.Skip(start).Take(MaxOperationsPerPatch).FirstOrDefault(f => f.IsLatest);
+            if (!await PatchOrCreateAsync(workspaceId, id, operations, latest, () => NewRow(id, workspaceId, day, dimension, key, rest), cancellationToken))
             {
                 // The create carried the remaining fields: nothing left to add.
                 return;
@@ -141,14 +143,31 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db, TimeProvider tim
         }
     }
 
-    /// <summary>Patches the row; when it is missing, creates it with the whole delta instead. True when it patched.</summary>
-    private async Task<bool> PatchOrCreateAsync(string workspaceId, string id, List<PatchOperation> operations, Func<MemoryStream> newRow, CancellationToken cancellationToken)
+    /// <summary>
+    /// Patches the row; when it is missing, creates it with the whole delta instead. True when it patched. A newest-call
+    /// time (<paramref name="latest"/>) is set only if the row's is not newer — a condition on the patch; in the rare
+    /// case a newer call was written first, the patch is sent again without the time.
+    /// </summary>
+    private async Task<bool> PatchOrCreateAsync(string workspaceId, string id, List<PatchOperation> operations, Field? latest, Func<MemoryStream> newRow,
+        CancellationToken cancellationToken)
     {
+        var options = latest is null ? null : new PatchItemRequestOptions
+        {
+            FilterPredicate = string.Create(CultureInfo.InvariantCulture, $"FROM c WHERE NOT IS_DEFINED(c.{latest.Name}) OR c.{latest.Name} <= {latest.Long}"),
+        };
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
             if (operations.Count > 0)
             {
-                using var response = await db.Workspaces.PatchItemStreamAsync(id, new PartitionKey(workspaceId), operations, cancellationToken: cancellationToken);
+                using var response = await db.Workspaces.PatchItemStreamAsync(id, new PartitionKey(workspaceId), operations, options, cancellationToken);
+                if (response.StatusCode == System.Net.HttpStatusCode.PreconditionFailed && options is not null)
+                {
+                    operations = [.. operations.Where(o => o.OperationType != PatchOperationType.Set)];
+                    options = null;
+                    attempt--;
+                    continue;
+                }
+
                 if (!CosmosStoreContext.IsMissingItem(response))
                 {
                     response.EnsureSuccessStatusCode();

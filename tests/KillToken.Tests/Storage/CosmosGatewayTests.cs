@@ -73,7 +73,7 @@ public sealed partial class CosmosGatewayTests
             "auth = key pointer + project point reads; credential = one single-partition query; trace = one write, first "
             + "(the record); budget (no limits, so no plan read and no reservation) = one patch (settle) of the project's month document "
             + "and one of the workspace's (it counts every call, for a workspace limit); "
-            + "rollups = one increment patch per row (total, feature, [template,] provider, model, project)");
+            + "rollups = one increment patch per row (the call's cell: project, provider, model, feature; [its template])");
         Assert.IsTrue(measured.All(o => o.StatusCode is >= 200 and < 300), string.Join("\n", measured));
         Assert.AreEqual(measured.Count, wire.Count, "nothing else went over the wire (metadata is cached)");
 

@@ -34,6 +34,7 @@ public abstract class StoreContractTests
     private ICacheStore Cache => Services.GetRequiredService<ICacheStore>();
     private IBudgetLedger Ledger => Services.GetRequiredService<IBudgetLedger>();
     private IUsageRollups Rollups => Services.GetRequiredService<IUsageRollups>();
+    private IAuditLog Audit => Services.GetRequiredService<IAuditLog>();
 
     // ---- Users ---------------------------------------------------------------------------------------------
 
@@ -622,6 +623,64 @@ public abstract class StoreContractTests
         CollectionAssert.AreEquivalent(new[] { "2025-03-13", "2025-03-14", "2025-03-16" }, month.Select(r => r.Day).ToArray());
         Assert.AreEqual(0, (await Rollups.QueryAsync(ws, "2025-03-17", "2025-03-31", null)).Count);
         Assert.AreEqual(0, (await Rollups.QueryAsync(Ids.New("ws"), "2025-03-01", "2025-03-31", null)).Count, "rollups belong to the workspace");
+    }
+
+    [TestMethod]
+    public async Task Rollups_CellsOfAnyName_RoundTrip_AndKeepTheNewestCallsTime()
+    {
+        var ws = Ids.New("ws");
+        const string feature = "q3, \"launch\"\nline two / #?\\ ünïcødé =SUM(A1)";
+        var fallback = NewTrace(ws, T0, feature: feature, projectId: "prj_odd") with { FinalProvider = "anthropic", FinalModel = "claude/3.5 \"haiku\"" };
+        var later = fallback with { Id = Ids.New("req"), CreatedAt = T0.AddMinutes(5) };
+        await Traces.AppendAsync(later);
+        await Traces.AppendAsync(fallback);
+
+        var row = (await Rollups.QueryAsync(ws, "2025-03-14", "2025-03-14", RollupDimensions.Cell)).Single();
+        Assert.AreEqual(new RollupCell("prj_odd", "anthropic", "claude/3.5 \"haiku\"", feature), RollupCell.Parse(row.Key),
+            "the serving provider and model after a fallback, and any character in a name");
+        Assert.AreEqual(2, row.Totals.Requests);
+        Assert.AreEqual(T0.AddMinutes(5), row.Totals.LastAt, "the newest call's time, whatever the order they were written in");
+    }
+
+    [TestMethod]
+    public async Task Traces_FilterByServingProvider_AndByAPartOfTheModelName()
+    {
+        var ws = Ids.New("ws");
+        var direct = NewTrace(ws, T0, model: "gpt-4o-mini") with { FinalProvider = "openai" };
+        var fellBack = NewTrace(ws, T0.AddSeconds(1), model: "gpt-4o") with { FinalProvider = "anthropic", FinalModel = "claude-3-5-haiku" };
+        var other = NewTrace(ws, T0.AddSeconds(2), model: "gpt-4.1") with { FinalProvider = "openai" };
+        foreach (var trace in new[] { direct, fellBack, other })
+        {
+            await Traces.AppendAsync(trace);
+        }
+
+        async Task<string[]> Found(TraceQuery query) => [.. (await Traces.QueryAsync(ws, query)).Items.Select(t => t.Id)];
+        CollectionAssert.AreEqual(new[] { fellBack.Id }, await Found(new TraceQuery { FinalProvider = "anthropic" }));
+        CollectionAssert.AreEqual(new[] { other.Id, direct.Id }, await Found(new TraceQuery { FinalProvider = "openai" }));
+        CollectionAssert.AreEqual(new[] { direct.Id }, await Found(new TraceQuery { ModelContains = "MINI" }), "case-insensitive part of the model that answered");
+        CollectionAssert.AreEqual(new[] { fellBack.Id }, await Found(new TraceQuery { ModelContains = "haiku" }));
+        Assert.AreEqual(0, (await Found(new TraceQuery { ModelContains = "%" })).Length, "no wildcard");
+    }
+
+    // ---- Audit log ------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task Audit_EventsAreListedNewestFirst_InTheirOwnWorkspaceOnly()
+    {
+        var (ws, other) = (Ids.New("ws"), Ids.New("ws"));
+        AuditEvent Event(string workspaceId, int minute) => new(Ids.New("aud"), workspaceId, AuditEvents.ExportDownloaded, AuditEvents.ActorUser, "usr_1",
+            "api/analytics/export.csv", T0.AddMinutes(minute), "127.0.0.1", new Dictionary<string, string?> { ["rows"] = "12", ["provider"] = null });
+        var (first, second, third) = (Event(ws, 1), Event(ws, 3), Event(ws, 2));
+        foreach (var e in new[] { first, second, third, Event(other, 4) })
+        {
+            await Audit.AppendAsync(e);
+        }
+
+        var listed = await Audit.ListAsync(ws, 10);
+        CollectionAssert.AreEqual(new[] { second.Id, third.Id, first.Id }, listed.Select(e => e.Id).ToArray());
+        AssertSameJson(second, listed[0]);
+        CollectionAssert.AreEqual(new[] { second.Id, third.Id }, (await Audit.ListAsync(ws, 2)).Select(e => e.Id).ToArray());
+        Assert.AreEqual(0, (await Audit.ListAsync(Ids.New("ws"), 10)).Count);
     }
 
     [TestMethod]

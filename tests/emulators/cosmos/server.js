@@ -188,11 +188,20 @@ async function patchDocument(account, req, res, params) {
     partitionKey: req.headers["x-ms-documentdb-partitionkey"],
     ifMatch: req.headers["if-match"],
     operations,
-    condition: Array.isArray(body) ? undefined : body.condition,
+    condition: Array.isArray(body) ? undefined : caseKeptCondition(body.condition),
   });
   res.statusCode = result.statusCode;
   if (result.statusCode === 404) return notFound(res);
   return result.body;
+}
+
+// A conditional patch's filter predicate ("FROM c WHERE …", as the .NET SDK sends it) is lower-cased whole by the
+// package before it is run, so a camelCase property (c.lastAtMs) never matches. Sent as a complete query, it is run
+// as written.
+function caseKeptCondition(condition) {
+  if (typeof condition !== "string") return condition;
+  const where = /^\s*from\s+c\s+where\s+([\s\S]*)$/i.exec(condition);
+  return where ? `SELECT * FROM c WHERE c.id = @id AND (${where[1]})` : condition;
 }
 
 // Wrap a package handler so the target collection gets its expired items purged first.
