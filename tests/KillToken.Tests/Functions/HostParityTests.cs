@@ -128,6 +128,16 @@ public sealed class HostParityTests
         await session.SendAsync(HttpMethod.Get, "v1/requests", bearer: apiKey, expect: 200);
         Assert.HasCount(2, traces);
 
+        // The two calls in the analytics and in every export.
+        var overview = await session.SendAsync(HttpMethod.Get, $"api/analytics/overview?workspaceId={workspaceId}", bearer: token, expect: 200);
+        Assert.AreEqual(2, overview.Json!["range"]!["requests"]!.GetValue<long>());
+        var usageLog = await session.SendAsync(HttpMethod.Get, $"api/analytics/export.csv?workspaceId={workspaceId}", bearer: token, expect: 200);
+        Assert.HasCount(3, usageLog.Text.Split("\r\n", StringSplitOptions.RemoveEmptyEntries), usageLog.Text);
+        var requestsCsv = await session.SendAsync(HttpMethod.Get, "v1/exports/requests.csv", bearer: apiKey, expect: 200);
+        Assert.HasCount(3, requestsCsv.Text.Split("\r\n", StringSplitOptions.RemoveEmptyEntries), requestsCsv.Text);
+        var analyticsJson = await session.SendAsync(HttpMethod.Get, "v1/exports/analytics.json", bearer: apiKey, expect: 200);
+        Assert.AreEqual(2, analyticsJson.Json!["totals"]!["requests"]!.GetValue<long>());
+
         // The error paths a client meets first: each in the contract's shape, with a request id.
         Assert.AreEqual("invalid_json", (await session.SendAsync(HttpMethod.Post, "v1/chat", "{\"provider\":", bearer: apiKey, expect: 400)).ErrorCode);
         Assert.AreEqual("invalid_api_key", (await session.SendAsync(HttpMethod.Post, "v1/chat", Chat(stream: false), bearer: "kt_not_a_key", expect: 401)).ErrorCode);
