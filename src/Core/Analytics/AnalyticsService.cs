@@ -140,9 +140,15 @@ public sealed class AnalyticsService(IUsageRollups rollups, IProjectStore projec
     {
         var rows = await rollups.QueryAsync(workspaceId, query.From, query.To, RollupDimensions.Cell, cancellationToken);
         var cells = new List<CellRow>(rows.Count);
+        // A range holds the same few cells day after day: each key is parsed once.
+        var parsed = new Dictionary<string, RollupCell>(StringComparer.Ordinal);
         foreach (var row in rows)
         {
-            var cell = RollupCell.Parse(row.Key);
+            if (!parsed.TryGetValue(row.Key, out var cell))
+            {
+                parsed[row.Key] = cell = RollupCell.Parse(row.Key);
+            }
+
             if (query.Matches(cell))
             {
                 cells.Add(new CellRow(row.Day, cell, row.Totals));

@@ -350,14 +350,6 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
                 reserved INTEGER NOT NULL DEFAULT 0,
                 PRIMARY KEY (pk, id)
             ) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS rollups (
-                pk TEXT NOT NULL,
-                day TEXT NOT NULL,
-                dim TEXT NOT NULL,
-                key TEXT NOT NULL,
-                body TEXT NOT NULL,
-                PRIMARY KEY (pk, day, dim, key)
-            ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS audit_events (
                 pk TEXT NOT NULL,
                 sort_key TEXT NOT NULL,
@@ -373,6 +365,12 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
             ) WITHOUT ROWID;
             """;
         command.ExecuteNonQuery();
+        using (var rollups = connection.CreateCommand())
+        {
+            rollups.CommandText = RollupColumns.CreateTable;
+            rollups.ExecuteNonQuery();
+        }
+
         AddTraceSequence(connection);
 
         // The embedded store belongs to one process, so when it opens no call can be in flight: any budget money still

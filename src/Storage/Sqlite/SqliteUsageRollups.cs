@@ -14,7 +14,8 @@ namespace KillToken.Storage.Sqlite;
 /// mark in one append — so a trace counts exactly once, and a crash loses nothing: whatever the last catch-up had not
 /// reached is read again from the traces when the store next opens. Catch-ups run in the background
 /// (<see cref="CatchUpInterval"/>) and before every query, so reports are never behind the traces.
-/// (Cosmos DB uses patch increments per request instead.)
+/// (Cosmos DB uses patch increments per request instead.) Rows are plain columns (<see cref="RollupColumns"/>), so a
+/// year of a workspace's rows reads without parsing.
 /// <para>
 /// The rows' shape is versioned (<see cref="Shape"/>): a file whose rows have an older shape (before the per-slice
 /// <see cref="RollupDimensions.Cell"/> rows) has them rebuilt from its traces by the first catch-up after it opens —
@@ -26,7 +27,10 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
     public static readonly TimeSpan CatchUpInterval = TimeSpan.FromMilliseconds(500);
     private const string MarkName = "rollups";
     private const string ShapeMarkName = "rollups_shape";
-    /// <summary>2: cell and template rows (1: total, feature, template, provider, model and project rows).</summary>
+    /// <summary>
+    /// 2: cell and template rows in the columns of table <c>rollup_totals</c> (1: total, feature, template, provider,
+    /// model and project rows as JSON in table <c>rollups</c>, dropped by the rebuild).
+    /// </summary>
     private const long Shape = 2;
     private const int TracesPerCatchUp = 2_000;
     private readonly SqliteDatabase _db;
@@ -76,7 +80,8 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
         return await _db.ReadAsync<IReadOnlyList<RollupRow>>(async connection =>
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT day, dim, key, body FROM rollups WHERE pk = $pk AND day >= $from AND day <= $to" + (dimension is null ? string.Empty : " AND dim = $dim");
+            command.CommandText = $"SELECT day, dim, key, {RollupColumns.Select} FROM rollup_totals WHERE pk = $pk AND day >= $from AND day <= $to"
+                + (dimension is null ? string.Empty : " AND dim = $dim");
             command.Parameters.AddWithValue("$pk", workspaceId);
             command.Parameters.AddWithValue("$from", fromDay);
             command.Parameters.AddWithValue("$to", toDay);
@@ -89,7 +94,7 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                rows.Add(new RollupRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), JsonSerializer.Deserialize<UsageDelta>(reader.GetString(3), Json)!));
+                rows.Add(new RollupRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), RollupColumns.Read(reader, 3)));
             }
 
             return rows;
@@ -200,7 +205,7 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
 
             await using (var clear = connection.CreateCommand())
             {
-                clear.CommandText = "DELETE FROM rollups";
+                clear.CommandText = "DELETE FROM rollup_totals; DROP TABLE IF EXISTS rollups;";
                 await clear.ExecuteNonQueryAsync(cancellationToken);
             }
 
@@ -246,27 +251,17 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
         await move.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Adds a delta to its row in one statement: counts and money summed, the newest call's time kept.</summary>
     private static async Task AddRowAsync(SqliteConnection connection, string workspaceId, string day, string dimension, string key, UsageDelta delta,
         CancellationToken cancellationToken)
     {
-        await using var read = connection.CreateCommand();
-        read.CommandText = "SELECT body FROM rollups WHERE pk = $pk AND day = $day AND dim = $dim AND key = $key";
-        Bind(read, workspaceId, day, dimension, key);
-        var body = (string?)await read.ExecuteScalarAsync(cancellationToken);
-        var current = body is null ? new UsageDelta() : JsonSerializer.Deserialize<UsageDelta>(body, Json)!;
-
         await using var write = connection.CreateCommand();
-        write.CommandText = "INSERT INTO rollups (pk, day, dim, key, body) VALUES ($pk, $day, $dim, $key, $body) ON CONFLICT (pk, day, dim, key) DO UPDATE SET body = excluded.body";
-        Bind(write, workspaceId, day, dimension, key);
-        write.Parameters.AddWithValue("$body", JsonSerializer.Serialize(UsageDeltaMath.Sum([current, delta]), Json));
+        write.CommandText = RollupColumns.Upsert;
+        write.Parameters.AddWithValue("$pk", workspaceId);
+        write.Parameters.AddWithValue("$day", day);
+        write.Parameters.AddWithValue("$dim", dimension);
+        write.Parameters.AddWithValue("$key", key);
+        RollupColumns.Bind(write, delta);
         await write.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static void Bind(SqliteCommand command, string workspaceId, string day, string dimension, string key)
-    {
-        command.Parameters.AddWithValue("$pk", workspaceId);
-        command.Parameters.AddWithValue("$day", day);
-        command.Parameters.AddWithValue("$dim", dimension);
-        command.Parameters.AddWithValue("$key", key);
     }
 }

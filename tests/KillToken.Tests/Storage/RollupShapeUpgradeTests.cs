@@ -98,7 +98,9 @@ public sealed class SqliteRollupShapeUpgradeTests
                 await connection.OpenAsync();
                 await using var command = connection.CreateCommand();
                 command.CommandText = """
-                    DELETE FROM rollups;
+                    DELETE FROM rollup_totals;
+                    CREATE TABLE rollups (pk TEXT NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+                        PRIMARY KEY (pk, day, dim, key)) WITHOUT ROWID;
                     INSERT INTO rollups (pk, day, dim, key, body) VALUES ($ws, '2025-03-13', 'total', 'all', '{"requests":2}');
                     INSERT INTO rollups (pk, day, dim, key, body) VALUES ($ws, '2025-03-14', 'provider', 'openai', '{"requests":1}');
                     DELETE FROM marks WHERE name = 'rollups_shape';
@@ -116,6 +118,12 @@ public sealed class SqliteRollupShapeUpgradeTests
             var next = traces[2] with { Id = Ids.New("req"), CreatedAt = OlderShape.Day2.AddHours(1) };
             await after.GetRequiredService<ITraceStore>().AppendAsync(next);
             OlderShape.AssertCells(OlderShape.Expected([.. traces, next]), await rollups.QueryAsync(ws, "2025-03-01", "2025-03-31", null));
+
+            await using var check = new SqliteConnection($"Data Source={Path.Combine(directory, "killtoken.db")};Pooling=False");
+            await check.OpenAsync();
+            await using var legacy = check.CreateCommand();
+            legacy.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'rollups'";
+            Assert.AreEqual(0L, (long)(await legacy.ExecuteScalarAsync())!, "the older rows' table is dropped");
         }
         finally
         {
