@@ -15,6 +15,8 @@ internal sealed record Options
     /// <summary>Appends in flight while seeding.</summary>
     public int Concurrency { get; init; } = 64;
     public int Seed { get; init; } = 42;
+    /// <summary>Skip the last phase: every rollup row rebuilt from the traces on a restarted gateway.</summary>
+    public bool NoRebuild { get; init; }
     /// <summary>Leave the data folder (SQLite file) behind.</summary>
     public bool KeepData { get; init; }
 
@@ -28,6 +30,8 @@ internal sealed record Options
           --days D          UTC days the traces cover, ending today, and the long range timed (default 365, at most 366)
           --concurrency N   appends in flight while seeding (default 64)
           --seed N          random seed of the workload (default 42)
+          --no-rebuild      skip the last phase (the file's rollups marked as the older shape, the gateway restarted,
+                            every row rebuilt from the traces while one trace is appended every 20 ms)
           --keep-data       keep the temp data folder (killtoken.db) afterwards
         """;
 
@@ -47,6 +51,7 @@ internal sealed record Options
                 "--concurrency" or "-c" => options with { Concurrency = PositiveInt(arg, Next()) },
                 "--seed" => options with { Seed = NonNegativeInt(arg, Next()) },
                 "--keep-data" => options with { KeepData = true },
+                "--no-rebuild" => options with { NoRebuild = true },
                 _ => throw new ArgumentException($"Unknown argument '{arg}'."),
             };
         }

@@ -23,6 +23,17 @@ internal sealed record RouteResult(string Route, string Range, string? Filter, i
 internal sealed record ExportResult(string Filter, double TotalMs, double FirstByteMs, long Records, long Bytes, string Header, long PeakHeapIncrease,
     long PeakPostGcHeapIncrease, long PeakWorkingSetIncrease, long Allocated, int Gen0Collections, int Gen2Collections, int Samples);
 
+/// <summary>Everything measured on the seeded gateway, printed once the rebuild phase (on a restarted gateway) is done too.</summary>
+internal sealed record Measured(string Cardinality, Workload Workload, string Token, Program.Seeding Seeding, long Backlog, long DbBytes, long WalBytes,
+    double CatchUpMs, List<RouteResult> Results, List<Step> Steps, List<ExportResult> Exports, long Reference, List<(string Check, bool Ok)> Checks);
+
+/// <summary>
+/// The rows rebuilt from every trace, as after an upgrade from the older rollup shape: the restarted gateway's time to
+/// its first answered report, what live appends (one every 20 ms) waited meanwhile, and the memory it took.
+/// </summary>
+internal sealed record RebuildResult(double StartToAnswerMs, double FirstQueryMs, long Counted, int LiveAppends, double LiveP50Ms, double LiveP99Ms,
+    double LiveMaxMs, long PeakHeapIncrease, long PeakRssIncrease);
+
 internal static class Program
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -108,6 +119,31 @@ internal static class Program
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         IdleBusyPercent = MachineCpu.Read().BusyPercentSince(quiet);
         Log(string.Create(Inv, $"machine CPU busy before start (2 s, nothing of ours running): {IdleBusyPercent:0}%"));
+        var dbPath = Path.Combine(dataDirectory, "killtoken.db");
+        Measured measured;
+        var (app, http) = await StartGatewayAsync(dataDirectory, cancellationToken);
+        try
+        {
+            measured = await BenchAsync(options, app, http, dbPath, cancellationToken);
+        }
+        finally
+        {
+            await StopGatewayAsync(app, http);
+        }
+
+        RebuildResult? rebuild = null;
+        if (!options.NoRebuild)
+        {
+            rebuild = await RebuildAsync(options, measured, dataDirectory, cancellationToken);
+        }
+
+        Print(options, measured, rebuild);
+        Console.WriteLine(Json(options, measured, rebuild).ToJsonString());
+        return measured.Checks.All(c => c.Ok) ? 0 : 1;
+    }
+
+    private static async Task<(WebApplication App, HttpClient Http)> StartGatewayAsync(string dataDirectory, CancellationToken cancellationToken)
+    {
         var app = KillToken.SelfHost.Program.Build(["--urls", "http://127.0.0.1:0"], builder =>
         {
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["KILLTOKEN_DATA_DIR"] = dataDirectory });
@@ -115,25 +151,25 @@ internal static class Program
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
         });
         await app.StartAsync(cancellationToken);
-        try
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Log($"gateway (in process) on {address}");
+        var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10) })
         {
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            Log($"gateway (in process) on {address}");
-            using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10) })
-            {
-                BaseAddress = new Uri(address.TrimEnd('/') + "/"),
-                Timeout = TimeSpan.FromMinutes(10),
-            };
-            return await BenchAsync(options, app, http, Path.Combine(dataDirectory, "killtoken.db"), cancellationToken);
-        }
-        finally
-        {
-            await app.StopAsync(CancellationToken.None);
-            await app.DisposeAsync();
-        }
+            BaseAddress = new Uri(address.TrimEnd('/') + "/"),
+            Timeout = TimeSpan.FromMinutes(10),
+        };
+        return (app, http);
     }
 
-    private static async Task<int> BenchAsync(Options options, WebApplication app, HttpClient http, string dbPath, CancellationToken cancellationToken)
+    private static async Task StopGatewayAsync(WebApplication app, HttpClient http)
+    {
+        http.Dispose();
+        await app.StopAsync(CancellationToken.None);
+        await app.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+    }
+
+    private static async Task<Measured> BenchAsync(Options options, WebApplication app, HttpClient http, string dbPath, CancellationToken cancellationToken)
     {
         // ---- Tenant over HTTP ------------------------------------------------------------------------------------
         var signup = await SendJsonAsync(http, HttpMethod.Post, "api/auth/signup", null,
@@ -270,12 +306,86 @@ internal static class Program
         checks.Add(("export.csv header is the spec's", exports.All(e => e.Header == UsageLogHeader)));
         checks.Add(($"export.csv (no filter) has {expectedRows:N0} data rows + header, each ended by CRLF", exports.Where(e => e.Filter.Length == 0).All(e => e.Records == expectedRows + 1)));
 
-        Print(options, cardinality, seeding, backlog, dbBytes, walBytes, catchUpMs, results, steps, exports, reference, checks);
-        Console.WriteLine(Json(options, workload, seeding, backlog, dbBytes, walBytes, catchUpMs, results, steps, exports, reference, checks).ToJsonString());
-        return checks.All(c => c.Ok) ? 0 : 1;
+        return new Measured(cardinality, workload, token, seeding, backlog, dbBytes, walBytes, catchUpMs, results, steps, exports, reference, checks);
     }
 
-    private sealed record Seeding(double Seconds, double PeakBacklog);
+    internal sealed record Seeding(double Seconds, double PeakBacklog);
+
+    /// <summary>
+    /// Marks the file's rollups as the older shape (the one mark the store checks), restarts the gateway on it, and
+    /// times the recount of every trace: from the start to the first answered report, with one live append every 20 ms
+    /// meanwhile (what a /v1/chat's trace write would wait) and this process's memory sampled every 10 ms.
+    /// </summary>
+    private static async Task<RebuildResult> RebuildAsync(Options options, Measured measured, string dataDirectory, CancellationToken cancellationToken)
+    {
+        var dbPath = Path.Combine(dataDirectory, "killtoken.db");
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = dbPath, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE marks SET value = 1 WHERE name = 'rollups_shape'";
+            if (command.ExecuteNonQuery() != 1)
+            {
+                throw new InvalidOperationException("The store has no 'rollups_shape' mark to set back.");
+            }
+        }
+
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        var baseline = MemorySample.Take();
+        var phase = new PhaseCpu();
+        using var sampler = new MemorySampler(baseline);
+        var started = Stopwatch.GetTimestamp();
+        var (app, http) = await StartGatewayAsync(dataDirectory, cancellationToken);
+        try
+        {
+            var store = app.Services.GetRequiredService<ITraceStore>();
+            using var stop = new CancellationTokenSource();
+            var live = new List<double>();
+            var appender = Task.Run(async () =>
+            {
+                var rng = new Random(options.Seed + 1);
+                while (!stop.IsCancellationRequested)
+                {
+                    var (trace, _) = measured.Workload.Make(options.Traces - 1, rng);
+                    var t0 = Stopwatch.GetTimestamp();
+                    await store.AppendAsync(trace with { CreatedAt = DateTimeOffset.UtcNow }, null, CancellationToken.None);
+                    live.Add(Stats.Ms(t0, Stopwatch.GetTimestamp()));
+                    try
+                    {
+                        await Task.Delay(20, stop.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
+            }, CancellationToken.None);
+
+            var today = BudgetPeriods.At(DateTimeOffset.UtcNow).Day;
+            var from = measured.Workload.FirstDay.ToString("yyyy-MM-dd", Inv);
+            var url = $"api/analytics/overview?workspaceId={measured.Workload.WorkspaceId}&from={from}&to={today}";
+            var asked = Stopwatch.GetTimestamp();
+            var first = await SendJsonAsync(http, HttpMethod.Get, url, measured.Token, null, 200, cancellationToken);
+            var answered = Stopwatch.GetTimestamp();
+            await Task.Delay(1000, cancellationToken);
+            await stop.CancelAsync();
+            await appender;
+            sampler.Dispose();
+            Record("rebuild", phase);
+            var counted = first["range"]!["requests"]!.GetValue<long>();
+            var after = (await SendJsonAsync(http, HttpMethod.Get, url, measured.Token, null, 200, cancellationToken))["range"]!["requests"]!.GetValue<long>();
+            measured.Checks.Add(($"after the rebuild the overview counts every trace again ({after:N0} = {options.Traces:N0} seeded + {live.Count:N0} live)", after == options.Traces + live.Count));
+            var sorted = live.Order().ToArray();
+            var result = new RebuildResult(Stats.Ms(started, answered), Stats.Ms(asked, answered), counted, sorted.Length, Stats.Percentile(sorted, 0.5),
+                Stats.Percentile(sorted, 0.99), sorted.Length == 0 ? double.NaN : sorted[^1], sampler.PeakHeapBytes - baseline.HeapBytes,
+                sampler.PeakWorkingSetBytes - baseline.WorkingSetBytes);
+            Log(string.Create(Inv, $"rebuild: start to first answer {result.StartToAnswerMs:0} ms (the query itself {result.FirstQueryMs:0} ms), counted {counted:N0}; {result.LiveAppends} live appends p50 {result.LiveP50Ms:0.0} ms p99 {result.LiveP99Ms:0.0} ms max {result.LiveMaxMs:0.0} ms; peak heap +{Mb(result.PeakHeapIncrease)} MB, RSS +{Mb(result.PeakRssIncrease)} MB"));
+            return result;
+        }
+        finally
+        {
+            await StopGatewayAsync(app, http);
+        }
+    }
 
     private static void Record(string name, PhaseCpu phase)
     {
@@ -481,32 +591,39 @@ internal static class Program
         return JsonNode.Parse(text)!.AsObject();
     }
 
-    private static void Print(Options options, string cardinality, Seeding seeding, long backlog, long dbBytes, long walBytes, double catchUpMs,
-        List<RouteResult> results, List<Step> steps, List<ExportResult> exports, long reference, List<(string Check, bool Ok)> checks)
+    private static void Print(Options options, Measured m, RebuildResult? rebuild)
     {
         var sb = new StringBuilder();
         sb.AppendLine();
         sb.AppendLine(string.Create(Inv, $"## KillToken analytics: {options.Traces:N0} traces over {options.Days} UTC days, one workspace (embedded SQLite store, in process, {Environment.ProcessorCount} CPUs)"));
         sb.AppendLine();
-        sb.AppendLine("Workload: " + cardinality + ".");
+        sb.AppendLine("Workload: " + m.Cardinality + ".");
         sb.AppendLine();
-        sb.AppendLine("| seeding | value |");
+        sb.AppendLine("| seeding and catch-up | value |");
         sb.AppendLine("|---|---|");
-        sb.AppendLine(string.Create(Inv, $"| traces appended through ITraceStore.AppendAsync ({options.Concurrency} in flight) | {options.Traces:N0} in {seeding.Seconds:0.0} s = **{options.Traces / seeding.Seconds:N0} traces/s** |"));
-        sb.AppendLine(string.Create(Inv, $"| rollups behind the traces: at most (5 s samples) / at the end | {seeding.PeakBacklog:N0} / {backlog:N0} traces |"));
-        sb.AppendLine(string.Create(Inv, $"| catch-up: first query after seeding (overview, {options.Days} d) | **{catchUpMs:0.0} ms** |"));
-        sb.AppendLine(string.Create(Inv, $"| database file / WAL after seeding | {Mb(dbBytes)} MB / {Mb(walBytes)} MB |"));
+        sb.AppendLine(string.Create(Inv, $"| traces appended through ITraceStore.AppendAsync ({options.Concurrency} in flight) | {options.Traces:N0} in {m.Seeding.Seconds:0.0} s = **{options.Traces / m.Seeding.Seconds:N0} traces/s** |"));
+        sb.AppendLine(string.Create(Inv, $"| rollups behind the traces: at most (5 s samples) / at the end | {m.Seeding.PeakBacklog:N0} / {m.Backlog:N0} traces |"));
+        sb.AppendLine(string.Create(Inv, $"| catch-up: first query after seeding (overview, {options.Days} d) | **{m.CatchUpMs:0.0} ms** |"));
+        sb.AppendLine(string.Create(Inv, $"| database file / WAL after seeding | {Mb(m.DbBytes)} MB / {Mb(m.WalBytes)} MB |"));
+        if (rebuild is { } rb)
+        {
+            sb.AppendLine(string.Create(Inv, $"| rebuild of every rollup row from the traces (older shape → current, on restart): start to first answered report | **{rb.StartToAnswerMs:N0} ms** (the report itself waited {rb.FirstQueryMs:N0} ms) |"));
+            sb.AppendLine(string.Create(Inv, $"| live trace appends meanwhile (one per 20 ms): p50 / p99 / max | {rb.LiveP50Ms:0.0} / {rb.LiveP99Ms:0.0} / {rb.LiveMaxMs:0.0} ms ({rb.LiveAppends} appends) |"));
+            sb.AppendLine(string.Create(Inv, $"| rebuild memory: peak heap Δ / peak RSS Δ | {Mb(rb.PeakHeapIncrease)} MB / {Mb(rb.PeakRssIncrease)} MB |"));
+        }
+
         sb.AppendLine(string.Create(Inv, $"| machine CPU busy before start (2 s idle sample) | {IdleBusyPercent:0}% |"));
         foreach (var (name, machine, process) in Cpu)
         {
             sb.AppendLine(string.Create(Inv, $"| machine CPU busy during {name} / this process (% of one core) | {machine:0}% / {process:0}% |"));
         }
+
         sb.AppendLine();
         sb.AppendLine(string.Create(Inv, $"Aggregate routes over loopback HTTP, {options.Iterations} sequential requests each after {options.Warmup} warm-up (target p95 ≤ {TargetP95Ms:0} ms):"));
         sb.AppendLine();
         sb.AppendLine("| route | range | filter | p50 ms | p95 ms | max ms | body bytes | p95 ≤ 50 ms |");
         sb.AppendLine("|---|---|---|---:|---:|---:|---:|:---:|");
-        foreach (var r in results)
+        foreach (var r in m.Results)
         {
             sb.AppendLine(string.Create(Inv, $"| {r.Route} | {r.Range} | {r.Filter ?? "—"} | {r.P50Ms:0.0} | {r.P95Ms:0.0} | {r.MaxMs:0.0} | {r.Bytes:N0} | {(r.P95Ms <= TargetP95Ms ? "yes" : "**no**")} |"));
         }
@@ -516,7 +633,7 @@ internal static class Program
         sb.AppendLine();
         sb.AppendLine("| step | p50 ms | p95 ms | rows / result |");
         sb.AppendLine("|---|---:|---:|---:|");
-        foreach (var step in steps)
+        foreach (var step in m.Steps)
         {
             sb.AppendLine(string.Create(Inv, $"| {step.Name} | {step.P50Ms:0.00} | {step.P95Ms:0.00} | {step.Rows:N0} |"));
         }
@@ -526,32 +643,31 @@ internal static class Program
         sb.AppendLine();
         sb.AppendLine("| filter | total ms | first byte ms | data rows | body | peak heap Δ | peak post-GC heap Δ | peak RSS Δ | allocated | GCs (gen0/gen2) |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var e in exports)
+        foreach (var e in m.Exports)
         {
             sb.AppendLine(string.Create(Inv, $"| {(e.Filter.Length == 0 ? "—" : e.Filter)} | {e.TotalMs:0.0} | {e.FirstByteMs:0.0} | {e.Records - 1:N0} | {Mb(e.Bytes)} MB | {Mb(e.PeakHeapIncrease)} MB | {Mb(e.PeakPostGcHeapIncrease)} MB | {Mb(e.PeakWorkingSetIncrease)} MB | {Mb(e.Allocated)} MB | {e.Gen0Collections}/{e.Gen2Collections} |"));
         }
 
         sb.AppendLine();
-        sb.AppendLine(string.Create(Inv, $"For scale: the 10,000 newest traces held as objects take {Mb(reference)} MB of heap; the CSV body is {Mb(exports[0].Bytes)} MB."));
+        sb.AppendLine(string.Create(Inv, $"For scale: the 10,000 newest traces held as objects take {Mb(m.Reference)} MB of heap; the CSV body is {Mb(m.Exports[0].Bytes)} MB."));
         sb.AppendLine();
-        foreach (var (check, ok) in checks)
+        foreach (var (check, ok) in m.Checks)
         {
             sb.AppendLine($"- [{(ok ? "x" : " ")}] {check}");
         }
 
-        var missed = results.Where(r => r.P95Ms > TargetP95Ms).ToList();
+        var missed = m.Results.Where(r => r.P95Ms > TargetP95Ms).ToList();
         sb.AppendLine(missed.Count == 0
             ? $"- [x] every aggregate route at p95 ≤ {TargetP95Ms:0} ms"
-            : string.Create(Inv, $"- [ ] p95 ≤ {TargetP95Ms:0} ms missed by {missed.Count} of {results.Count} route/range pairs (worst {missed.Max(r => r.P95Ms):0.0} ms)"));
+            : string.Create(Inv, $"- [ ] p95 ≤ {TargetP95Ms:0} ms missed by {missed.Count} of {m.Results.Count} route/range pairs (worst {missed.Max(r => r.P95Ms):0.0} ms)"));
         Console.Write(sb.ToString());
     }
 
-    private static JsonObject Json(Options options, Workload workload, Seeding seeding, long backlog, long dbBytes, long walBytes, double catchUpMs,
-        List<RouteResult> results, List<Step> steps, List<ExportResult> exports, long reference, List<(string Check, bool Ok)> checks)
+    private static JsonObject Json(Options options, Measured m, RebuildResult? rebuild)
     {
         static double R(double value) => double.IsFinite(value) ? Math.Round(value, 3) : -1;
         var routes = new JsonArray();
-        foreach (var r in results)
+        foreach (var r in m.Results)
         {
             routes.Add(new JsonObject
             {
@@ -567,7 +683,7 @@ internal static class Program
         }
 
         var exported = new JsonArray();
-        foreach (var e in exports)
+        foreach (var e in m.Exports)
         {
             exported.Add(new JsonObject
             {
@@ -592,24 +708,36 @@ internal static class Program
             ["cpus"] = Environment.ProcessorCount,
             ["traces"] = options.Traces,
             ["days"] = options.Days,
-            ["cells"] = workload.Cells,
-            ["seedingSeconds"] = R(seeding.Seconds),
-            ["seedingPerSecond"] = R(options.Traces / seeding.Seconds),
-            ["rollupBacklogPeak"] = seeding.PeakBacklog,
-            ["rollupBacklogEnd"] = backlog,
-            ["catchUpMs"] = R(catchUpMs),
-            ["databaseBytes"] = dbBytes,
-            ["walBytes"] = walBytes,
+            ["cells"] = m.Workload.Cells,
+            ["seedingSeconds"] = R(m.Seeding.Seconds),
+            ["seedingPerSecond"] = R(options.Traces / m.Seeding.Seconds),
+            ["rollupBacklogPeak"] = m.Seeding.PeakBacklog,
+            ["rollupBacklogEnd"] = m.Backlog,
+            ["catchUpMs"] = R(m.CatchUpMs),
+            ["databaseBytes"] = m.DbBytes,
+            ["walBytes"] = m.WalBytes,
             ["machineBusyBeforePct"] = R(IdleBusyPercent),
             ["cpu"] = new JsonArray([.. Cpu.Select(c => (JsonNode)new JsonObject { ["phase"] = c.Phase, ["machineBusyPct"] = R(c.MachineBusy), ["processPctOfOneCore"] = R(c.ProcessCpu) })]),
-            ["breakdown"] = new JsonArray([.. steps.Select(st => (JsonNode)new JsonObject { ["step"] = st.Name, ["p50Ms"] = R(st.P50Ms), ["p95Ms"] = R(st.P95Ms), ["rows"] = st.Rows })]),
             ["routes"] = routes,
             ["targetP95Ms"] = TargetP95Ms,
-            ["targetMet"] = results.All(r => r.P95Ms <= TargetP95Ms),
-            ["worstP95Ms"] = R(results.Max(r => r.P95Ms)),
+            ["targetMet"] = m.Results.All(r => r.P95Ms <= TargetP95Ms),
+            ["worstP95Ms"] = R(m.Results.Max(r => r.P95Ms)),
+            ["breakdown"] = new JsonArray([.. m.Steps.Select(st => (JsonNode)new JsonObject { ["step"] = st.Name, ["p50Ms"] = R(st.P50Ms), ["p95Ms"] = R(st.P95Ms), ["rows"] = st.Rows })]),
             ["exports"] = exported,
-            ["heldTracesReferenceBytes"] = reference,
-            ["checksOk"] = checks.All(c => c.Ok),
+            ["heldTracesReferenceBytes"] = m.Reference,
+            ["rebuild"] = rebuild is not { } rb ? null : new JsonObject
+            {
+                ["startToAnswerMs"] = R(rb.StartToAnswerMs),
+                ["firstQueryMs"] = R(rb.FirstQueryMs),
+                ["counted"] = rb.Counted,
+                ["liveAppends"] = rb.LiveAppends,
+                ["liveP50Ms"] = R(rb.LiveP50Ms),
+                ["liveP99Ms"] = R(rb.LiveP99Ms),
+                ["liveMaxMs"] = R(rb.LiveMaxMs),
+                ["peakHeapIncreaseBytes"] = rb.PeakHeapIncrease,
+                ["peakRssIncreaseBytes"] = rb.PeakRssIncrease,
+            },
+            ["checksOk"] = m.Checks.All(c => c.Ok),
             ["peakRssBytes"] = MemorySample.ReadPeakRssBytes(),
         };
     }
