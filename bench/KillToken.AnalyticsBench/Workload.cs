@@ -7,7 +7,12 @@ using KillToken.Core.Security;
 namespace KillToken.AnalyticsBench;
 
 /// <summary>A model a project calls, with its list prices in USD per 1M tokens (input, output).</summary>
-internal sealed record ModelSpec(string Provider, string Model, decimal InputPerM, decimal OutputPerM);
+internal sealed record ModelSpec(string Provider, string Model, decimal InputPerM, decimal OutputPerM)
+{
+    /// <summary>What a billed call costs on average (the workload's token counts are uniform).</summary>
+    public decimal AverageCallUsd =>
+        ((Workload.MinInput + Workload.MaxInput - 1) / 2m * InputPerM + (Workload.MinOutput + Workload.MaxOutput - 1) / 2m * OutputPerM) / 1_000_000m;
+}
 
 /// <summary>A project of the seeded workspace: its share of the traffic, the models and feature tags it uses, its budgets.</summary>
 internal sealed record ProjectSpec(string Name, double Share, ModelSpec[] Models, string[] Features, decimal? DailyBudgetUsd, decimal? MonthlyBudgetUsd)
@@ -30,6 +35,9 @@ internal sealed class Workload
     public const double CacheHitShare = 0.05;
     public const double TemplateShare = 0.40;
     public const int Templates = 20;
+    /// <summary>The share of calls that are billed (not blocked, failed or answered from the cache).</summary>
+    private const double BilledShare = 1 - BlockedShare - ErrorShare - CacheHitShare;
+    public const int MinInput = 150, MaxInput = 4_000, MinOutput = 20, MaxOutput = 1_200;
 
     private static readonly ModelSpec Gpt4o = new("openai", "gpt-4o", 2.50m, 10.00m);
     private static readonly ModelSpec Gpt4oMini = new("openai", "gpt-4o-mini", 0.15m, 0.60m);
@@ -43,13 +51,20 @@ internal sealed class Workload
     public static readonly string[] AllFeatures =
         ["(untagged)", "chat", "search", "summarize", "classify", "extract", "translate", "support-reply", "code-review", "email-draft", "rag-answer", "agent-tools"];
 
-    public IReadOnlyList<ProjectSpec> Projects { get; } =
+    /// <summary>
+    /// The projects. Budgets are sized from the workload so the budget figures have something to show at any size and
+    /// time of day: "Checkout assistant" has a daily limit 10% above what it is expected to have spent by now today and
+    /// "Support bot" a monthly limit 10% above its month so far (both at ≈ 91%, at risk); "Search" has generous limits.
+    /// </summary>
+    public IReadOnlyList<ProjectSpec> Projects { get; }
+
+    private static readonly ProjectSpec[] ProjectTemplates =
     [
-        new("Checkout assistant", 0.35, [Gpt4oMini, Gpt4o, Haiku], ["chat", "(untagged)", "support-reply"], DailyBudgetUsd: 5m, MonthlyBudgetUsd: null),
-        new("Support bot", 0.25, [Sonnet, Haiku], ["support-reply", "summarize", "classify", "email-draft"], DailyBudgetUsd: null, MonthlyBudgetUsd: 30m),
-        new("Search", 0.20, [GeminiFlash, Gpt4oMini], ["search", "rag-answer", "extract"], DailyBudgetUsd: 1m, MonthlyBudgetUsd: 20m),
-        new("Internal tools", 0.12, [Gpt41, Opus, GeminiPro], ["code-review", "agent-tools"], DailyBudgetUsd: null, MonthlyBudgetUsd: null),
-        new("Data pipeline", 0.08, [GeminiFlash, Gpt4oMini, Haiku], ["extract", "translate", "classify", "(untagged)"], DailyBudgetUsd: null, MonthlyBudgetUsd: null),
+        new("Checkout assistant", 0.35, [Gpt4oMini, Gpt4o, Haiku], ["chat", "(untagged)", "support-reply"], null, null),
+        new("Support bot", 0.25, [Sonnet, Haiku], ["support-reply", "summarize", "classify", "email-draft"], null, null),
+        new("Search", 0.20, [GeminiFlash, Gpt4oMini], ["search", "rag-answer", "extract"], null, null),
+        new("Internal tools", 0.12, [Gpt41, Opus, GeminiPro], ["code-review", "agent-tools"], null, null),
+        new("Data pipeline", 0.08, [GeminiFlash, Gpt4oMini, Haiku], ["extract", "translate", "classify", "(untagged)"], null, null),
     ];
 
     private readonly string[] _templates;
@@ -60,7 +75,20 @@ internal sealed class Workload
         WorkspaceId = workspaceId;
         Traces = traces;
         Now = now;
-        FirstDay = DateTimeOffset.ParseExact(BudgetPeriods.At(now).Day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal).AddDays(-(days - 1));
+        var todayStart = DateTimeOffset.ParseExact(BudgetPeriods.At(now).Day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+        FirstDay = todayStart.AddDays(-(days - 1));
+        var perDay = traces / (double)days;
+        var todaySoFar = (now - todayStart).TotalDays;
+        var monthSoFar = now.Day - 1 + todaySoFar;
+        decimal Limit(ProjectSpec p, double days) => Math.Max(0.01m, Math.Round((decimal)(1.1 * days * perDay * p.Share * BilledShare) * p.Models.Average(m => m.AverageCallUsd), 2));
+        Projects =
+        [
+            ProjectTemplates[0] with { DailyBudgetUsd = Limit(ProjectTemplates[0], todaySoFar) },
+            ProjectTemplates[1] with { MonthlyBudgetUsd = Limit(ProjectTemplates[1], monthSoFar) },
+            ProjectTemplates[2] with { DailyBudgetUsd = Limit(ProjectTemplates[2], 3), MonthlyBudgetUsd = Limit(ProjectTemplates[2], 40) },
+            ProjectTemplates[3] with { },
+            ProjectTemplates[4] with { },
+        ];
         var rng = new Random(seed);
         _templates = [.. Enumerable.Range(0, Templates).Select(_ => "tpl_" + Convert.ToHexStringLower(BitConverter.GetBytes(rng.NextInt64())))];
         var sum = 0.0;
@@ -94,8 +122,8 @@ internal sealed class Workload
         var model = project.Models[rng.Next(project.Models.Length)];
         var feature = project.Features[rng.Next(project.Features.Length)];
         var outcome = rng.NextDouble();
-        var input = (long)rng.Next(150, 4_000);
-        var output = (long)rng.Next(20, 1_200);
+        var input = (long)rng.Next(MinInput, MaxInput);
+        var output = (long)rng.Next(MinOutput, MaxOutput);
         var price = ((input * model.InputPerM) + (output * model.OutputPerM)) / 1_000_000m;
         var waste = rng.NextDouble() < 0.3 ? (long)rng.Next(1, (int)(input / 10) + 2) : 0;
         var wasteUsd = waste * model.InputPerM / 1_000_000m;
