@@ -25,7 +25,7 @@ internal sealed record ExportResult(string Filter, double TotalMs, double FirstB
 
 /// <summary>Everything measured on the seeded gateway, printed once the rebuild phase (on a restarted gateway) is done too.</summary>
 internal sealed record Measured(string Cardinality, Workload Workload, string Token, Program.Seeding Seeding, long Backlog, long DbBytes, long WalBytes,
-    double CatchUpMs, List<RouteResult> Results, List<Step> Steps, List<ExportResult> Exports, long Reference, List<(string Check, bool Ok)> Checks);
+    double CatchUpMs, List<RouteResult> Results, List<Step> Steps, List<ExportResult> Exports, List<Step> Scans, long Reference, List<(string Check, bool Ok)> Checks);
 
 /// <summary>
 /// The rows rebuilt from every trace, as after an upgrade from the older rollup shape: the restarted gateway's time to
@@ -305,6 +305,12 @@ internal static class Program
         exports.Add(await ExportAsync(http, exportUrl + "&" + RareFilter, token, RareFilter, cancellationToken));
 
         Record("exports", phase);
+        var scans = ExportScan.Measure(dbPath, workspaceId, workload.FirstDay, workload.Now.AddDays(1), "translate", "gemini");
+        foreach (var scan in scans)
+        {
+            Log(string.Create(Inv, $"{scan.Name,-110} median {scan.P50Ms,8:0.0} ms  max {scan.P95Ms,8:0.0} ms  ({scan.Rows:N0} rows)"));
+        }
+
         foreach (var e in exports)
         {
             Log(string.Create(Inv, $"export.csv {(e.Filter.Length == 0 ? "(no filter)" : e.Filter),-27} {e.TotalMs,7:0.0} ms, first byte {e.FirstByteMs,6:0.0} ms, first data row {e.FirstRowMs,6:0.0} ms, {e.Records - 1:N0} rows, {e.Bytes:N0} B; peak heap +{Mb(e.PeakHeapIncrease)} MB (post-GC +{Mb(e.PeakPostGcHeapIncrease)} MB), RSS +{Mb(e.PeakWorkingSetIncrease)} MB, allocated {Mb(e.Allocated)} MB, GCs gen0 {e.Gen0Collections} gen2 {e.Gen2Collections}"));
@@ -314,7 +320,7 @@ internal static class Program
         checks.Add(("export.csv header is the spec's", exports.All(e => e.Header == UsageLogHeader)));
         checks.Add(($"export.csv (no filter) has {expectedRows:N0} data rows + header, each ended by CRLF", exports.Where(e => e.Filter.Length == 0).All(e => e.Records == expectedRows + 1)));
 
-        return new Measured(cardinality, workload, token, seeding, backlog, dbBytes, walBytes, catchUpMs, results, steps, exports, reference, checks);
+        return new Measured(cardinality, workload, token, seeding, backlog, dbBytes, walBytes, catchUpMs, results, steps, exports, scans, reference, checks);
     }
 
     internal sealed record Seeding(double Seconds, double PeakBacklog);
@@ -664,6 +670,15 @@ internal static class Program
         sb.AppendLine();
         sb.AppendLine(string.Create(Inv, $"For scale: the 10,000 newest traces held as objects take {Mb(m.Reference)} MB of heap; the CSV body is {Mb(m.Exports[0].Bytes)} MB."));
         sb.AppendLine();
+        sb.AppendLine("The rare filter's trace scan in SQL alone (bench's own read-only connection, 3 runs):");
+        sb.AppendLine();
+        sb.AppendLine("| statement | median ms | max ms | rows |");
+        sb.AppendLine("|---|---:|---:|---:|");
+        foreach (var scan in m.Scans)
+        {
+            sb.AppendLine(string.Create(Inv, $"| {scan.Name} | {scan.P50Ms:0.0} | {scan.P95Ms:0.0} | {scan.Rows:N0} |"));
+        }
+        sb.AppendLine();
         foreach (var (check, ok) in m.Checks)
         {
             sb.AppendLine($"- [{(ok ? "x" : " ")}] {check}");
@@ -739,6 +754,7 @@ internal static class Program
             ["breakdown"] = new JsonArray([.. m.Steps.Select(st => (JsonNode)new JsonObject { ["step"] = st.Name, ["p50Ms"] = R(st.P50Ms), ["p95Ms"] = R(st.P95Ms), ["rows"] = st.Rows })]),
             ["exports"] = exported,
             ["heldTracesReferenceBytes"] = m.Reference,
+            ["exportScans"] = new JsonArray([.. m.Scans.Select(st => (JsonNode)new JsonObject { ["statement"] = st.Name, ["medianMs"] = R(st.P50Ms), ["maxMs"] = R(st.P95Ms), ["rows"] = st.Rows })]),
             ["rebuild"] = rebuild is not { } rb ? null : new JsonObject
             {
                 ["startToAnswerMs"] = R(rb.StartToAnswerMs),
