@@ -63,7 +63,7 @@ public sealed class AnalyticsHandlers(
     public async Task<IResult> RequestsCsvAsync(HttpContext context)
     {
         var (project, error) = await keys.AuthenticateAsync(context.Request, ApiKeyScopes.AnalyticsRead, context.RequestAborted);
-        var (query, queryError) = error is null ? HandlerSupport.ReadTraceQuery(context.Request) : (null, null);
+        var (query, queryError) = error is null ? HandlerSupport.ReadTraceQuery(context.Request, paging: false) : (null, null);
         error ??= queryError ?? await ProjectOfWorkspaceAsync(project?.WorkspaceId, query?.ProjectId, context.RequestAborted);
         if (error is not null)
         {

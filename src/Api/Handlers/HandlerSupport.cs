@@ -31,8 +31,11 @@ internal static class HandlerSupport
             : (null, GatewayError.BadRequest(ErrorCodes.InvalidRequest, "The request body must be a JSON object."));
     }
 
-    /// <summary>The request list's filters of §2 from the query string; bad values are a 400, never ignored.</summary>
-    public static (TraceQuery? Query, GatewayError? Error) ReadTraceQuery(HttpRequest request)
+    /// <summary>
+    /// The request list's filters of §2 from the query string; bad values are a 400, never ignored. Without
+    /// <paramref name="paging"/> (an export, which pages itself) <c>limit</c> and <c>cursor</c> are not read.
+    /// </summary>
+    public static (TraceQuery? Query, GatewayError? Error) ReadTraceQuery(HttpRequest request, bool paging = true)
     {
         var q = request.Query;
         DateTimeOffset? from = null, to = null;
@@ -43,7 +46,7 @@ internal static class HandlerSupport
         }
 
         var limit = 50;
-        if (!string.IsNullOrEmpty(q["limit"]) && (!int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 200))
+        if (paging && !string.IsNullOrEmpty(q["limit"]) && (!int.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 200))
         {
             return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "'limit' must be a whole number from 1 to 200."));
         }
@@ -58,7 +61,7 @@ internal static class HandlerSupport
             ProjectId = Text(q["project"]) ?? Text(q["projectId"]),
             From = from,
             To = to,
-            Cursor = Text(q["cursor"]),
+            Cursor = paging ? Text(q["cursor"]) : null,
             Limit = limit,
         }, null);
     }

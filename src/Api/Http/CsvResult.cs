@@ -19,6 +19,10 @@ internal sealed class CsvResult(string fileName, IReadOnlyList<string> header, I
         ArgumentNullException.ThrowIfNull(context);
         var response = context.Response;
         var aborted = context.RequestAborted;
+        // The first rows are read before anything is sent: a store that cannot answer gets the contract's error
+        // (by the error middleware), not a 200 with a header and nothing after it.
+        await using var pending = rows.GetAsyncEnumerator(aborted);
+        var more = await pending.MoveNextAsync();
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/csv; charset=utf-8";
         response.Headers.ContentDisposition = $"attachment; filename=\"{fileName}\"";
@@ -29,9 +33,9 @@ internal sealed class CsvResult(string fileName, IReadOnlyList<string> header, I
         {
             var line = new StringBuilder();
             await WriteAsync(response, Line(line, header), aborted);
-            await foreach (var row in rows.WithCancellation(aborted))
+            for (; more; more = await pending.MoveNextAsync())
             {
-                await WriteAsync(response, Line(line, row), aborted);
+                await WriteAsync(response, Line(line, pending.Current), aborted);
                 if (++written % FlushEveryRows == 0)
                 {
                     await response.Body.FlushAsync(aborted);

@@ -67,8 +67,8 @@ public sealed class AnalyticsService(IUsageRollups rollups, IProjectStore projec
     /// <summary>How many models the models report lists.</summary>
     public const int TopModels = 20;
 
-    /// <summary>The share of a limit at which a project is at risk (the fallback threshold).</summary>
-    public const decimal RiskThreshold = BudgetGate.FallbackThreshold;
+    /// <summary>Seed 002's budget risk: at or past 80% of a limit.</summary>
+    public const decimal RiskThreshold = 0.8m;
 
     public async Task<OverviewReport> OverviewAsync(string workspaceId, AnalyticsQuery query, CancellationToken cancellationToken = default)
     {

@@ -33,11 +33,12 @@ public sealed class ReportService(IUsageRollups rollups, TimeProvider time)
     public async Task<SummaryReport> SummaryAsync(string workspaceId, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default)
     {
         var (start, end) = Range(from, to);
-        var rows = await rollups.QueryAsync(workspaceId, start, end, null, cancellationToken);
-        var cells = rows.Where(r => r.Dimension == RollupDimensions.Cell).ToList();
+        var cellRows = rollups.QueryAsync(workspaceId, start, end, RollupDimensions.Cell, cancellationToken);
+        var templateRows = rollups.QueryAsync(workspaceId, start, end, RollupDimensions.Template, cancellationToken);
+        var cells = await cellRows;
         var total = UsageDeltaMath.Sum(cells.Select(r => r.Totals));
 
-        var templates = rows.Where(r => r.Dimension == RollupDimensions.Template)
+        var templates = (await templateRows)
             .GroupBy(r => r.Key)
             .Select(g => (Key: g.Key, Sum: UsageDeltaMath.Sum(g.Select(r => r.Totals))))
             .OrderByDescending(t => t.Sum.CostUsd).ThenByDescending(t => t.Sum.InputTokens).ThenBy(t => t.Key, StringComparer.Ordinal)

@@ -460,7 +460,12 @@ internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudg
         Filter("cacheStatus", "cache", query.CacheStatus);
         Filter("feature", "feature", query.Feature);
         Filter("projectId", "project", query.ProjectId);
-        Filter("finalProvider", "finalProvider", query.FinalProvider);
+        if (query.FinalProvider is not null)
+        {
+            // As the rollups count it: the provider that answered, else (a trace without one) the provider asked for.
+            sql.Append(" AND (c.finalProvider = @finalProvider OR ((NOT IS_DEFINED(c.finalProvider) OR IS_NULL(c.finalProvider)) AND c.provider = @finalProvider))");
+            parameters.Add(("@finalProvider", query.FinalProvider));
+        }
         if (query.ModelContains is not null)
         {
             sql.Append(" AND CONTAINS(LOWER(c.finalModel), @modelPart)");

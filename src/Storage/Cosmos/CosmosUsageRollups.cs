@@ -22,20 +22,19 @@ namespace KillToken.Storage.Cosmos;
 /// <para>
 /// The rows' shape is versioned per workspace by a marker document (<see cref="Shape"/>). A workspace whose rows are of
 /// an older shape (before the per-slice <see cref="RollupDimensions.Cell"/> rows) gets them rebuilt from its traces the
-/// first time it is read: every ended day that has old rows is repaired from that day's traces (one single-partition
-/// query per day), then the marker is written. The current day is left to the daily close, which repairs it from its
-/// traces after midnight like every ended day; until then it counts only the calls made since the upgrade.
+/// first time it is read: every day that has old rows is repaired from that day's traces (one single-partition query
+/// per day), the old rows are deleted, then the marker is written. Today and yesterday are exact once the daily
+/// reconciliation has run for them (a day after each ends), like any day an instance stopped in.
 /// </para>
 /// </summary>
-internal sealed class CosmosUsageRollups(CosmosStoreContext db, TimeProvider time) : IUsageRollups
+internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
 {
     private const string Type = "rollup";
     private const string ShapeType = "rollup-shape";
     private const string ShapeId = "rollup-shape";
     /// <summary>2: cell and template rows (1: total, feature, template, provider, model and project rows).</summary>
     private const int Shape = 2;
-    private const string LegacyTotal = "total";
-    private readonly ConcurrentDictionary<string, bool> _currentShape = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task> _currentShape = new(StringComparer.Ordinal);
     private const int MaxOperationsPerPatch = 10;
     private const int MaxAttempts = 10;
 
@@ -54,20 +53,35 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db, TimeProvider tim
         return await QueryRowsAsync(workspaceId, fromDay, toDay, dimension, cancellationToken);
     }
 
-    /// <summary>Rebuilds a workspace's rows of an older shape from its traces, once (see the class remarks).</summary>
-    private async Task EnsureShapeAsync(string workspaceId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rebuilds a workspace's rows of an older shape from its traces, once (see the class remarks): concurrent reads of
+    /// the workspace on this instance share one rebuild, which no caller's cancellation stops halfway.
+    /// </summary>
+    private Task EnsureShapeAsync(string workspaceId, CancellationToken cancellationToken)
     {
-        if (_currentShape.ContainsKey(workspaceId))
+        if (_currentShape.TryGetValue(workspaceId, out var done) && done.IsCompletedSuccessfully)
         {
-            return;
+            return Task.CompletedTask;
         }
 
+        var rebuild = _currentShape.GetOrAdd(workspaceId, id => RebuildOlderShapeAsync(id));
+        if (rebuild.IsFaulted || rebuild.IsCanceled)
+        {
+            // A failed rebuild is tried again by the next read.
+            _currentShape.TryRemove(new KeyValuePair<string, Task>(workspaceId, rebuild));
+        }
+
+        return rebuild.WaitAsync(cancellationToken);
+    }
+
+    private async Task RebuildOlderShapeAsync(string workspaceId)
+    {
+        var cancellationToken = CancellationToken.None;
         await db.EnsureReadyAsync(cancellationToken);
         using (var marker = await db.Workspaces.ReadItemStreamAsync(ShapeId, new PartitionKey(workspaceId), cancellationToken: cancellationToken))
         {
             if (marker.IsSuccessStatusCode)
             {
-                _currentShape[workspaceId] = true;
                 return;
             }
 
@@ -77,18 +91,22 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db, TimeProvider tim
             }
         }
 
-        var legacy = new QueryDefinition("SELECT VALUE c.day FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.dimension = @dim")
+        var legacy = new QueryDefinition("SELECT c.id, c.day FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.dimension != @cell AND c.dimension != @template")
             .WithParameter("@ws", workspaceId)
             .WithParameter("@type", Type)
-            .WithParameter("@dim", LegacyTotal);
-        var today = BudgetPeriods.At(time.GetUtcNow()).Day;
-        var days = (await CosmosStoreContext.QueryAsync<string>(db.Workspaces, legacy, workspaceId, int.MaxValue, cancellationToken))
-            .Where(day => string.CompareOrdinal(day, today) < 0)
-            .Distinct(StringComparer.Ordinal)
-            .Order(StringComparer.Ordinal);
-        foreach (var day in days)
+            .WithParameter("@cell", RollupDimensions.Cell)
+            .WithParameter("@template", RollupDimensions.Template);
+        var rows = await CosmosStoreContext.QueryAsync<LegacyRow>(db.Workspaces, legacy, workspaceId, int.MaxValue, cancellationToken);
+        // Every day with older rows, today's too: a call still settling may be missed (or a concurrent increment
+        // overwritten) and the daily reconciliation of that day makes it exact a day after it ends.
+        foreach (var day in rows.Select(r => r.Day).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
             await RepairDayAsync(workspaceId, day, await CosmosTraceStore.ListDayAsync(db, workspaceId, day, cancellationToken), cancellationToken);
+        }
+
+        foreach (var row in rows)
+        {
+            using var deleted = await db.Workspaces.DeleteItemStreamAsync(row.Id, new PartitionKey(workspaceId), cancellationToken: cancellationToken);
         }
 
         using var document = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
@@ -99,8 +117,10 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db, TimeProvider tim
             ["shape"] = Shape,
         }));
         await CosmosStoreContext.UpsertAsync(db.Workspaces, document, workspaceId, cancellationToken);
-        _currentShape[workspaceId] = true;
     }
+
+    /// <summary>A rollup row of the older shape: what the rebuild repairs and then deletes.</summary>
+    private sealed record LegacyRow(string Id, string Day);
 
     private async Task<IReadOnlyList<RollupRow>> QueryRowsAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken)
     {

@@ -58,7 +58,7 @@ public static class CloudStorageServiceCollectionExtensions
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosCacheStore>()));
         services.AddSingleton<CosmosBudgetLedger>();
         services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<CosmosBudgetLedger>());
-        services.AddSingleton(sp => new CosmosUsageRollups(sp.GetRequiredService<CosmosStoreContext>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddSingleton<CosmosUsageRollups>();
         services.AddSingleton<IUsageRollups>(sp => sp.GetRequiredService<CosmosUsageRollups>());
         services.AddSingleton<KillToken.Core.Analytics.IDayReconciler, CosmosDayReconciler>();
         services.AddSingleton<IAuditLog, CosmosAuditLog>();

@@ -4,8 +4,8 @@ using Microsoft.Data.Sqlite;
 namespace KillToken.Storage.Sqlite;
 
 /// <summary>
-/// A rollup row's numbers as columns of <c>rollup_totals</c>: counts as integers, money as integers of 10⁻¹⁰ USD (every
-/// cost and saving is rounded to 10 decimals, so sums stay exact), latency as a real, the newest call's time as UTC
+/// A rollup row's numbers as columns of <c>rollup_totals</c>: counts as integers, money as integers of 10⁻¹⁰ USD (a
+/// write rounds its sum to that, the reports' own precision), latency as a real, the newest call's time as UTC
 /// ticks. One upsert adds a delta (the newest time kept); a read builds the delta back without parsing anything.
 /// </summary>
 internal static class RollupColumns

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
@@ -15,11 +16,14 @@ namespace KillToken.Storage.Sqlite;
 /// reached is read again from the traces when the store next opens. Catch-ups run in the background
 /// (<see cref="CatchUpInterval"/>) and before every query, so reports are never behind the traces.
 /// (Cosmos DB uses patch increments per request instead.) Rows are plain columns (<see cref="RollupColumns"/>), so a
-/// year of a workspace's rows reads without parsing.
+/// year of a workspace's rows reads without parsing, and days already read are served from memory
+/// (<see cref="RollupDayCache"/>, invalidated by the catch-ups that write them).
 /// <para>
 /// The rows' shape is versioned (<see cref="Shape"/>): a file whose rows have an older shape (before the per-slice
-/// <see cref="RollupDimensions.Cell"/> rows) has them rebuilt from its traces by the first catch-up after it opens —
-/// every trace already counted, read in one snapshot, summed, and written with the mark in one append.
+/// <see cref="RollupDimensions.Cell"/> rows) has them rebuilt from its traces by the first catch-up after it opens:
+/// every trace the counting mark covers (and those of files older than sequence numbers) is summed again, and the new
+/// rows replace the old table in the append that records the shape. Holding the catch-up gate, nothing else moves the
+/// mark meanwhile, and a trace committed during the read has a sequence number above it, for the next catch-up.
 /// </para>
 /// </summary>
 internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
@@ -36,6 +40,7 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
     private readonly SqliteDatabase _db;
     private readonly SemaphoreSlim _catchUpGate = new(1, 1);
     private readonly Timer _timer;
+    private readonly RollupDayCache _cache = new();
     private bool _shapeChecked;
 
     public SqliteUsageRollups(SqliteDatabase db)
@@ -77,7 +82,58 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
     public async Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default)
     {
         await CatchUpAsync(cancellationToken);
-        return await _db.ReadAsync<IReadOnlyList<RollupRow>>(async connection =>
+        if (!TryDays(fromDay, toDay, out var days))
+        {
+            return await ReadRowsAsync(workspaceId, fromDay, toDay, dimension, cancellationToken);
+        }
+
+        // Days already read come from memory; the rest (usually only today) from one read of the file.
+        var known = new Dictionary<string, RollupRow[]>(StringComparer.Ordinal);
+        foreach (var day in days)
+        {
+            if (_cache.TryGet(workspaceId, day, out var cached))
+            {
+                known[day] = cached;
+            }
+        }
+
+        var missing = days.Where(d => !known.ContainsKey(d)).ToList();
+        if (missing.Count > 0)
+        {
+            var generation = _cache.Generation;
+            var read = (await ReadRowsAsync(workspaceId, missing[0], missing[^1], null, cancellationToken)).ToLookup(r => r.Day, StringComparer.Ordinal);
+            foreach (var day in missing)
+            {
+                known[day] = [.. read[day]];
+                _cache.Put(generation, workspaceId, day, known[day]);
+            }
+        }
+
+        return [.. days.SelectMany(d => known[d]).Where(r => dimension is null || r.Dimension == dimension)];
+    }
+
+    /// <summary>Every UTC day from one to the other, when both are days (<c>yyyy-MM-dd</c>) in order.</summary>
+    private static bool TryDays(string fromDay, string toDay, out List<string> days)
+    {
+        days = [];
+        const string Format = "yyyy-MM-dd";
+        if (!DateOnly.TryParseExact(fromDay, Format, CultureInfo.InvariantCulture, DateTimeStyles.None, out var from)
+            || !DateOnly.TryParseExact(toDay, Format, CultureInfo.InvariantCulture, DateTimeStyles.None, out var to)
+            || to < from || to.DayNumber - from.DayNumber > 3_660)
+        {
+            return false;
+        }
+
+        for (var day = from; day <= to; day = day.AddDays(1))
+        {
+            days.Add(day.ToString(Format, CultureInfo.InvariantCulture));
+        }
+
+        return true;
+    }
+
+    private Task<IReadOnlyList<RollupRow>> ReadRowsAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken) =>
+        _db.ReadAsync<IReadOnlyList<RollupRow>>(async connection =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = $"SELECT day, dim, key, {RollupColumns.Select} FROM rollup_totals WHERE pk = $pk AND day >= $from AND day <= $to"
@@ -99,7 +155,6 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
 
             return rows;
         });
-    }
 
     private async Task CatchUpQuietlyAsync()
     {
@@ -159,6 +214,7 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
             await WriteMarkAsync(connection, MarkName, last, cancellationToken);
             return true;
         }, CancellationToken.None);
+        _cache.Invalidate(sums.Rows.Keys.Select(k => (k.Workspace, k.Day)).Distinct());
         return sums.Count;
     }
 
@@ -217,6 +273,7 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
             await WriteMarkAsync(connection, ShapeMarkName, Shape, cancellationToken);
             return true;
         }, CancellationToken.None);
+        _cache.Clear();
     }
 
     /// <summary>Adds one trace to the rows it counts in.</summary>

@@ -172,6 +172,10 @@ public sealed class CosmosRollupShapeUpgradeTests
 
             OlderShape.AssertCells(OlderShape.Expected(traces),
                 await first.GetRequiredService<IUsageRollups>().QueryAsync(ws, "2025-03-01", "2025-03-31", RollupDimensions.Cell));
+            using (var gone = await context.Workspaces.ReadItemStreamAsync("rollup:2025-03-13:total:all", new PartitionKey(ws)))
+            {
+                Assert.AreEqual(System.Net.HttpStatusCode.NotFound, gone.StatusCode, "the older rows are deleted once their days are rebuilt");
+            }
 
             // Another instance (nothing remembered in memory) reads the marker and rebuilds nothing: a trace written
             // without its rollups now stays out until the daily close repairs its day.

@@ -643,6 +643,23 @@ public abstract class StoreContractTests
     }
 
     [TestMethod]
+    public async Task Rollups_ReadAgain_CountCallsWrittenSinceTheLastRead_OnAnyDay()
+    {
+        var ws = Ids.New("ws");
+        await Traces.AppendAsync(NewTrace(ws, T0.AddDays(-2)));
+        await Traces.AppendAsync(NewTrace(ws, T0));
+        Assert.AreEqual(2, (await Rollups.QueryAsync(ws, "2025-03-10", "2025-03-14", RollupDimensions.Cell)).Sum(r => r.Totals.Requests));
+
+        // A late call of an earlier day, one of a day that had none, and one of the last day: all three count on the next read.
+        await Traces.AppendAsync(NewTrace(ws, T0.AddDays(-2).AddHours(1)));
+        await Traces.AppendAsync(NewTrace(ws, T0.AddDays(-3)));
+        await Traces.AppendAsync(NewTrace(ws, T0.AddHours(1)));
+        var rows = await Rollups.QueryAsync(ws, "2025-03-10", "2025-03-14", RollupDimensions.Cell);
+        CollectionAssert.AreEquivalent(new[] { "2025-03-11:1", "2025-03-12:2", "2025-03-14:2" }, rows.Select(r => r.Day + ":" + r.Totals.Requests).ToArray());
+        Assert.AreEqual(2, (await Rollups.QueryAsync(ws, "2025-03-12", "2025-03-12", RollupDimensions.Cell)).Single().Totals.Requests, "a narrower read agrees");
+    }
+
+    [TestMethod]
     public async Task Traces_FilterByServingProvider_AndByAPartOfTheModelName()
     {
         var ws = Ids.New("ws");
