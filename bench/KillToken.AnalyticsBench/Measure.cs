@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using KillToken.Bench;
 
 namespace KillToken.AnalyticsBench;
 
@@ -136,23 +137,6 @@ internal sealed class CsvCounter
             _lastWasCr = b == (byte)'\r';
         }
     }
-}
-
-/// <summary>Whole-machine CPU counters from the first line of <c>/proc/stat</c>: how busy the box was meanwhile.</summary>
-internal readonly record struct MachineCpu(long Busy, long Total)
-{
-    public static MachineCpu Read()
-    {
-        var first = File.ReadLines("/proc/stat").First();
-        var fields = first.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(8).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
-        // user nice system idle iowait irq softirq steal
-        var idle = fields[3] + fields[4];
-        var total = fields.Sum();
-        return new MachineCpu(total - idle, total);
-    }
-
-    public double BusyPercentSince(MachineCpu before) =>
-        Total == before.Total ? 0 : 100.0 * (Busy - before.Busy) / (Total - before.Total);
 }
 
 /// <summary>Machine CPU busy and this process's CPU over a phase.</summary>

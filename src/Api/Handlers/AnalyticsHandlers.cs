@@ -54,7 +54,7 @@ public sealed class AnalyticsHandlers(
             From = query.Start,
             To = query.End.AddTicks(-1),
         };
-        var rows = Rows(exports.ReadAsync(workspace.Id, traceQuery, context.RequestAborted), t => TraceExports.UsageLogRow(t, workspace.Name, names));
+        var rows = exports.ReadAsync(workspace.Id, traceQuery, context.RequestAborted).Select(t => TraceExports.UsageLogRow(t, workspace.Name, names));
         return new CsvResult($"killtoken-usage-{query.From}-{query.To}.csv", TraceExports.UsageLogColumns, rows, written =>
             exports.AuditAsync(context, workspace.Id, AuditEvents.ActorUser, userId!, "api/analytics/export.csv", written, Filters(query)));
     }
@@ -71,7 +71,7 @@ public sealed class AnalyticsHandlers(
         }
 
         var workspaceId = project!.WorkspaceId;
-        var rows = Rows(exports.ReadAsync(workspaceId, query!, context.RequestAborted), TraceExports.RequestRow);
+        var rows = exports.ReadAsync(workspaceId, query!, context.RequestAborted).Select(TraceExports.RequestRow);
         var filters = new Dictionary<string, string?>
         {
             ["from"] = query!.From?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
@@ -169,12 +169,4 @@ public sealed class AnalyticsHandlers(
         ["model"] = query.Model,
         ["feature"] = query.Feature,
     };
-
-    private static async IAsyncEnumerable<string?[]> Rows(IAsyncEnumerable<RequestTrace> traces, Func<RequestTrace, string?[]> row)
-    {
-        await foreach (var trace in traces)
-        {
-            yield return row(trace);
-        }
-    }
 }

@@ -136,27 +136,8 @@ public sealed class AnalyticsService(IUsageRollups rollups, IProjectStore projec
     }
 
     /// <summary>The day's cells of the range that match the filters: the one read every report is made from.</summary>
-    private async Task<List<CellRow>> CellsAsync(string workspaceId, AnalyticsQuery query, CancellationToken cancellationToken)
-    {
-        var rows = await rollups.QueryAsync(workspaceId, query.From, query.To, RollupDimensions.Cell, cancellationToken);
-        var cells = new List<CellRow>(rows.Count);
-        // A range holds the same few cells day after day: each key is parsed once.
-        var parsed = new Dictionary<string, RollupCell>(StringComparer.Ordinal);
-        foreach (var row in rows)
-        {
-            if (!parsed.TryGetValue(row.Key, out var cell))
-            {
-                parsed[row.Key] = cell = RollupCell.Parse(row.Key);
-            }
-
-            if (query.Matches(cell))
-            {
-                cells.Add(new CellRow(row.Day, cell, row.Totals));
-            }
-        }
-
-        return cells;
-    }
+    private async Task<List<CellRow>> CellsAsync(string workspaceId, AnalyticsQuery query, CancellationToken cancellationToken) =>
+        [.. (await rollups.QueryCellsAsync(workspaceId, query.From, query.To, cancellationToken)).Where(c => query.Matches(c.Cell))];
 
     private static RangeTotals Totals(IEnumerable<CellRow> cells)
     {

@@ -26,11 +26,11 @@ public sealed class MonthlyDigestBuilder(IUsageRollups rollups, IProjectStore pr
         var monthStart = periods.MonthResetsAt.AddMonths(-1);
         var (from, to) = (BudgetPeriods.At(monthStart).Day, BudgetPeriods.At(periods.MonthResetsAt.AddDays(-1)).Day);
 
-        var cellRows = rollups.QueryAsync(workspace.Id, from, to, RollupDimensions.Cell, cancellationToken);
+        var cellRows = rollups.QueryCellsAsync(workspace.Id, from, to, cancellationToken);
         var projectList = projects.ListAsync(workspace.Id, cancellationToken);
         await Task.WhenAll(cellRows, projectList);
 
-        var cells = (await cellRows).Select(r => (r.Day, Cell: RollupCell.Parse(r.Key), r.Totals)).ToList();
+        var cells = await cellRows;
         var total = UsageDeltaMath.Sum(cells.Select(c => c.Totals));
         var byId = (await projectList).ToDictionary(p => p.Id, StringComparer.Ordinal);
         // One row per key and day, as the leaders and the days-at-limit count read them.

@@ -33,7 +33,7 @@ public sealed class ReportService(IUsageRollups rollups, TimeProvider time)
     public async Task<SummaryReport> SummaryAsync(string workspaceId, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default)
     {
         var (start, end) = Range(from, to);
-        var cellRows = rollups.QueryAsync(workspaceId, start, end, RollupDimensions.Cell, cancellationToken);
+        var cellRows = rollups.QueryCellsAsync(workspaceId, start, end, cancellationToken);
         var templateRows = rollups.QueryAsync(workspaceId, start, end, RollupDimensions.Template, cancellationToken);
         var cells = await cellRows;
         var total = UsageDeltaMath.Sum(cells.Select(r => r.Totals));
@@ -47,7 +47,7 @@ public sealed class ReportService(IUsageRollups rollups, TimeProvider time)
             .ToList();
 
         var features = cells
-            .GroupBy(r => RollupCell.Parse(r.Key).Feature, StringComparer.Ordinal)
+            .GroupBy(r => r.Cell.Feature, StringComparer.Ordinal)
             .Select(g => (Key: g.Key, Sum: UsageDeltaMath.Sum(g.Select(r => r.Totals))))
             .OrderByDescending(f => f.Sum.CostUsd).ThenBy(f => f.Key, StringComparer.Ordinal)
             .Select(f => new FeatureSummary(f.Key, f.Sum.Requests, Round(f.Sum.CostUsd), Round(Realized(f.Sum)), f.Sum.CacheHits,

@@ -119,6 +119,30 @@ public static class RollupDimensions
 /// <summary>A cell's totals for one day.</summary>
 public sealed record CellRow(string Day, RollupCell Cell, UsageDelta Totals);
 
+public static class UsageRollupsExtensions
+{
+    /// <summary>The cell rows of a workspace's days, each key parsed once (a range holds the same few cells day after day).</summary>
+    public static async Task<List<CellRow>> QueryCellsAsync(this IUsageRollups rollups, string workspaceId, string fromDay, string toDay,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rollups);
+        var rows = await rollups.QueryAsync(workspaceId, fromDay, toDay, RollupDimensions.Cell, cancellationToken);
+        var parsed = new Dictionary<string, RollupCell>(StringComparer.Ordinal);
+        var cells = new List<CellRow>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (!parsed.TryGetValue(row.Key, out var cell))
+            {
+                parsed[row.Key] = cell = RollupCell.Parse(row.Key);
+            }
+
+            cells.Add(new CellRow(row.Day, cell, row.Totals));
+        }
+
+        return cells;
+    }
+}
+
 /// <summary>
 /// Pre-aggregated usage per workspace, UTC day and dimension. Reports read these, never traces. They are kept by the
 /// trace store (<see cref="Ports.ITraceStore.AppendAsync"/>): every trace counts once, in the UTC day it was written.

@@ -159,6 +159,21 @@ internal static class AnalyticsExpectations
         Assert.IsTrue(string.Equals(given, echoed.GetValue<string>(), ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal), $"{what}: {echoed}");
     }
 
+    /// <summary>A range's totals object (overview's <c>range</c>, analytics.json's <c>totals</c>): every count and sum.</summary>
+    public static void RangeTotals(Totals expected, JsonNode? actual, string what)
+    {
+        Assert.IsNotNull(actual, what + " is missing");
+        Count(expected.Requests, actual["requests"], what + ".requests");
+        Money(expected.Spend, actual["spendUsd"], what + ".spendUsd");
+        Count(expected.InputTokens, actual["inputTokens"], what + ".inputTokens");
+        Count(expected.OutputTokens, actual["outputTokens"], what + ".outputTokens");
+        Count(expected.TotalTokens, actual["totalTokens"], what + ".totalTokens");
+        Count(expected.Errors, actual["errors"], what + ".errors");
+        Count(expected.Blocked, actual["blockedRequests"], what + ".blockedRequests");
+        Money(expected.SavedUsd, actual["savedUsd"], what + ".savedUsd");
+        Count(expected.CacheHits, actual["cacheHits"], what + ".cacheHits");
+    }
+
     public static void CheckOverview(JsonObject body, SeededWorkspace ws, AnalyticsFilter filter)
     {
         Envelope(body, ws, filter);
@@ -176,15 +191,7 @@ internal static class AnalyticsExpectations
         Money(month.Spend, body["month"]!["spendUsd"], "month.spendUsd");
 
         var range = Totals.Of(inRange);
-        var r = body["range"];
-        Assert.IsNotNull(r, "range is missing");
-        Count(range.Requests, r["requests"], "range.requests");
-        Money(range.Spend, r["spendUsd"], "range.spendUsd");
-        Count(range.InputTokens, r["inputTokens"], "range.inputTokens");
-        Count(range.OutputTokens, r["outputTokens"], "range.outputTokens");
-        Count(range.TotalTokens, r["totalTokens"], "range.totalTokens");
-        Count(range.Errors, r["errors"], "range.errors");
-        Count(range.Blocked, r["blockedRequests"], "range.blockedRequests");
+        RangeTotals(range, body["range"], "range");
         Count(range.Blocked, body["blockedRequests"], "blockedRequests");
 
         var providers = inRange.GroupBy(c => c.Provider).Select(g => (Key: g.Key, Model: (string?)null, Totals: Totals.Of(g))).ToList();
