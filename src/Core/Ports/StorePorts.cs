@@ -103,10 +103,12 @@ public interface ITraceStore
 
 /// <summary>
 /// One entry of a workspace's audit log: who did what to which target, when and from where, with a small set of
-/// non-secret details. Never a key, a secret or prompt text.
+/// non-secret details and, for a change, the fields' values before and after. Never a key, a secret or prompt text.
 /// </summary>
-/// <param name="ActorType"><c>user</c> (a dashboard session) or <c>api_key</c> (a project key).</param>
-/// <param name="ActorId">The user's id, or the project's id for a project key.</param>
+/// <param name="ActorType"><c>user</c> (a dashboard session), <c>api_key</c> (a project key) or <c>system</c> (scheduled work).</param>
+/// <param name="ActorId">The user's id, the project's id for a project key, or the job's name.</param>
+/// <param name="Target">The id of what was acted on: a workspace, project, credential, invite or user id, or an export's route.</param>
+/// <param name="Changes">For an update: each changed field's value before and after (non-secret fields only).</param>
 public sealed record AuditEvent(
     string Id,
     string WorkspaceId,
@@ -116,26 +118,68 @@ public sealed record AuditEvent(
     string? Target,
     DateTimeOffset At,
     string? ClientAddress,
-    IReadOnlyDictionary<string, string?> Details);
+    IReadOnlyDictionary<string, string?> Details,
+    IReadOnlyDictionary<string, AuditChange>? Changes = null);
 
+/// <summary>A field's value before and after a change, as text (null = not set).</summary>
+public sealed record AuditChange(string? Before, string? After);
+
+/// <summary>The audit log's event names and actor types (seed 002's events plus KillToken's own).</summary>
 public static class AuditEvents
 {
+    public const string WorkspaceCreated = "workspace_created";
+    public const string WorkspaceUpdated = "workspace_updated";
+    public const string WorkspaceDeleted = "workspace_deleted";
+    public const string MemberInvited = "member_invited";
+    public const string InviteResent = "invite_resent";
+    public const string InviteAccepted = "invite_accepted";
+    public const string InviteCancelled = "invite_cancelled";
+    public const string MemberRoleChanged = "member_role_changed";
+    public const string MemberRemoved = "member_removed";
+    public const string ProjectCreated = "project_created";
+    public const string ProjectUpdated = "project_updated";
+    public const string BudgetChanged = "budget_changed";
+    public const string KeyRegenerated = "key_regenerated";
+    public const string ProjectDeactivated = "project_deactivated";
+    public const string ProjectActivated = "project_activated";
+    public const string PricingChanged = "pricing_changed";
+    public const string CredentialCreated = "credential_created";
+    public const string CredentialUpdated = "credential_updated";
+    public const string CredentialRotated = "credential_rotated";
+    public const string CredentialDisabled = "credential_disabled";
+    public const string CredentialEnabled = "credential_enabled";
+    public const string CredentialDeleted = "credential_deleted";
+    public const string CredentialTested = "credential_tested";
     public const string ExportDownloaded = "export_downloaded";
+    public const string DigestSent = "digest_sent";
 
     public const string ActorUser = "user";
     public const string ActorApiKey = "api_key";
+    public const string ActorSystem = "system";
 }
 
+/// <summary>A page of the audit log: optional filters by event name and actor id, newest first.</summary>
+public sealed record AuditQuery
+{
+    public string? Event { get; init; }
+    public string? ActorId { get; init; }
+    /// <summary>Opaque cursor returned by the previous page.</summary>
+    public string? Cursor { get; init; }
+    public int Limit { get; init; } = 50;
+}
+
+public sealed record AuditPage(IReadOnlyList<AuditEvent> Items, string? NextCursor);
+
 /// <summary>
-/// The append-only audit log, one per workspace, read newest first. Appending never fails a user's request that has
-/// already done its work: callers log and go on.
+/// The append-only audit log, one per workspace, read newest first (events of the same instant by id). There is no
+/// update and no delete. A cursor the store did not issue is an <see cref="InvalidCursorException"/>.
 /// </summary>
 public interface IAuditLog
 {
     Task AppendAsync(AuditEvent auditEvent, CancellationToken cancellationToken = default);
 
-    /// <summary>The newest <paramref name="limit"/> events of the workspace, newest first.</summary>
-    Task<IReadOnlyList<AuditEvent>> ListAsync(string workspaceId, int limit, CancellationToken cancellationToken = default);
+    /// <summary>One page of the workspace's events matching <paramref name="query"/>, newest first (at most 1,000).</summary>
+    Task<AuditPage> ListAsync(string workspaceId, AuditQuery query, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Readiness of one dependency, without secrets.</summary>

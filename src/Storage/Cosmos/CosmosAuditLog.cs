@@ -21,13 +21,15 @@ internal sealed class CosmosAuditLog(CosmosStoreContext db) : IAuditLog
         await CosmosStoreContext.UpsertAsync(db.Workspaces, document, auditEvent.WorkspaceId, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<AuditEvent>> ListAsync(string workspaceId, int limit, CancellationToken cancellationToken = default)
+    // Replaced by the Table Storage audit log (issue 15); kept compiling until then.
+    public async Task<AuditPage> ListAsync(string workspaceId, AuditQuery query, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(query);
         await db.EnsureReadyAsync(cancellationToken);
-        var take = Math.Clamp(limit, 1, 1000);
-        var query = new QueryDefinition($"SELECT TOP {take} * FROM c WHERE c.workspaceId = @ws AND c.type = @type ORDER BY c.sortKey")
+        var take = AuditOrder.Take(query);
+        var q = new QueryDefinition($"SELECT TOP {take} * FROM c WHERE c.workspaceId = @ws AND c.type = @type ORDER BY c.sortKey")
             .WithParameter("@ws", workspaceId)
             .WithParameter("@type", Type);
-        return await CosmosStoreContext.QueryAsync<AuditEvent>(db.Workspaces, query, workspaceId, take, cancellationToken);
+        return new AuditPage(await CosmosStoreContext.QueryAsync<AuditEvent>(db.Workspaces, q, workspaceId, take, cancellationToken), null);
     }
 }

@@ -7,7 +7,7 @@ namespace KillToken.Storage.Sqlite;
 
 /// <summary>
 /// The audit log in the embedded store: its own append-only table, keyed by workspace and a key that sorts newest
-/// first (inverted ticks, then the event id), so a page is one ordered range read.
+/// first (inverted ticks, then the event id), so a page is one ordered range read from the cursor's key.
 /// </summary>
 internal sealed class SqliteAuditLog(SqliteDatabase db) : IAuditLog
 {
@@ -26,20 +26,41 @@ internal sealed class SqliteAuditLog(SqliteDatabase db) : IAuditLog
         }, cancellationToken);
     }
 
-    public Task<IReadOnlyList<AuditEvent>> ListAsync(string workspaceId, int limit, CancellationToken cancellationToken = default) =>
-        db.ReadAsync<IReadOnlyList<AuditEvent>>(async connection =>
+    public Task<AuditPage> ListAsync(string workspaceId, AuditQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var after = AuditOrder.After(query.Cursor);
+        var take = AuditOrder.Take(query);
+        return db.ReadAsync(async connection =>
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT body FROM audit_events WHERE pk = $pk ORDER BY sort_key LIMIT $limit";
+            command.CommandText = """
+                SELECT sort_key, body FROM audit_events
+                WHERE pk = $pk AND sort_key > $after
+                  AND ($event IS NULL OR json_extract(body, '$.event') = $event)
+                  AND ($actor IS NULL OR json_extract(body, '$.actorId') = $actor)
+                ORDER BY sort_key LIMIT $take
+                """;
             command.Parameters.AddWithValue("$pk", workspaceId);
-            command.Parameters.AddWithValue("$limit", Math.Clamp(limit, 1, 1000));
+            command.Parameters.AddWithValue("$after", after ?? string.Empty);
+            command.Parameters.AddWithValue("$event", (object?)query.Event ?? DBNull.Value);
+            command.Parameters.AddWithValue("$actor", (object?)query.ActorId ?? DBNull.Value);
+            command.Parameters.AddWithValue("$take", take + 1);
             var events = new List<AuditEvent>();
+            string? lastKey = null;
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                events.Add(JsonSerializer.Deserialize<AuditEvent>(reader.GetString(0), Json)!);
+                if (events.Count == take)
+                {
+                    return new AuditPage(events, AuditOrder.Cursor(lastKey!));
+                }
+
+                lastKey = reader.GetString(0);
+                events.Add(JsonSerializer.Deserialize<AuditEvent>(reader.GetString(1), Json)!);
             }
 
-            return events;
+            return new AuditPage(events, null);
         });
+    }
 }

@@ -693,11 +693,11 @@ public abstract class StoreContractTests
             await Audit.AppendAsync(e);
         }
 
-        var listed = await Audit.ListAsync(ws, 10);
+        var listed = (await Audit.ListAsync(ws, new AuditQuery { Limit = 10 })).Items;
         CollectionAssert.AreEqual(new[] { second.Id, third.Id, first.Id }, listed.Select(e => e.Id).ToArray());
         AssertSameJson(second, listed[0]);
-        CollectionAssert.AreEqual(new[] { second.Id, third.Id }, (await Audit.ListAsync(ws, 2)).Select(e => e.Id).ToArray());
-        Assert.AreEqual(0, (await Audit.ListAsync(Ids.New("ws"), 10)).Count);
+        CollectionAssert.AreEqual(new[] { second.Id, third.Id }, (await Audit.ListAsync(ws, new AuditQuery { Limit = 2 })).Items.Select(e => e.Id).ToArray());
+        Assert.AreEqual(0, (await Audit.ListAsync(Ids.New("ws"), new AuditQuery { Limit = 10 })).Items.Count);
     }
 
     [TestMethod]
