@@ -56,7 +56,7 @@ public sealed class AnalyticsHandlers(
         };
         var rows = exports.ReadAsync(workspace.Id, traceQuery, context.RequestAborted).Select(t => TraceExports.UsageLogRow(t, workspace.Name, names));
         return new CsvResult($"killtoken-usage-{query.From}-{query.To}.csv", TraceExports.UsageLogColumns, rows, written =>
-            exports.AuditAsync(context, workspace.Id, AuditEvents.ActorUser, userId!, "api/analytics/export.csv", written, Filters(query)));
+            exports.AuditAsync(HandlerSupport.UserActor(context, userId!), workspace.Id, "api/analytics/export.csv", written, Filters(query)));
     }
 
     /// <summary>Seed 000's <c>/v1/exports/requests.csv</c> (project key): the trace list's filters, fixed privacy-safe columns.</summary>
@@ -84,7 +84,7 @@ public sealed class AnalyticsHandlers(
             ["projectId"] = query.ProjectId,
         };
         return new CsvResult("killtoken-requests.csv", TraceExports.RequestColumns, rows, written =>
-            exports.AuditAsync(context, workspaceId, AuditEvents.ActorApiKey, project.Id, "v1/exports/requests.csv", written, filters));
+            exports.AuditAsync(HandlerSupport.KeyActor(context, project.Id), workspaceId, "v1/exports/requests.csv", written, filters));
     }
 
     /// <summary>Seed 000's <c>/v1/exports/analytics.json</c> (project key): every report of the range, stamped.</summary>
@@ -112,7 +112,7 @@ public sealed class AnalyticsHandlers(
         }
 
         var report = await analytics.ExportAsync(project!.WorkspaceId, query!, context.RequestAborted);
-        await exports.AuditAsync(context, project.WorkspaceId, AuditEvents.ActorApiKey, project.Id, "v1/exports/analytics.json", rows: null, Filters(query!));
+        await exports.AuditAsync(HandlerSupport.KeyActor(context, project.Id), project.WorkspaceId, "v1/exports/analytics.json", rows: null, Filters(query!));
         return GatewayJson.Ok(report);
     }
 

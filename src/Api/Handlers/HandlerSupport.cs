@@ -101,6 +101,14 @@ internal static class HandlerSupport
         return AnalyticsQuery.Create(from, to, now, Text(q["provider"]), Text(q["projectId"]) ?? Text(q["project"]), Text(q["model"]), Text(q["feature"]));
     }
 
+    /// <summary>A signed-in user as an audit actor, with the address the request came from.</summary>
+    public static Core.Management.AuditActor UserActor(HttpContext context, string userId) =>
+        Core.Management.AuditActor.User(userId, context.Connection.RemoteIpAddress?.ToString());
+
+    /// <summary>A project key as an audit actor (its project's id), with the address the request came from.</summary>
+    public static Core.Management.AuditActor KeyActor(HttpContext context, string projectId) =>
+        Core.Management.AuditActor.ApiKey(projectId, context.Connection.RemoteIpAddress?.ToString());
+
     /// <summary>The range a date filter may take.</summary>
     public static readonly DateTimeOffset EarliestDate = new(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
 

@@ -2,10 +2,8 @@ using System.Runtime.CompilerServices;
 using KillToken.Core.Domain;
 using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
-using KillToken.Core.Security;
+using KillToken.Core.Management;
 using KillToken.Api.Http;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
 namespace KillToken.Api.Handlers;
 
@@ -13,7 +11,7 @@ namespace KillToken.Api.Handlers;
 /// What both kinds of export share: the traces read page by page (newest first, one single-partition keyset query per
 /// page, at most <see cref="MaxRows"/>), the CSV columns of each export, and the audit event every export leaves.
 /// </summary>
-public sealed partial class TraceExports(ITraceStore traces, IAuditLog audit, TimeProvider time, ILogger<TraceExports> logger)
+public sealed class TraceExports(ITraceStore traces, AuditRecorder audit)
 {
     /// <summary>Seed 002's cap on an export's rows.</summary>
     public const int MaxRows = 10_000;
@@ -108,29 +106,13 @@ public sealed partial class TraceExports(ITraceStore traces, IAuditLog audit, Ti
         CsvCell.Number(t.OverheadMs),
     ];
 
-    /// <summary>
-    /// Records <c>export_downloaded</c> with what was exported (route, filters, rows). An export the client already has
-    /// is not undone when the log cannot be written: the failure is logged instead.
-    /// </summary>
-    internal async Task AuditAsync(HttpContext context, string workspaceId, string actorType, string actorId, string route, int? rows,
-        IReadOnlyDictionary<string, string?> filters)
+    /// <summary>Records <c>export_downloaded</c> with what was exported (route, filters, rows).</summary>
+    internal Task AuditAsync(AuditActor actor, string workspaceId, string route, int? rows, IReadOnlyDictionary<string, string?> filters)
     {
         var details = new Dictionary<string, string?>(filters, StringComparer.Ordinal)
         {
             ["rows"] = rows?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        var entry = new AuditEvent(Ids.New("aud"), workspaceId, AuditEvents.ExportDownloaded, actorType, actorId, route, time.GetUtcNow(),
-            context.Connection.RemoteIpAddress?.ToString(), details);
-        try
-        {
-            await audit.AppendAsync(entry, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            LogAuditFailed(logger, route, ex.GetType().Name);
-        }
+        return audit.RecordAsync(actor, workspaceId, AuditEvents.ExportDownloaded, route, details);
     }
-
-    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "The export of {Route} was served but its audit event was not written ({ErrorType})")]
-    private static partial void LogAuditFailed(ILogger logger, string route, string errorType);
 }

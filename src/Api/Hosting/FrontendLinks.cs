@@ -3,8 +3,8 @@ namespace KillToken.Api.Hosting;
 /// <summary>
 /// Links into the web frontend, built from FRONTEND_URL: <c>{FRONTEND_URL}/{path}</c> with exactly one slash between
 /// them, whatever slashes either side has. When FRONTEND_URL is not set every link is null, so a mail or answer leaves
-/// the link out instead of showing a broken one. Budget alerts and monthly digests use it today; invite links
-/// (<c>{FRONTEND_URL}/invites/{token}</c>) are meant to use it too.
+/// the link out instead of showing a broken one — except the invite link, which then points at the gateway itself (the
+/// dashboard is served by the same app).
 /// </summary>
 public sealed class FrontendLinks
 {
@@ -71,6 +71,18 @@ public sealed class FrontendLinks
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(projectId);
         return To("projects/" + Uri.EscapeDataString(projectId));
+    }
+
+    /// <summary>
+    /// The invite link, <c>{FRONTEND_URL}/invites/{token}</c>; without FRONTEND_URL, <c>{ownOrigin}/invites/{token}</c>
+    /// (the request's own scheme and host), since an invite without a link cannot be accepted.
+    /// </summary>
+    public string Invite(string token, string ownOrigin)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(token);
+        ArgumentNullException.ThrowIfNull(ownOrigin);
+        var path = "invites/" + Uri.EscapeDataString(token);
+        return To(path) ?? ownOrigin.TrimEnd('/') + "/" + path;
     }
 
     public override string ToString() => _base ?? "(no FRONTEND_URL)";

@@ -17,6 +17,7 @@ public static class KillTokenEndpointRouteBuilderExtensions
         var accounts = sp.GetRequiredService<AccountHandlers>();
         var health = sp.GetRequiredService<HealthHandlers>();
         var analytics = sp.GetRequiredService<AnalyticsHandlers>();
+        var team = sp.GetRequiredService<TeamHandlers>();
 
         app.MapGet(Routes.Health, health.Health);
         app.MapGet(Routes.Ready, Handle(health.ReadyAsync));
@@ -81,6 +82,17 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapPatch(Routes.WorkspaceCredentialById, (HttpContext c, string workspaceId, string credentialId) => credentials.UpdateBySessionAsync(c, workspaceId, credentialId));
         app.MapDelete(Routes.WorkspaceCredentialById, (HttpContext c, string workspaceId, string credentialId) => credentials.DeleteBySessionAsync(c, workspaceId, credentialId));
         app.MapPost(Routes.WorkspaceCredentialTest, (HttpContext c, string workspaceId, string credentialId) => credentials.TestBySessionAsync(c, workspaceId, credentialId));
+
+        app.MapGet(Routes.WorkspaceMembers, (HttpContext c, string workspaceId) => team.ListMembersAsync(c, workspaceId));
+        app.MapPatch(Routes.WorkspaceMemberById, (HttpContext c, string workspaceId, string userId) => team.ChangeRoleAsync(c, workspaceId, userId));
+        app.MapDelete(Routes.WorkspaceMemberById, (HttpContext c, string workspaceId, string userId) => team.RemoveMemberAsync(c, workspaceId, userId));
+        app.MapGet(Routes.WorkspaceInvites, (HttpContext c, string workspaceId) => team.ListInvitesAsync(c, workspaceId));
+        app.MapPost(Routes.WorkspaceInvites, (HttpContext c, string workspaceId) => team.CreateInviteAsync(c, workspaceId));
+        app.MapPost(Routes.WorkspaceInviteResend, (HttpContext c, string workspaceId, string inviteId) => team.ResendInviteAsync(c, workspaceId, inviteId));
+        app.MapDelete(Routes.WorkspaceInviteById, (HttpContext c, string workspaceId, string inviteId) => team.CancelInviteAsync(c, workspaceId, inviteId));
+        app.MapGet(Routes.InviteByToken, (HttpContext c, string token) => team.PreviewInviteAsync(c, token));
+        app.MapPost(Routes.InviteAccept, (HttpContext c, string token) => team.AcceptInviteAsync(c, token));
+        app.MapGet(Routes.WorkspaceAudit, (HttpContext c, string workspaceId) => team.ListAuditAsync(c, workspaceId));
         return app;
     }
 

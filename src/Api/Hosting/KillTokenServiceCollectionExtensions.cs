@@ -118,6 +118,9 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<SignInThrottle>();
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<AccountService>();
+        services.AddSingleton<TeamService>();
+        services.AddSingleton<AuditRecorder>();
+        services.AddSingleton<KillToken.Api.Notifications.SmtpInviteSender>();
         services.AddSingleton<ProjectService>();
         services.AddSingleton<CredentialService>();
 
@@ -125,6 +128,7 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<GatewayHandlers>();
         services.AddSingleton<CredentialHandlers>();
         services.AddSingleton<AccountHandlers>();
+        services.AddSingleton<TeamHandlers>();
         services.AddSingleton<HealthHandlers>();
         services.AddSingleton<TraceExports>();
         services.AddSingleton<AnalyticsHandlers>();

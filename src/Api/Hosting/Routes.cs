@@ -55,6 +55,16 @@ public static class Routes
     public const string WorkspaceCredentialTest = "api/workspaces/{workspaceId}/provider-credentials/{credentialId}/test";
     public const string WorkspaceRequests = "api/workspaces/{workspaceId}/requests";
     public const string WorkspacePricing = "api/workspaces/{workspaceId}/pricing";
+    // Seed 002's team (session).
+    public const string WorkspaceMembers = "api/workspaces/{workspaceId}/members";
+    public const string WorkspaceMemberById = "api/workspaces/{workspaceId}/members/{userId}";
+    public const string WorkspaceInvites = "api/workspaces/{workspaceId}/invites";
+    public const string WorkspaceInviteById = "api/workspaces/{workspaceId}/invites/{inviteId}";
+    public const string WorkspaceInviteResend = "api/workspaces/{workspaceId}/invites/{inviteId}/resend";
+    /// <summary>The invite link's API: shown without a session, accepted with one.</summary>
+    public const string InviteByToken = "api/invites/{token}";
+    public const string InviteAccept = "api/invites/{token}/accept";
+    public const string WorkspaceAudit = "api/workspaces/{workspaceId}/audit";
     // Seed 002's analytics (session, workspace chosen by ?workspaceId=).
     public const string AnalyticsOverview = "api/analytics/overview";
     public const string AnalyticsTrends = "api/analytics/trends";

@@ -46,6 +46,42 @@ public sealed record MembershipRecord
     public required DateTimeOffset JoinedAt { get; init; }
 }
 
+/// <summary>
+/// An emailed invitation to a workspace (seed 002). The token itself is never stored: only its hash, which a point read
+/// resolves. <see cref="Revision"/> guards its changes (accept, resend, cancel) against a concurrent one.
+/// </summary>
+public sealed record InviteRecord
+{
+    public required string Id { get; init; }
+    public required string WorkspaceId { get; init; }
+    /// <summary>Lower case.</summary>
+    public required string Email { get; init; }
+    public required string Role { get; init; }
+    /// <summary>SHA-256 of the current token, hex; a resend replaces it and the old link stops working.</summary>
+    public required string TokenHash { get; init; }
+    /// <summary><see cref="InviteStatus.Pending"/>, <see cref="InviteStatus.Accepted"/> or <see cref="InviteStatus.Cancelled"/>; expiry is read from <see cref="ExpiresAt"/>.</summary>
+    public required string Status { get; init; }
+    public required DateTimeOffset ExpiresAt { get; init; }
+    public required string InvitedByUserId { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset? AcceptedAt { get; init; }
+    public string? AcceptedByUserId { get; init; }
+    public int Revision { get; init; }
+
+    /// <summary>The status a person sees: a pending invite past its expiry is <c>expired</c>.</summary>
+    public string StatusAt(DateTimeOffset now) => Status == InviteStatus.Pending && now >= ExpiresAt ? InviteStatus.Expired : Status;
+}
+
+public static class InviteStatus
+{
+    public const string Pending = "pending";
+    public const string Accepted = "accepted";
+    public const string Cancelled = "cancelled";
+    /// <summary>Never stored: a pending invite past its expiry.</summary>
+    public const string Expired = "expired";
+}
+
 public sealed record ProjectRecord
 {
     public required string Id { get; init; }

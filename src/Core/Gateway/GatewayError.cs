@@ -52,6 +52,9 @@ public static class ErrorCodes
     public const string MethodNotAllowed = "method_not_allowed";
     public const string InternalError = "internal_error";
     public const string Conflict = "conflict";
+    public const string InviteExpired = "invite_expired";
+    public const string InviteEmailMismatch = "invite_email_mismatch";
+    public const string LastOwner = "last_owner";
     public const string ValidationFailed = "validation_failed";
     public const string InvalidCredentials = "invalid_credentials";
     public const string TooManyAttempts = "too_many_attempts";

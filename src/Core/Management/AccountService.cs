@@ -246,7 +246,7 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
         return null;
     }
 
-    private static bool IsEmail(string email)
+    internal static bool IsEmail(string email)
     {
         var at = email.IndexOf('@', StringComparison.Ordinal);
         return at > 0 && at < email.Length - 3 && email.IndexOf('.', at) > at + 1 && !email.Any(char.IsWhiteSpace) && email.Count(c => c == '@') == 1;

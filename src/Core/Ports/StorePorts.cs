@@ -24,6 +24,15 @@ public interface IWorkspaceStore
     Task<MembershipRecord?> GetMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default);
     Task<IReadOnlyList<MembershipRecord>> ListMembershipsOfUserAsync(string userId, CancellationToken cancellationToken = default);
 
+    /// <summary>Adds the member or changes its role: the member document and the user's own list of workspaces.</summary>
+    Task SaveMembershipAsync(MembershipRecord membership, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes the member; false when the user was not one. The member document goes first: every role check reads it,
+    /// so access ends with that write, before the user's list of workspaces is updated.
+    /// </summary>
+    Task<bool> RemoveMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default);
+
     /// <summary>The members of one workspace, every role (one partition).</summary>
     Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default);
 
@@ -32,6 +41,28 @@ public interface IWorkspaceStore
     /// scan, acceptable only for scheduled work such as the monthly digest — never on a request path.
     /// </summary>
     IAsyncEnumerable<WorkspaceRecord> ListAllAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Invites of a workspace (its partition), and a global pointer from a token's hash to its invite.</summary>
+public interface IInviteStore
+{
+    /// <summary>Creates the invite and its token pointer; false when the workspace has a pending invite for the same email.</summary>
+    Task<bool> TryCreateAsync(InviteRecord invite, CancellationToken cancellationToken = default);
+
+    Task<InviteRecord?> GetAsync(string workspaceId, string inviteId, CancellationToken cancellationToken = default);
+
+    /// <summary>Every invite of the workspace, any status (one partition).</summary>
+    Task<IReadOnlyList<InviteRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default);
+
+    /// <summary>The invite whose current token has this hash; null for an unknown or replaced token.</summary>
+    Task<InviteRecord?> FindByTokenHashAsync(string tokenHash, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Saves <paramref name="invite"/> when the stored one is still at revision <c>invite.Revision - 1</c>; false when it
+    /// changed since it was read (an accept, resend or cancel won). A new token hash resolves at once and
+    /// <paramref name="previousTokenHash"/>, when given, stops resolving.
+    /// </summary>
+    Task<bool> TryUpdateAsync(InviteRecord invite, string? previousTokenHash = null, CancellationToken cancellationToken = default);
 }
 
 public interface IProjectStore

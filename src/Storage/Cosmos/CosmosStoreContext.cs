@@ -176,6 +176,17 @@ internal sealed partial class CosmosStoreContext : IDisposable
         }
     }
 
+    /// <summary>Point read of a typed document with its etag for a conditional replace; nulls when missing or of another type.</summary>
+    public async Task<(T? Value, string? ETag)> ReadWithETagAsync<T>(Container container, string id, string partitionKey, string type, CancellationToken cancellationToken)
+        where T : class
+    {
+        var (document, etag) = await ReadDocumentAsync(container, id, partitionKey, cancellationToken);
+        using (document)
+        {
+            return document is not null && IsType(document.RootElement, type) ? (document.RootElement.Deserialize<T>(Json), etag) : (null, null);
+        }
+    }
+
     /// <summary>Point read of a lookup's value, with the document's etag for a conditional replace.</summary>
     public async Task<(T? Value, string? ETag)> ReadLookupAsync<T>(string id, string type, CancellationToken cancellationToken)
     {

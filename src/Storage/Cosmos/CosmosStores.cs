@@ -26,6 +26,9 @@ internal static class CosmosKeys
     public static string Project(string projectId) => CosmosIds.Key("project", projectId);
     public static string KeyHash(string hash) => CosmosIds.Key("key", hash);
     public static string Member(string userId) => CosmosIds.Key("member", userId);
+    public static string InviteToken(string tokenHash) => CosmosIds.Key("invite-token", tokenHash);
+    /// <summary>The slot a workspace's pending invite for one email holds (hashed: an email is personal data).</summary>
+    public static string InviteEmail(string workspaceId, string email) => CosmosIds.HashedKey("invite-email", workspaceId + "\n" + email);
 }
 
 /// <summary>Document and lookup <c>type</c> values.</summary>
@@ -41,6 +44,9 @@ internal static class CosmosTypes
     public const string Memberships = "memberships";
     public const string ProjectPointer = "project";
     public const string KeyPointer = "key";
+    public const string Invite = "invite";
+    public const string InviteToken = "invite-token";
+    public const string InviteEmail = "invite-email";
 }
 
 internal sealed class CosmosUserStore(CosmosStoreContext db) : IUserStore
@@ -167,6 +173,34 @@ internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogge
             : [.. list.Items.Select(i => new MembershipRecord { WorkspaceId = i.WorkspaceId, UserId = userId, Role = i.Role, JoinedAt = i.JoinedAt })];
     }
 
+    public async Task SaveMembershipAsync(MembershipRecord membership, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(membership);
+        RequirePlain(membership.WorkspaceId);
+        await db.EnsureReadyAsync(cancellationToken);
+        await UpsertMemberAsync(membership, cancellationToken);
+        await AddMembershipAsync(membership, cancellationToken);
+    }
+
+    public async Task<bool> RemoveMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default)
+    {
+        if (!CosmosIds.IsPlain(workspaceId))
+        {
+            return false;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        if (!await DeleteAsync(db.Workspaces, CosmosKeys.Member(userId), workspaceId, cancellationToken))
+        {
+            return false;
+        }
+
+        // Access ended with the member document (every role check reads it); a crash before this line leaves the
+        // workspace named in the user's list, where every route on it still answers 404.
+        await ChangeMembershipsAsync(userId, list => list.Items.RemoveAll(i => i.WorkspaceId == workspaceId), cancellationToken);
+        return true;
+    }
+
     public async Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default)
     {
         if (!CosmosIds.IsPlain(workspaceId))
@@ -205,16 +239,22 @@ internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogge
         await UpsertAsync(db.Workspaces, document, membership.WorkspaceId, cancellationToken);
     }
 
+    private Task AddMembershipAsync(MembershipRecord membership, CancellationToken cancellationToken) =>
+        ChangeMembershipsAsync(membership.UserId, list =>
+        {
+            list.Items.RemoveAll(i => i.WorkspaceId == membership.WorkspaceId);
+            list.Items.Add(new UserMembershipEntry(membership.WorkspaceId, membership.Role, membership.JoinedAt));
+        }, cancellationToken);
+
     /// <summary>Read-modify-write of the user's membership list, guarded by its etag (create-if-absent guarded by 409).</summary>
-    private async Task AddMembershipAsync(MembershipRecord membership, CancellationToken cancellationToken)
+    private async Task ChangeMembershipsAsync(string userId, Action<UserMemberships> change, CancellationToken cancellationToken)
     {
-        var key = CosmosKeys.Memberships(membership.UserId);
+        var key = CosmosKeys.Memberships(userId);
         for (var attempt = 1; ; attempt++)
         {
             var (list, etag) = await db.ReadLookupAsync<UserMemberships>(key, CosmosTypes.Memberships, cancellationToken);
             list ??= new UserMemberships([]);
-            list.Items.RemoveAll(i => i.WorkspaceId == membership.WorkspaceId);
-            list.Items.Add(new UserMembershipEntry(membership.WorkspaceId, membership.Role, membership.JoinedAt));
+            change(list);
             using var document = Lookup(key, CosmosTypes.Memberships, list);
             var saved = etag is null
                 ? await TryCreateAsync(db.Lookups, document, key, cancellationToken)
@@ -229,7 +269,7 @@ internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogge
                 throw new CosmosConcurrencyException($"The memberships of a user kept changing; gave up after {MaxAttempts} attempts.");
             }
 
-            LogMembershipsRetry(logger, membership.UserId, attempt);
+            LogMembershipsRetry(logger, userId, attempt);
             await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 20 * attempt)), cancellationToken);
         }
     }
@@ -244,6 +284,136 @@ internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogge
 
     [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "The memberships of user {UserId} changed concurrently; retrying (attempt {Attempt})")]
     private static partial void LogMembershipsRetry(ILogger logger, string userId, int attempt);
+}
+
+/// <summary>
+/// Invites as documents of their workspace's partition. Two lookups: the token's hash → the invite (a point read for
+/// the invite link), and the workspace + email → its pending invite, whose create-or-conditional-replace makes "one
+/// pending invite per email" hold across instances. Pointers are checked against the invite they name, so one left
+/// behind by a crash resolves to nothing.
+/// </summary>
+internal sealed class CosmosInviteStore(CosmosStoreContext db) : IInviteStore
+{
+    private const int MaxAttempts = 10;
+
+    public async Task<bool> TryCreateAsync(InviteRecord invite, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(invite);
+        CosmosWorkspaceStore.RequirePlain(invite.WorkspaceId);
+        CosmosWorkspaceStore.RequirePlain(invite.Id);
+        await db.EnsureReadyAsync(cancellationToken);
+
+        var slotKey = CosmosKeys.InviteEmail(invite.WorkspaceId, invite.Email);
+        for (var attempt = 1; ; attempt++)
+        {
+            var (slot, etag) = await db.ReadLookupAsync<InvitePointer>(slotKey, CosmosTypes.InviteEmail, cancellationToken);
+            if (slot is not null && await GetAsync(invite.WorkspaceId, slot.InviteId, cancellationToken) is { Status: InviteStatus.Pending })
+            {
+                return false;
+            }
+
+            using var claim = Lookup(slotKey, CosmosTypes.InviteEmail, new InvitePointer(invite.WorkspaceId, invite.Id));
+            var claimed = etag is null
+                ? await CosmosStoreContext.TryCreateAsync(db.Lookups, claim, slotKey, cancellationToken)
+                : await TryReplaceAsync(db.Lookups, slotKey, claim, slotKey, etag, cancellationToken);
+            if (claimed)
+            {
+                break;
+            }
+
+            if (attempt == MaxAttempts)
+            {
+                throw new CosmosConcurrencyException($"Invites for one email kept changing; gave up after {MaxAttempts} attempts.");
+            }
+        }
+
+        // The invite, then its token pointer: the link works once the invite behind it exists.
+        using (var document = Document(invite, CosmosTypes.Invite))
+        {
+            await UpsertAsync(db.Workspaces, document, invite.WorkspaceId, cancellationToken);
+        }
+
+        await SavePointerAsync(invite, cancellationToken);
+        return true;
+    }
+
+    public async Task<InviteRecord?> GetAsync(string workspaceId, string inviteId, CancellationToken cancellationToken = default)
+    {
+        if (!CosmosIds.IsPlain(workspaceId) || !CosmosIds.IsPlain(inviteId))
+        {
+            return null;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        return await ReadAsync<InviteRecord>(db.Workspaces, inviteId, workspaceId, CosmosTypes.Invite, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<InviteRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        if (!CosmosIds.IsPlain(workspaceId))
+        {
+            return [];
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type")
+            .WithParameter("@ws", workspaceId)
+            .WithParameter("@type", CosmosTypes.Invite);
+        return await QueryAsync<InviteRecord>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken);
+    }
+
+    public async Task<InviteRecord?> FindByTokenHashAsync(string tokenHash, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var (pointer, _) = await db.ReadLookupAsync<InvitePointer>(CosmosKeys.InviteToken(tokenHash), CosmosTypes.InviteToken, cancellationToken);
+        var invite = pointer is null ? null : await GetAsync(pointer.WorkspaceId, pointer.InviteId, cancellationToken);
+        return invite?.TokenHash == tokenHash ? invite : null;
+    }
+
+    public async Task<bool> TryUpdateAsync(InviteRecord invite, string? previousTokenHash = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(invite);
+        if (!CosmosIds.IsPlain(invite.WorkspaceId) || !CosmosIds.IsPlain(invite.Id))
+        {
+            return false;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        var (stored, etag) = await db.ReadWithETagAsync<InviteRecord>(db.Workspaces, invite.Id, invite.WorkspaceId, CosmosTypes.Invite, cancellationToken);
+        if (stored is null || etag is null || stored.Revision != invite.Revision - 1)
+        {
+            return false;
+        }
+
+        var newToken = previousTokenHash is not null && previousTokenHash != invite.TokenHash;
+        if (newToken)
+        {
+            // Before the invite names it, the new pointer resolves to nothing (the hashes differ).
+            await SavePointerAsync(invite, cancellationToken);
+        }
+
+        using (var document = Document(invite, CosmosTypes.Invite))
+        {
+            if (!await TryReplaceAsync(db.Workspaces, invite.Id, document, invite.WorkspaceId, etag, cancellationToken))
+            {
+                return false;
+            }
+        }
+
+        if (newToken)
+        {
+            await DeleteAsync(db.Lookups, CosmosKeys.InviteToken(previousTokenHash!), CosmosKeys.InviteToken(previousTokenHash!), cancellationToken);
+        }
+
+        return true;
+    }
+
+    private async Task SavePointerAsync(InviteRecord invite, CancellationToken cancellationToken)
+    {
+        var key = CosmosKeys.InviteToken(invite.TokenHash);
+        using var pointer = Lookup(key, CosmosTypes.InviteToken, new InvitePointer(invite.WorkspaceId, invite.Id));
+        await UpsertAsync(db.Lookups, pointer, key, cancellationToken);
+    }
 }
 
 internal sealed class CosmosProjectStore(CosmosStoreContext db) : IProjectStore

@@ -39,6 +39,7 @@ public static class CloudStorageServiceCollectionExtensions
         services.AddSingleton<IWorkspaceStore>(sp => new CosmosWorkspaceStore(
             sp.GetRequiredService<CosmosStoreContext>(),
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosWorkspaceStore>()));
+        services.AddSingleton<IInviteStore, CosmosInviteStore>();
         services.AddSingleton<IProjectStore, CosmosProjectStore>();
         services.AddSingleton<ICredentialStore, CosmosCredentialStore>();
         services.AddSingleton<ITraceStore>(sp => new CosmosTraceStore(

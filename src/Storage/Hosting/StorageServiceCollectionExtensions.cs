@@ -13,6 +13,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(_ => new SqliteDatabase(Path.Combine(dataDirectory, "killtoken.db")));
         services.AddSingleton<IUserStore, SqliteUserStore>();
         services.AddSingleton<IWorkspaceStore, SqliteWorkspaceStore>();
+        services.AddSingleton<IInviteStore, SqliteInviteStore>();
         services.AddSingleton<IProjectStore, SqliteProjectStore>();
         services.AddSingleton<ICredentialStore, SqliteCredentialStore>();
         services.AddSingleton<ITraceStore>(sp =>

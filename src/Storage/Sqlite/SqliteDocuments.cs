@@ -72,9 +72,10 @@ internal static class SqliteDocuments
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public static async Task<bool> DeleteAsync(SqliteConnection connection, string pk, string id, string kind, CancellationToken cancellationToken)
+    public static async Task<bool> DeleteAsync(SqliteConnection connection, string pk, string id, string kind, CancellationToken cancellationToken, SqliteTransaction? transaction = null)
     {
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "DELETE FROM documents WHERE pk = $pk AND id = $id AND kind = $kind";
         command.Parameters.AddWithValue("$pk", pk);
         command.Parameters.AddWithValue("$id", id);

@@ -18,6 +18,7 @@ internal static class Keys
     public static string Project(string projectId) => "project:" + projectId;
     public static string KeyHash(string hash) => "key:" + hash;
     public static string Member(string userId) => "member:" + userId;
+    public static string InviteToken(string tokenHash) => "invite-token:" + tokenHash;
 }
 
 internal sealed class SqliteUserStore(SqliteDatabase db) : IUserStore
@@ -99,6 +100,35 @@ internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
                 : [.. list.Items.Select(i => new MembershipRecord { WorkspaceId = i.WorkspaceId, UserId = userId, Role = i.Role, JoinedAt = i.JoinedAt })];
         });
 
+    public Task SaveMembershipAsync(MembershipRecord membership, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var transaction = connection.BeginTransaction();
+            await UpsertAsync(connection, membership.WorkspaceId, Keys.Member(membership.UserId), MemberKind, membership, cancellationToken, transaction);
+            await AddMembershipAsync(connection, membership, transaction, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<bool> RemoveMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            await using var transaction = connection.BeginTransaction();
+            if (!await DeleteAsync(connection, workspaceId, Keys.Member(userId), MemberKind, cancellationToken, transaction))
+            {
+                return false;
+            }
+
+            var list = await GetLookupAsync<UserMemberships>(connection, Keys.Memberships(userId), cancellationToken);
+            if (list is not null && list.Items.RemoveAll(i => i.WorkspaceId == workspaceId) > 0)
+            {
+                await UpsertLookupAsync(connection, Keys.Memberships(userId), list, cancellationToken, transaction);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
     public Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default) =>
         db.ReadAsync<IReadOnlyList<MembershipRecord>>(async connection => await ListAsync<MembershipRecord>(connection, workspaceId, MemberKind, cancellationToken));
 
@@ -134,6 +164,67 @@ internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
         await UpsertLookupAsync(connection, Keys.Memberships(membership.UserId), list, cancellationToken, transaction);
     }
 }
+
+/// <summary>Invites as documents of their workspace; the token's hash is a lookup row, as a key hash is.</summary>
+internal sealed class SqliteInviteStore(SqliteDatabase db) : IInviteStore
+{
+    private const string Kind = "invite";
+
+    public Task<bool> TryCreateAsync(InviteRecord invite, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            // The one writer makes the check and the insert a unit: no second pending invite for the email can slip in.
+            var existing = await ListAsync<InviteRecord>(connection, invite.WorkspaceId, Kind, cancellationToken);
+            if (existing.Any(i => i.Status == InviteStatus.Pending && i.Email == invite.Email))
+            {
+                return false;
+            }
+
+            await using var transaction = connection.BeginTransaction();
+            await UpsertAsync(connection, invite.WorkspaceId, invite.Id, Kind, invite, cancellationToken, transaction);
+            await UpsertLookupAsync(connection, Keys.InviteToken(invite.TokenHash), new InvitePointer(invite.WorkspaceId, invite.Id), cancellationToken, transaction);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+
+    public Task<InviteRecord?> GetAsync(string workspaceId, string inviteId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(connection => GetAsync<InviteRecord>(connection, workspaceId, inviteId, Kind, cancellationToken));
+
+    public Task<IReadOnlyList<InviteRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync<IReadOnlyList<InviteRecord>>(async connection => await ListAsync<InviteRecord>(connection, workspaceId, Kind, cancellationToken));
+
+    public Task<InviteRecord?> FindByTokenHashAsync(string tokenHash, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(async connection =>
+        {
+            var pointer = await GetLookupAsync<InvitePointer>(connection, Keys.InviteToken(tokenHash), cancellationToken);
+            var invite = pointer is null ? null : await GetAsync<InviteRecord>(connection, pointer.WorkspaceId, pointer.InviteId, Kind, cancellationToken);
+            return invite?.TokenHash == tokenHash ? invite : null;
+        });
+
+    public Task<bool> TryUpdateAsync(InviteRecord invite, string? previousTokenHash = null, CancellationToken cancellationToken = default) =>
+        db.WriteAsync(async connection =>
+        {
+            var stored = await GetAsync<InviteRecord>(connection, invite.WorkspaceId, invite.Id, Kind, cancellationToken);
+            if (stored is null || stored.Revision != invite.Revision - 1)
+            {
+                return false;
+            }
+
+            await using var transaction = connection.BeginTransaction();
+            await UpsertAsync(connection, invite.WorkspaceId, invite.Id, Kind, invite, cancellationToken, transaction);
+            if (previousTokenHash is not null && previousTokenHash != invite.TokenHash)
+            {
+                await UpsertLookupAsync(connection, Keys.InviteToken(invite.TokenHash), new InvitePointer(invite.WorkspaceId, invite.Id), cancellationToken, transaction);
+                await DeleteLookupAsync(connection, Keys.InviteToken(previousTokenHash), cancellationToken, transaction);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }, cancellationToken);
+}
+
+/// <summary>Where a token's invite lives.</summary>
+internal sealed record InvitePointer(string WorkspaceId, string InviteId);
 
 internal sealed class SqliteProjectStore(SqliteDatabase db) : IProjectStore
 {
