@@ -24,6 +24,7 @@ public sealed class AccountHandlers(
     WorkspacePricing pricing,
     MonthlyDigestBuilder digests,
     IMonthlyDigestSender digestSender,
+    AuditRecorder audit,
     GatewayOptions options)
 {
     public async Task<IResult> SignUpAsync(HttpContext context)
@@ -40,6 +41,7 @@ public sealed class AccountHandlers(
             return GatewayJson.Error(context, signUpError);
         }
 
+        await audit.RecordAsync(HandlerSupport.UserActor(context, user!.Id), workspace!.Id, AuditEvents.WorkspaceCreated, workspace.Id, WorkspaceDetails(workspace));
         return GatewayJson.Ok(new
         {
             user = UserView.From(user!),
@@ -111,6 +113,7 @@ public sealed class AccountHandlers(
         }
 
         var workspace = await accounts.CreateWorkspaceAsync(userId, name!, context.RequestAborted);
+        await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspace.Id, AuditEvents.WorkspaceCreated, workspace.Id, WorkspaceDetails(workspace));
         return GatewayJson.Ok(WorkspaceView.From(workspace, WorkspaceRoles.Owner), 201);
     });
 
@@ -122,8 +125,19 @@ public sealed class AccountHandlers(
             return GatewayJson.Error(context, error);
         }
 
-        var (view, updateError) = await accounts.UpdateWorkspaceAsync(userId, workspaceId, body!, context.RequestAborted);
-        return updateError is not null ? GatewayJson.Error(context, updateError) : GatewayJson.Ok(view!);
+        var (view, before, updateError) = await accounts.UpdateWorkspaceAsync(userId, workspaceId, body!, context.RequestAborted);
+        if (updateError is not null)
+        {
+            return GatewayJson.Error(context, updateError);
+        }
+
+        var changes = new AuditChanges().Add("name", before!.Name, view!.Name).Add("monthlyBudgetUsd", before.MonthlyBudgetUsd, view.MonthlyBudgetUsd);
+        if (changes.Any)
+        {
+            await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspaceId, AuditEvents.WorkspaceUpdated, workspaceId, changes: changes.ToDictionary());
+        }
+
+        return GatewayJson.Ok(view);
     });
 
     /// <summary><c>GET /api/workspaces/{workspaceId}</c>: any member; with the month's spend against the workspace budget.</summary>
@@ -133,10 +147,23 @@ public sealed class AccountHandlers(
         return error is not null ? GatewayJson.Error(context, error) : GatewayJson.Ok(await accounts.ViewAsync(workspace!, membership!.Role, context.RequestAborted));
     });
 
+    /// <summary><c>DELETE /api/workspaces/{id}</c> with <c>{"confirmName": "&lt;the exact name&gt;"}</c> (owner only; soft delete).</summary>
     public Task<IResult> DeleteWorkspaceAsync(HttpContext context, string workspaceId) => WithUserAsync(context, async userId =>
     {
-        var error = await accounts.DeleteWorkspaceAsync(userId, workspaceId, context.RequestAborted);
-        return error is not null ? GatewayJson.Error(context, error) : Results.NoContent();
+        var (body, error) = await HandlerSupport.ReadObjectAsync(context, options);
+        if (error is not null)
+        {
+            return GatewayJson.Error(context, error);
+        }
+
+        var (deleted, deleteError) = await accounts.DeleteWorkspaceAsync(userId, workspaceId, ChatRequestParser.AsString(body!["confirmName"]), context.RequestAborted);
+        if (deleteError is not null)
+        {
+            return GatewayJson.Error(context, deleteError);
+        }
+
+        await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspaceId, AuditEvents.WorkspaceDeleted, workspaceId, WorkspaceDetails(deleted!));
+        return Results.NoContent();
     });
 
     public Task<IResult> ListProjectsAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Member, async _ =>
@@ -150,7 +177,7 @@ public sealed class AccountHandlers(
         return GatewayJson.Ok(new { data = views });
     });
 
-    public Task<IResult> CreateProjectAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Admin, async _ =>
+    public Task<IResult> CreateProjectAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Admin, async userId =>
     {
         var (body, error) = await HandlerSupport.ReadObjectAsync(context, options);
         if (error is not null)
@@ -159,16 +186,21 @@ public sealed class AccountHandlers(
         }
 
         var (project, apiKey, createError) = await projectService.CreateAsync(workspaceId, body!, context.RequestAborted);
-        return createError is not null
-            ? GatewayJson.Error(context, createError)
-            : GatewayJson.Ok(new { project = ProjectView.From(project!), apiKey }, 201);
+        if (createError is not null)
+        {
+            return GatewayJson.Error(context, createError);
+        }
+
+        await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspaceId, AuditEvents.ProjectCreated, project!.Id,
+            new Dictionary<string, string?> { ["name"] = project.Name });
+        return GatewayJson.Ok(new { project = ProjectView.From(project), apiKey }, 201);
     });
 
     public Task<IResult> GetProjectAsync(HttpContext context, string projectId) =>
-        WithProjectAsync(context, projectId, WorkspaceRoles.Member, async project =>
+        WithProjectAsync(context, projectId, WorkspaceRoles.Member, async (_, project) =>
             GatewayJson.Ok(ProjectView.From(project, await budgets.DescribeAsync(project, context.RequestAborted))));
 
-    public Task<IResult> UpdateProjectAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async project =>
+    public Task<IResult> UpdateProjectAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async (userId, project) =>
     {
         var (body, error) = await HandlerSupport.ReadObjectAsync(context, options);
         if (error is not null)
@@ -177,26 +209,56 @@ public sealed class AccountHandlers(
         }
 
         var (updated, updateError) = await projectService.UpdateAsync(project, body!, context.RequestAborted);
-        return updateError is not null ? GatewayJson.Error(context, updateError) : GatewayJson.Ok(ProjectView.From(updated!));
+        if (updateError is not null)
+        {
+            return GatewayJson.Error(context, updateError);
+        }
+
+        var changes = new AuditChanges()
+            .Add("name", project.Name, updated!.Name)
+            .Add("dailyBudgetUsd", project.DailyBudgetUsd, updated.DailyBudgetUsd)
+            .Add("monthlyBudgetUsd", project.MonthlyBudgetUsd, updated.MonthlyBudgetUsd)
+            .Add("fallbackModel", project.FallbackModel, updated.FallbackModel)
+            .Add("fallbackProvider", project.FallbackProvider, updated.FallbackProvider)
+            .Add("alertEmail", project.AlertEmail, updated.AlertEmail)
+            .Add("scopes", project.Scopes, updated.Scopes);
+        if (changes.Any)
+        {
+            var auditEvent = changes.Has("dailyBudgetUsd") || changes.Has("monthlyBudgetUsd") ? AuditEvents.BudgetChanged : AuditEvents.ProjectUpdated;
+            await audit.RecordAsync(HandlerSupport.UserActor(context, userId), project.WorkspaceId, auditEvent, project.Id, changes: changes.ToDictionary());
+        }
+
+        return GatewayJson.Ok(ProjectView.From(updated));
     });
 
-    public Task<IResult> RegenerateKeyAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async project =>
+    public Task<IResult> RegenerateKeyAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async (userId, project) =>
     {
         var (updated, apiKey) = await projectService.RegenerateKeyAsync(project, context.RequestAborted);
+        await audit.RecordAsync(HandlerSupport.UserActor(context, userId), project.WorkspaceId, AuditEvents.KeyRegenerated, project.Id);
         return GatewayJson.Ok(new { project = ProjectView.From(updated), apiKey });
     });
 
-    public Task<IResult> DeactivateAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async project =>
-        GatewayJson.Ok(ProjectView.From(await projectService.SetActiveAsync(project, false, context.RequestAborted))));
+    public Task<IResult> DeactivateAsync(HttpContext context, string projectId) => SetActiveAsync(context, projectId, false);
 
-    public Task<IResult> ActivateAsync(HttpContext context, string projectId) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async project =>
-        GatewayJson.Ok(ProjectView.From(await projectService.SetActiveAsync(project, true, context.RequestAborted))));
+    public Task<IResult> ActivateAsync(HttpContext context, string projectId) => SetActiveAsync(context, projectId, true);
+
+    private Task<IResult> SetActiveAsync(HttpContext context, string projectId, bool active) => WithProjectAsync(context, projectId, WorkspaceRoles.Admin, async (userId, project) =>
+    {
+        var updated = await projectService.SetActiveAsync(project, active, context.RequestAborted);
+        if (updated.Active != project.Active)
+        {
+            await audit.RecordAsync(HandlerSupport.UserActor(context, userId), project.WorkspaceId,
+                active ? AuditEvents.ProjectActivated : AuditEvents.ProjectDeactivated, project.Id);
+        }
+
+        return GatewayJson.Ok(ProjectView.From(updated));
+    });
 
     /// <summary>The workspace's negotiated prices (USD per 1M tokens), which win over the pricing table.</summary>
     public Task<IResult> GetPricingAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Member, async _ =>
         GatewayJson.Ok(new { models = await pricing.GetAsync(workspaceId, context.RequestAborted) ?? [] }));
 
-    public Task<IResult> SetPricingAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Admin, async _ =>
+    public Task<IResult> SetPricingAsync(HttpContext context, string workspaceId) => WithRoleAsync(context, workspaceId, WorkspaceRoles.Admin, async userId =>
     {
         var (body, error) = await HandlerSupport.ReadObjectAsync(context, options);
         if (error is not null)
@@ -204,8 +266,16 @@ public sealed class AccountHandlers(
             return GatewayJson.Error(context, error);
         }
 
+        var before = await pricing.GetAsync(workspaceId, context.RequestAborted) ?? [];
         var (models, setError) = await pricing.SetAsync(workspaceId, body!, context.RequestAborted);
-        return setError is not null ? GatewayJson.Error(context, setError) : GatewayJson.Ok(new { models });
+        if (setError is not null)
+        {
+            return GatewayJson.Error(context, setError);
+        }
+
+        await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspaceId, AuditEvents.PricingChanged, workspaceId,
+            changes: new AuditChanges().Add("models", PricedModels(before), PricedModels(models!)).ToDictionary());
+        return GatewayJson.Ok(new { models });
     });
 
     public Task<IResult> ListWorkspaceRequestsAsync(HttpContext context, string workspaceId) =>
@@ -237,7 +307,10 @@ public sealed class AccountHandlers(
 
         var digest = await digests.BuildCurrentMonthAsync(workspace!, context.RequestAborted);
         var body = GatewayJson.ToNode(digest).AsObject();
-        body["emailDelivery"] = await digestSender.SendAsync(digest, user.Email, context.RequestAborted);
+        var delivery = await digestSender.SendAsync(digest, user.Email, context.RequestAborted);
+        body["emailDelivery"] = delivery;
+        await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspace!.Id, AuditEvents.DigestSent, workspace.Id,
+            new Dictionary<string, string?> { ["month"] = digest.Month, ["emailDelivery"] = delivery, ["test"] = "true" });
         return GatewayJson.Ok(body);
     });
 
@@ -254,7 +327,13 @@ public sealed class AccountHandlers(
             return error is not null ? GatewayJson.Error(context, error) : await action(userId);
         });
 
-    private Task<IResult> WithProjectAsync(HttpContext context, string projectId, string role, Func<ProjectRecord, Task<IResult>> action) =>
+    private static Dictionary<string, string?> WorkspaceDetails(WorkspaceRecord workspace) => new() { ["name"] = workspace.Name };
+
+    /// <summary>The priced models as <c>provider/model</c>, sorted: what an audit reader needs to see what changed.</summary>
+    private static string PricedModels(IEnumerable<ModelPrice> models) =>
+        string.Join(",", models.Select(m => $"{m.Provider}/{m.Model}").Order(StringComparer.Ordinal));
+
+    private Task<IResult> WithProjectAsync(HttpContext context, string projectId, string role, Func<string, ProjectRecord, Task<IResult>> action) =>
         WithUserAsync(context, async userId =>
         {
             var project = await projects.GetAsync(projectId, context.RequestAborted);
@@ -269,6 +348,6 @@ public sealed class AccountHandlers(
                 error = GatewayError.NotFound("Project");
             }
 
-            return error is not null ? GatewayJson.Error(context, error) : await action(project);
+            return error is not null ? GatewayJson.Error(context, error) : await action(userId, project);
         });
 }

@@ -19,7 +19,8 @@ public sealed partial class MonthlyDigestJob(
     MonthlyDigestBuilder builder,
     IMonthlyDigestSender sender,
     IBudgetLedger ledger,
-    ILogger<MonthlyDigestJob> logger)
+    ILogger<MonthlyDigestJob> logger,
+    Management.AuditRecorder? audit = null)
 {
     /// <summary>Sends the digest of the UTC month before the one <paramref name="now"/> falls in.</summary>
     public async Task<MonthlyDigestRun> SendPreviousMonthAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
@@ -83,6 +84,18 @@ public sealed partial class MonthlyDigestJob(
         }
 
         Log.WorkspaceSent(logger, digest.Month, workspace.Id, sent, skipped, failed);
+        if (audit is not null)
+        {
+            await audit.RecordAsync(Management.AuditActor.System(nameof(MonthlyDigestJob)), workspace.Id, AuditEvents.DigestSent, workspace.Id,
+                new Dictionary<string, string?>
+                {
+                    ["month"] = digest.Month,
+                    ["sent"] = sent.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["skipped"] = skipped.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["failed"] = failed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                });
+        }
+
         return run with { MailsSent = run.MailsSent + sent, MailsSkipped = run.MailsSkipped + skipped, MailsFailed = run.MailsFailed + failed };
     }
 

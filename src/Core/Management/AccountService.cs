@@ -173,29 +173,29 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
     /// workspace's counter; a month from before such counters is seeded from its projects'), and every call from then on
     /// must fit it as well as its project's limits.
     /// </summary>
-    public async Task<(WorkspaceView? View, GatewayError? Error)> UpdateWorkspaceAsync(string userId, string workspaceId, JsonObject body, CancellationToken cancellationToken = default)
+    public async Task<(WorkspaceView? View, WorkspaceRecord? Before, GatewayError? Error)> UpdateWorkspaceAsync(string userId, string workspaceId, JsonObject body, CancellationToken cancellationToken = default)
     {
-        var (_, membership, error) = await RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Owner, cancellationToken);
+        var (before, membership, error) = await RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Owner, cancellationToken);
         if (error is not null)
         {
-            return (null, error);
+            return (null, null, error);
         }
 
         var renames = body.ContainsKey("name");
         if (!JsonFields.TryString(body, "name", false, 100, out var name, out error)
             || !JsonFields.TryMoney(body, "monthlyBudgetUsd", out var setsBudget, out var budget, out error))
         {
-            return (null, error);
+            return (null, null, error);
         }
 
         if (renames && string.IsNullOrEmpty(name))
         {
-            return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "'name' must be a non-empty string of at most 100 characters."));
+            return (null, null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "'name' must be a non-empty string of at most 100 characters."));
         }
 
         if (!renames && !setsBudget)
         {
-            return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "Send 'name' and/or 'monthlyBudgetUsd' (a USD amount, or null for no limit)."));
+            return (null, null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "Send 'name' and/or 'monthlyBudgetUsd' (a USD amount, or null for no limit)."));
         }
 
         if (setsBudget && budget is not null && ledger is not null)
@@ -211,25 +211,33 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
         }, cancellationToken);
         if (updated is null)
         {
-            return (null, GatewayError.NotFound("Workspace"));
+            return (null, null, GatewayError.NotFound("Workspace"));
         }
 
-        return (await ViewAsync(updated, membership!.Role, cancellationToken), null);
+        return (await ViewAsync(updated, membership!.Role, cancellationToken), before, null);
     }
 
-    /// <summary>Seed 002: owner only, soft delete, and never the caller's last workspace.</summary>
-    public async Task<GatewayError?> DeleteWorkspaceAsync(string userId, string workspaceId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Seed 002: owner only, soft delete, never the caller's last workspace, and only with the workspace's exact name
+    /// typed as <paramref name="confirmName"/> (the body's <c>confirmName</c>).
+    /// </summary>
+    public async Task<(WorkspaceRecord? Deleted, GatewayError? Error)> DeleteWorkspaceAsync(string userId, string workspaceId, string? confirmName, CancellationToken cancellationToken = default)
     {
         var (workspace, _, error) = await RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Owner, cancellationToken);
         if (error is not null)
         {
-            return error;
+            return (null, error);
         }
 
         var remaining = await ListWorkspacesAsync(userId, cancellationToken);
         if (remaining.Count <= 1)
         {
-            return new GatewayError(409, ErrorCodes.Conflict, "You cannot delete your only workspace.");
+            return (null, new GatewayError(409, ErrorCodes.Conflict, "You cannot delete your only workspace."));
+        }
+
+        if (!string.Equals(confirmName, workspace!.Name, StringComparison.Ordinal))
+        {
+            return (null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "Type the workspace's exact name as 'confirmName' to delete it."));
         }
 
         // Its keys die with it: deactivating the projects keeps the key check a plain point read on the hot path.
@@ -242,8 +250,9 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
             }
         }
 
-        await workspaces.UpdateAsync(workspace! with { DeletedAt = now, UpdatedAt = now }, cancellationToken);
-        return null;
+        var deleted = workspace with { DeletedAt = now, UpdatedAt = now };
+        await workspaces.UpdateAsync(deleted, cancellationToken);
+        return (deleted, null);
     }
 
     internal static bool IsEmail(string email)

@@ -295,6 +295,7 @@ internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogge
 internal sealed class CosmosInviteStore(CosmosStoreContext db) : IInviteStore
 {
     private const int MaxAttempts = 10;
+    private static readonly TimeSpan AbandonedClaim = TimeSpan.FromMinutes(1);
 
     public async Task<bool> TryCreateAsync(InviteRecord invite, CancellationToken cancellationToken = default)
     {
@@ -306,13 +307,19 @@ internal sealed class CosmosInviteStore(CosmosStoreContext db) : IInviteStore
         var slotKey = CosmosKeys.InviteEmail(invite.WorkspaceId, invite.Email);
         for (var attempt = 1; ; attempt++)
         {
-            var (slot, etag) = await db.ReadLookupAsync<InvitePointer>(slotKey, CosmosTypes.InviteEmail, cancellationToken);
-            if (slot is not null && await GetAsync(invite.WorkspaceId, slot.InviteId, cancellationToken) is { Status: InviteStatus.Pending })
+            var (slot, etag) = await db.ReadLookupAsync<InviteEmailSlot>(slotKey, CosmosTypes.InviteEmail, cancellationToken);
+            if (slot is not null)
             {
-                return false;
+                // Held by a pending invite, or by one being created right now (claimed, its document not written yet).
+                // A claim whose invite never appeared (a crash in between) is taken over once it is old.
+                var holder = await GetAsync(invite.WorkspaceId, slot.InviteId, cancellationToken);
+                if (holder is { Status: InviteStatus.Pending } || (holder is null && DateTimeOffset.UtcNow - slot.ClaimedAt < AbandonedClaim))
+                {
+                    return false;
+                }
             }
 
-            using var claim = Lookup(slotKey, CosmosTypes.InviteEmail, new InvitePointer(invite.WorkspaceId, invite.Id));
+            using var claim = Lookup(slotKey, CosmosTypes.InviteEmail, new InviteEmailSlot(invite.Id, DateTimeOffset.UtcNow));
             var claimed = etag is null
                 ? await CosmosStoreContext.TryCreateAsync(db.Lookups, claim, slotKey, cancellationToken)
                 : await TryReplaceAsync(db.Lookups, slotKey, claim, slotKey, etag, cancellationToken);
@@ -415,6 +422,9 @@ internal sealed class CosmosInviteStore(CosmosStoreContext db) : IInviteStore
         await UpsertAsync(db.Lookups, pointer, key, cancellationToken);
     }
 }
+
+/// <summary>Which invite holds a workspace's email, and since when.</summary>
+internal sealed record InviteEmailSlot(string InviteId, DateTimeOffset ClaimedAt);
 
 internal sealed class CosmosProjectStore(CosmosStoreContext db) : IProjectStore
 {

@@ -28,7 +28,7 @@ public sealed class AnalyticsAuditTests
         Assert.AreEqual(200, (int)(await tenant.SendAsync(HttpMethod.Get, "v1/exports/analytics.json")).StatusCode);
         Assert.AreEqual(400, (int)(await tenant.SendAsync(HttpMethod.Get, "v1/exports/analytics.json?mode=safe")).StatusCode, "a refused export is not one");
 
-        var events = (await host.Services.GetRequiredService<IAuditLog>().ListAsync(tenant.WorkspaceId, new AuditQuery { Limit = 10 })).Items;
+        var events = (await host.Services.GetRequiredService<IAuditLog>().ListAsync(tenant.WorkspaceId, new AuditQuery { Event = AuditEvents.ExportDownloaded, Limit = 10 })).Items;
         CollectionAssert.AreEqual(new[] { "v1/exports/analytics.json", "v1/exports/requests.csv", "api/analytics/export.csv" }, events.Select(e => e.Target).ToArray(), "newest first");
         Assert.IsTrue(events.All(e => e.Event == AuditEvents.ExportDownloaded && e.WorkspaceId == tenant.WorkspaceId && !string.IsNullOrEmpty(e.ClientAddress)));
 

@@ -110,7 +110,7 @@ public sealed class MonthlyDigestTests
         var quiet = await host.CreateTenantAsync();
         var quietOwner = await EmailOfAsync(quiet);
         var deleted = await GatewayHost.ReadJsonAsync(await quiet.SendAsync(HttpMethod.Post, "api/workspaces", new { name = "Old" }, session: true), 201);
-        Assert.AreEqual(204, (int)(await quiet.SendAsync(HttpMethod.Delete, $"api/workspaces/{deleted["id"]!.GetValue<string>()}", session: true)).StatusCode);
+        Assert.AreEqual(204, (int)(await quiet.SendAsync(HttpMethod.Delete, $"api/workspaces/{deleted["id"]!.GetValue<string>()}", new { confirmName = "Old" }, session: true)).StatusCode);
 
         var month = clock.GetUtcNow().ToString("yyyy-MM", CultureInfo.InvariantCulture);
         var firstOfNextMonth = new DateTimeOffset(clock.GetUtcNow().Year, clock.GetUtcNow().Month, 1, 0, 0, 5, TimeSpan.Zero).AddMonths(1);

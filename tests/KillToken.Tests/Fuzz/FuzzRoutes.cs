@@ -79,13 +79,13 @@ internal static class FuzzRoutes
     /// <summary>Parameters the fuzzer can fill with a real id of the tenant.</summary>
     public static readonly IReadOnlySet<string> KnownParameters = new HashSet<string>(StringComparer.Ordinal)
     {
-        "workspaceId", "projectId", "credentialId", "requestId", "model",
+        "workspaceId", "projectId", "credentialId", "requestId", "model", "userId", "inviteId", "token",
     };
 
     /// <summary>Parameters whose value belongs to one workspace: another workspace's value must be refused.</summary>
     public static readonly IReadOnlySet<string> TenantOwnedParameters = new HashSet<string>(StringComparer.Ordinal)
     {
-        "workspaceId", "projectId", "credentialId", "requestId",
+        "workspaceId", "projectId", "credentialId", "requestId", "inviteId",
     };
 
     private static readonly JsonArray AllScopes = ["chat", "analytics:read", "credentials:write"];
@@ -130,7 +130,8 @@ internal static class FuzzRoutes
         [Key("POST", Routes.Workspaces)] = r => r with { ValidBody = c => new JsonObject { ["name"] = "fuzz " + c.Unique } },
         [Key("GET", Routes.WorkspaceById)] = r => r with { ReadsBody = false },
         [Key("PATCH", Routes.WorkspaceById)] = r => r with { ValidBody = c => new JsonObject { ["name"] = "fuzz " + c.Unique } },
-        [Key("DELETE", Routes.WorkspaceById)] = r => r with { ReadsBody = false },
+        // The body carries the typed confirmation: every fuzz tenant's workspace is named "fuzz workspace" (and has a spare).
+        [Key("DELETE", Routes.WorkspaceById)] = r => r with { ReadsBody = true, ValidBody = c => new JsonObject { ["confirmName"] = "fuzz workspace" } },
         [Key("GET", Routes.WorkspaceProjects)] = r => r,
         [Key("POST", Routes.WorkspaceProjects)] = r => r with
         {
@@ -167,6 +168,17 @@ internal static class FuzzRoutes
             },
         },
         [Key("POST", Routes.MonthlyDigestTest)] = r => r with { ReadsBody = false, ValidQuery = c => "workspaceId=" + c.Tenant.WorkspaceId },
+        [Key("GET", Routes.WorkspaceMembers)] = r => r,
+        // The tenant's own membership: keeping its role is the one change its last owner may make.
+        [Key("PATCH", Routes.WorkspaceMemberById)] = r => r with { ValidBody = _ => new JsonObject { ["role"] = "owner" } },
+        [Key("DELETE", Routes.WorkspaceMemberById)] = r => r with { ReadsBody = false },
+        [Key("GET", Routes.WorkspaceInvites)] = r => r,
+        [Key("POST", Routes.WorkspaceInvites)] = r => r with { ValidBody = c => new JsonObject { ["email"] = $"invite-{c.Unique}@example.com", ["role"] = "admin" } },
+        [Key("POST", Routes.WorkspaceInviteResend)] = r => r with { ReadsBody = false },
+        [Key("DELETE", Routes.WorkspaceInviteById)] = r => r with { ReadsBody = false },
+        [Key("GET", Routes.InviteByToken)] = r => r with { Auth = RouteAuth.None },
+        [Key("POST", Routes.InviteAccept)] = r => r with { ReadsBody = false },
+        [Key("GET", Routes.WorkspaceAudit)] = r => r with { Paginates = true },
         [Key("GET", Routes.AnalyticsOverview)] = Analytics,
         [Key("GET", Routes.AnalyticsTrends)] = Analytics,
         [Key("GET", Routes.AnalyticsProviders)] = Analytics,

@@ -25,6 +25,10 @@ internal sealed record FuzzTenant
     public required string CredentialId { get; init; }
     public required IReadOnlyList<string> CredentialIds { get; init; }
     public required string RequestId { get; init; }
+    public required string UserId { get; init; }
+    /// <summary>A pending invite of the workspace, and the token of its link.</summary>
+    public required string InviteId { get; init; }
+    public required string InviteToken { get; init; }
 }
 
 /// <summary>A request as it goes on the wire.</summary>
@@ -280,6 +284,9 @@ internal sealed class FuzzWorld : IAsyncDisposable
         "projectId" => tenant.ProjectId,
         "credentialId" => tenant.CredentialId,
         "requestId" => tenant.RequestId,
+        "userId" => tenant.UserId,
+        "inviteId" => tenant.InviteId,
+        "token" => tenant.InviteToken,
         "model" when route.Shape == ErrorShape.Gemini => foreign ? "gemini-1.5-pro" : "gemini-2.0-flash",
         "model" => foreign ? "gpt-4.1" : "gpt-4o-mini",
         _ => "fuzz",
@@ -393,7 +400,9 @@ internal sealed class FuzzWorld : IAsyncDisposable
         const string password = "correct horse battery staple";
         var (status, body) = await JsonAsync(HttpMethod.Post, "api/auth/signup", null, new JsonObject { ["email"] = email, ["password"] = password, ["name"] = label });
         Require(status == 201, "sign-up", status, body);
-        return await ProvisionAsync(email, password, body!["token"]!.ToString(), body["workspace"]!["id"]!.ToString());
+        // The sign-up's own workspace stays as a spare, so the tenant's "fuzz workspace" is never its only one and a
+        // valid DELETE of it (its name typed) really deletes it, which the repair then replaces.
+        return await ProvisionAsync(email, password, body!["token"]!.ToString(), workspaceId: null);
     }
 
     private async Task<FuzzTenant> ProvisionAsync(string email, string password, string token, string? workspaceId)
@@ -432,6 +441,15 @@ internal sealed class FuzzWorld : IAsyncDisposable
             ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hi" }),
         });
         Require(status == 200, "first chat", status, body);
+        var requestId = body!["metrics"]!["requestId"]!.ToString();
+
+        (status, body) = await JsonAsync(HttpMethod.Get, "api/me", token);
+        Require(status == 200, "me", status, body);
+        var userId = body!["user"]!["id"]!.ToString();
+        (status, body) = await JsonAsync(HttpMethod.Post, $"api/workspaces/{workspaceId}/invites", token,
+            new JsonObject { ["email"] = $"invitee-{Guid.NewGuid():N}@example.com", ["role"] = "member" });
+        Require(status == 201, "invite", status, body);
+        var inviteUrl = body!["inviteUrl"]!.ToString();
 
         return new FuzzTenant
         {
@@ -444,7 +462,10 @@ internal sealed class FuzzWorld : IAsyncDisposable
             KeyPreview = keyPreview,
             CredentialId = credentialIds[0],
             CredentialIds = credentialIds,
-            RequestId = body!["metrics"]!["requestId"]!.ToString(),
+            RequestId = requestId,
+            UserId = userId,
+            InviteId = body["invite"]!["id"]!.ToString(),
+            InviteToken = inviteUrl[(inviteUrl.LastIndexOf('/') + 1)..],
         };
     }
 

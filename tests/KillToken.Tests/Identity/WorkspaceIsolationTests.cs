@@ -104,7 +104,7 @@ public sealed class WorkspaceIsolationTests
             (HttpMethod.Post, $"api/projects/{b.ProjectId}/regenerate-key", null),
             (HttpMethod.Post, $"api/projects/{b.ProjectId}/deactivate", null),
             (HttpMethod.Patch, $"api/workspaces/{b.WorkspaceId}", new { name = "renamed by A" }),
-            (HttpMethod.Delete, $"api/workspaces/{b.WorkspaceId}", null),
+            (HttpMethod.Delete, $"api/workspaces/{b.WorkspaceId}", new { confirmName = "B" }),
         };
 
         foreach (var (method, path, body) in attempts)
@@ -146,7 +146,7 @@ public sealed class WorkspaceIsolationTests
         var (token, firstId) = await _host.SignUpAsync();
         var me = new Tenant(_host, token, firstId, "", "");
 
-        AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{firstId}", session: true), 409), "conflict");
+        AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{firstId}", new { confirmName = "x" }, session: true), 409), "conflict");
 
         var created = await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Post, "api/workspaces", new { name = "Second" }, session: true), 201);
         var secondId = created["id"]!.GetValue<string>();
@@ -160,7 +160,10 @@ public sealed class WorkspaceIsolationTests
         CollectionAssert.AreEquivalent(new[] { firstId, secondId }, list);
         var (projectInSecond, _) = await _host.CreateProjectAsync(token, secondId);
 
-        var deleted = await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{secondId}", session: true);
+        AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{secondId}", new { }, session: true), 400), "validation_failed");
+        AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{secondId}",
+            new { confirmName = "second, renamed" }, session: true), 400), "validation_failed");
+        var deleted = await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{secondId}", new { confirmName = "Second, renamed" }, session: true);
         Assert.AreEqual(204, (int)deleted.StatusCode, await deleted.Content.ReadAsStringAsync());
 
         CollectionAssert.AreEquivalent(new[] { firstId }, await ListWorkspaceIdsAsync(me));
@@ -168,8 +171,8 @@ public sealed class WorkspaceIsolationTests
         Assert.AreEqual(1, meBody["workspaces"]!.AsArray().Count);
         AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Get, $"api/workspaces/{secondId}/projects", session: true), 404), "not_found");
         AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Get, $"api/projects/{projectInSecond}", session: true), 404), "not_found");
-        AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{secondId}", session: true), 404), "not_found");
-        AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{firstId}", session: true), 409), "conflict");
+        AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{secondId}", new { confirmName = "Second, renamed" }, session: true), 404), "not_found");
+        AssertError(await GatewayHost.ReadJsonAsync(await me.SendAsync(HttpMethod.Delete, $"api/workspaces/{firstId}", new { confirmName = "x" }, session: true), 409), "conflict");
     }
 
     [TestMethod]
@@ -187,7 +190,7 @@ public sealed class WorkspaceIsolationTests
             new { provider = "openai", apiKey = "sk-doomed-workspace-0123456789" }, session: true), 201);
         Assert.AreEqual(200, (int)(await ChatAsync(tenant)).StatusCode);
 
-        Assert.AreEqual(204, (int)(await owner.SendAsync(HttpMethod.Delete, $"api/workspaces/{secondId}", session: true)).StatusCode);
+        Assert.AreEqual(204, (int)(await owner.SendAsync(HttpMethod.Delete, $"api/workspaces/{secondId}", new { confirmName = "Doomed" }, session: true)).StatusCode);
         var before = _openai.Count;
         var chat = await ChatAsync(tenant);
 

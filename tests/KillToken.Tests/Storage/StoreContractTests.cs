@@ -35,6 +35,7 @@ public abstract class StoreContractTests
     private IBudgetLedger Ledger => Services.GetRequiredService<IBudgetLedger>();
     private IUsageRollups Rollups => Services.GetRequiredService<IUsageRollups>();
     private IAuditLog Audit => Services.GetRequiredService<IAuditLog>();
+    private IInviteStore Invites => Services.GetRequiredService<IInviteStore>();
 
     // ---- Users ---------------------------------------------------------------------------------------------
 
@@ -132,6 +133,88 @@ public abstract class StoreContractTests
         Assert.AreEqual(bob, (await Workspaces.ListMembersAsync(bobs.Id)).Single().UserId);
         Assert.AreEqual(0, (await Workspaces.ListMembersAsync(Ids.New("ws"))).Count);
         Assert.AreEqual(0, (await Workspaces.ListMembersAsync("not/a plain id")).Count);
+    }
+
+    [TestMethod]
+    public async Task Memberships_AddChangeAndRemove_ShowInTheWorkspaceAndInTheUsersList()
+    {
+        var (owner, joiner) = (Ids.New("usr"), Ids.New("usr"));
+        var workspace = NewWorkspace(owner, "Team");
+        var other = NewWorkspace(joiner, "Joiner's own");
+        await Workspaces.CreateAsync(workspace, Owner(workspace, owner));
+        await Workspaces.CreateAsync(other, Owner(other, joiner));
+
+        var member = new MembershipRecord { WorkspaceId = workspace.Id, UserId = joiner, Role = WorkspaceRoles.Member, JoinedAt = T0.AddDays(1) };
+        await Workspaces.SaveMembershipAsync(member);
+        AssertSameJson(member, await Workspaces.GetMembershipAsync(workspace.Id, joiner));
+        Assert.AreEqual(WorkspaceRoles.Member, (await Workspaces.ListMembershipsOfUserAsync(joiner)).Single(m => m.WorkspaceId == workspace.Id).Role);
+        Assert.AreEqual(2, (await Workspaces.ListMembersAsync(workspace.Id)).Count);
+
+        await Workspaces.SaveMembershipAsync(member with { Role = WorkspaceRoles.Admin });
+        Assert.AreEqual(WorkspaceRoles.Admin, (await Workspaces.GetMembershipAsync(workspace.Id, joiner))!.Role);
+        Assert.AreEqual(WorkspaceRoles.Admin, (await Workspaces.ListMembershipsOfUserAsync(joiner)).Single(m => m.WorkspaceId == workspace.Id).Role,
+            "the user's own list follows a role change");
+
+        Assert.IsTrue(await Workspaces.RemoveMembershipAsync(workspace.Id, joiner));
+        Assert.IsNull(await Workspaces.GetMembershipAsync(workspace.Id, joiner));
+        CollectionAssert.AreEqual(new[] { other.Id }, (await Workspaces.ListMembershipsOfUserAsync(joiner)).Select(m => m.WorkspaceId).ToArray(),
+            "only the workspace left is gone from the user's list");
+        Assert.AreEqual(owner, (await Workspaces.ListMembersAsync(workspace.Id)).Single().UserId);
+        Assert.IsFalse(await Workspaces.RemoveMembershipAsync(workspace.Id, joiner), "removing twice finds nobody");
+        Assert.IsFalse(await Workspaces.RemoveMembershipAsync("not/a plain id", joiner));
+    }
+
+    // ---- Invites --------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task Invites_OnePendingPerEmail_FoundByTokenHash_ListedInTheirWorkspaceOnly()
+    {
+        var (ws, other) = (Ids.New("ws"), Ids.New("ws"));
+        var invite = NewInvite(ws, "o'neil+x/y@example.com");
+        Assert.IsTrue(await Invites.TryCreateAsync(invite));
+        Assert.IsFalse(await Invites.TryCreateAsync(NewInvite(ws, invite.Email)), "a second pending invite for the email is refused");
+        Assert.IsTrue(await Invites.TryCreateAsync(NewInvite(other, invite.Email)), "another workspace may invite the same person");
+        Assert.IsTrue(await Invites.TryCreateAsync(NewInvite(ws, "someone-else@example.com")));
+
+        AssertSameJson(invite, await Invites.GetAsync(ws, invite.Id));
+        AssertSameJson(invite, await Invites.FindByTokenHashAsync(invite.TokenHash));
+        Assert.IsNull(await Invites.FindByTokenHashAsync(KeyHash()));
+        Assert.IsNull(await Invites.GetAsync(other, invite.Id), "an invite is read in its own workspace only");
+        Assert.AreEqual(2, (await Invites.ListAsync(ws)).Count);
+        Assert.AreEqual(1, (await Invites.ListAsync(other)).Count);
+        Assert.AreEqual(0, (await Invites.ListAsync("not/a plain id")).Count);
+    }
+
+    [TestMethod]
+    public async Task Invites_ChangesAreGuardedByRevision_ANewTokenReplacesTheOld_AndAnAnsweredInviteFreesTheEmail()
+    {
+        var ws = Ids.New("ws");
+        var invite = NewInvite(ws, $"guest-{Guid.NewGuid():N}@example.com");
+        Assert.IsTrue(await Invites.TryCreateAsync(invite));
+
+        var resent = invite with { TokenHash = KeyHash(), ExpiresAt = invite.ExpiresAt.AddDays(3), Revision = 1 };
+        Assert.IsTrue(await Invites.TryUpdateAsync(resent, invite.TokenHash));
+        Assert.IsNull(await Invites.FindByTokenHashAsync(invite.TokenHash), "the old link stops working");
+        AssertSameJson(resent, await Invites.FindByTokenHashAsync(resent.TokenHash));
+
+        var staleAccept = invite with { Status = InviteStatus.Accepted, Revision = 1 };
+        Assert.IsFalse(await Invites.TryUpdateAsync(staleAccept), "a change read before the resend loses");
+        var accepts = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Invites.TryUpdateAsync(resent with { Status = InviteStatus.Accepted, Revision = 2 })));
+        Assert.AreEqual(1, accepts.Count(a => a), "an invite is used once, however many accept at the same time");
+        Assert.AreEqual(InviteStatus.Accepted, (await Invites.GetAsync(ws, invite.Id))!.Status);
+
+        Assert.IsTrue(await Invites.TryCreateAsync(NewInvite(ws, invite.Email)), "once answered, the email can be invited again");
+        Assert.IsFalse(await Invites.TryUpdateAsync(NewInvite(ws, "nobody@example.com") with { Revision = 1 }), "an unknown invite is not created by an update");
+    }
+
+    [TestMethod]
+    public async Task Invites_ConcurrentInvitesOfOneEmail_CreateExactlyOne()
+    {
+        var ws = Ids.New("ws");
+        var email = $"race-{Guid.NewGuid():N}@example.com";
+        var created = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Invites.TryCreateAsync(NewInvite(ws, email))));
+        Assert.AreEqual(1, created.Count(c => c));
+        Assert.AreEqual(1, (await Invites.ListAsync(ws)).Count(i => i.Status == InviteStatus.Pending));
     }
 
     [TestMethod]
@@ -807,6 +890,20 @@ public abstract class StoreContractTests
         Id = Ids.New("ws"),
         Name = name,
         OwnerUserId = ownerUserId,
+        CreatedAt = T0,
+        UpdatedAt = T0,
+    };
+
+    private static InviteRecord NewInvite(string workspaceId, string email) => new()
+    {
+        Id = Ids.New("inv"),
+        WorkspaceId = workspaceId,
+        Email = email,
+        Role = WorkspaceRoles.Member,
+        TokenHash = KeyHash(),
+        Status = InviteStatus.Pending,
+        ExpiresAt = T0.AddDays(7),
+        InvitedByUserId = Ids.New("usr"),
         CreatedAt = T0,
         UpdatedAt = T0,
     };
