@@ -264,7 +264,6 @@ public sealed partial class InviteJourneyTests
         Assert.IsFalse((await invitee.WorkspacesAsync()).ContainsKey(workspaceId));
         Assert.IsFalse((await PendingListAsync(owner, workspaceId)).Any(i => i["id"]!.GetValue<string>() == id));
         await TeamKit.AssertErrorAsync(await owner.SendAsync(HttpMethod.Delete, $"api/workspaces/{workspaceId}/invites/{id}"), 404, "not_found", "already cancelled");
-        await TeamKit.AssertErrorAsync(await owner.SendAsync(HttpMethod.Post, $"api/workspaces/{workspaceId}/invites/{id}/resend"), 409, "conflict", "resend a cancelled invite");
         await TeamKit.AssertErrorAsync(await owner.SendAsync(HttpMethod.Delete, $"api/workspaces/{workspaceId}/invites/inv_doesnotexist000000"), 404, "not_found");
         await TeamKit.AssertErrorAsync(await owner.SendAsync(HttpMethod.Post, $"api/workspaces/{workspaceId}/invites/inv_doesnotexist000000/resend"), 404, "not_found");
 
@@ -272,6 +271,19 @@ public sealed partial class InviteJourneyTests
         var again = await owner.InviteAsync(workspaceId, email, "admin");
         await TeamKit.JsonAsync(await invitee.AcceptAsync(TeamKit.TokenOf(again)), 200);
         Assert.AreEqual("admin", (await invitee.WorkspacesAsync())[workspaceId]);
+    }
+
+    [TestMethod]
+    public async Task Resend_OfACancelledInvite_Is409Conflict_AndRevivesNothing()
+    {
+        var (owner, workspaceId, _) = await OwnerWithWorkspaceAsync(_gateway);
+        var created = await owner.InviteAsync(workspaceId, NewEmail("cancelled"), "member");
+        var id = created["invite"]!["id"]!.GetValue<string>();
+        await TeamKit.AssertStatusAsync(await owner.SendAsync(HttpMethod.Delete, $"api/workspaces/{workspaceId}/invites/{id}"), 204);
+
+        await TeamKit.AssertErrorAsync(await owner.SendAsync(HttpMethod.Post, $"api/workspaces/{workspaceId}/invites/{id}/resend"), 409, "conflict", "resend a cancelled invite");
+
+        Assert.AreEqual(0, (await PendingListAsync(owner, workspaceId)).Count);
     }
 
     [TestMethod]

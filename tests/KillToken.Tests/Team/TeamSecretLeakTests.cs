@@ -172,7 +172,7 @@ public sealed class TeamSecretLeakTests
         }
 
         // The scan read a real journey: many responses, and an audit log of every action (checked in detail by AuditLogTests).
-        Assert.IsTrue(exchanges.Count > 60, $"{exchanges.Count} responses read");
+        Assert.IsTrue(exchanges.Count > 40, $"{exchanges.Count} responses read");
         Assert.IsTrue(apiAudit.Count >= 20, $"the journey was audited: {apiAudit.Count} events");
         Assert.IsTrue(stored.Count > apiAudit.Count, "the store holds the journey and the deletion");
     }
