@@ -79,6 +79,19 @@ public sealed class AccessCutTests
     }
 
     [TestMethod]
+    public async Task RemovedMember_InvitedAgain_RejoinsWithTheNewRole_OnTheSameToken()
+    {
+        var team = await TeamKit.CreateTeamAsync(_gateway);
+        await TeamKit.AssertStatusAsync(await team.Owner.SendAsync(HttpMethod.Delete, $"api/workspaces/{team.Id}/members/{team.Member.UserId}"), 204);
+        await TeamKit.AssertErrorAsync(await team.Member.SendAsync(HttpMethod.Get, $"api/workspaces/{team.Id}"), 404, "not_found");
+
+        await TeamKit.JoinAsync(team.Admin, team.Id, team.Member, "admin");
+
+        Assert.AreEqual("admin", (await team.Member.WorkspacesAsync())[team.Id]);
+        Assert.AreEqual(200, (int)(await team.Member.SendAsync(HttpMethod.Get, $"api/workspaces/{team.Id}/audit")).StatusCode, "the new role applies on the next request");
+    }
+
+    [TestMethod]
     public async Task RemovedAdmin_CannotManageOnTheNextRequest()
     {
         var team = await TeamKit.CreateTeamAsync(_gateway);

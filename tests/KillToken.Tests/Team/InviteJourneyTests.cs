@@ -160,6 +160,31 @@ public sealed partial class InviteJourneyTests
     }
 
     [TestMethod]
+    public async Task SmtpUnreachable_TheInviteIsStillCreated_OffTheRequestPath_AndTheLinkWorks()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var closedPort = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var settings = SmtpSettings();
+        settings["SMTP_PORT"] = closedPort.ToString(CultureInfo.InvariantCulture);
+        await using var host = await GatewayHost.StartAsync(settings);
+        var gateway = new TeamGateway(host);
+        var (owner, workspaceId, _) = await OwnerWithWorkspaceAsync(gateway);
+        var email = NewEmail("unreachable");
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var created = await owner.InviteAsync(workspaceId, email, "member");
+        started.Stop();
+
+        Assert.AreEqual("queued", created["emailDelivery"]!.GetValue<string>());
+        Assert.IsTrue(started.Elapsed < TimeSpan.FromSeconds(5), $"the mail is sent off the request path: {started.Elapsed}");
+        var invitee = await gateway.SignUpAsync(email);
+        await TeamKit.JsonAsync(await invitee.AcceptAsync(TeamKit.TokenOf(created)), 200);
+        Assert.AreEqual("member", (await invitee.WorkspacesAsync())[workspaceId]);
+    }
+
+    [TestMethod]
     public async Task WithoutSmtp_TheInviteLinkOpensThePage()
     {
         await using var host = await GatewayHost.StartAsync();

@@ -162,6 +162,12 @@ public sealed class TeamSecretLeakTests
 
             leaks.AddRange(exchanges.Where(x => x.Index != secret.IssuedIn && x.Response.Contains(secret.Value, StringComparison.Ordinal))
                 .Select(x => $"{secret.What} in the response to #{x.Index} {x.Request} ({x.Status})"));
+            if (!secret.What.Contains("invite token", StringComparison.Ordinal))
+            {
+                leaks.AddRange(smtp.Messages.Where(m => m.Data.Contains(secret.Value, StringComparison.Ordinal) || m.Text.Contains(secret.Value, StringComparison.Ordinal))
+                    .Select(m => $"{secret.What} in the mail '{m.Subject}'"));
+            }
+
             leaks.AddRange(logs.Where(l => l.Contains(secret.Value, StringComparison.Ordinal)).Select(l => $"{secret.What} in a log line: {l[..Math.Min(200, l.Length)]}"));
         }
 
