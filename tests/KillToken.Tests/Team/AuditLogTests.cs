@@ -488,6 +488,24 @@ public sealed class AuditLogTests
     }
 
     [TestMethod]
+    public async Task ClientAddress_IsWhatTheServerSaw_NotAClaimedForwardedFor()
+    {
+        var team = await TeamKit.CreateTeamAsync(_gateway);
+        var before = (await TeamKit.AuditAsync(team.Owner, team.Id)).Select(Id).ToHashSet();
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"api/workspaces/{team.Id}/projects") { Content = System.Net.Http.Json.JsonContent.Create(new { name = "spoofed" }) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", team.Admin.Token);
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.7");
+        request.Headers.TryAddWithoutValidation("X-Real-IP", "203.0.113.8");
+        request.Headers.TryAddWithoutValidation("Forwarded", "for=203.0.113.9");
+        await TeamKit.AssertStatusAsync(await _host.Client.SendAsync(request), 201);
+
+        var fresh = await NewEventsAsync(team.Owner, team.Id, before, expectAtLeast: 1);
+        Assert.AreEqual(1, fresh.Count);
+        Assert.AreEqual("127.0.0.1", fresh[0]["clientAddress"]?.GetValue<string>(), fresh[0].ToJsonString());
+    }
+
+    [TestMethod]
     public async Task Audit_MemberIs403_OutsiderIs404_AndNoRouteEditsIt()
     {
         var team = await TeamKit.CreateTeamAsync(_gateway);
