@@ -285,7 +285,10 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
         var accepted = invite with { Status = InviteStatus.Accepted, AcceptedAt = now, AcceptedByUserId = userId, UpdatedAt = now, Revision = invite.Revision + 1 };
         if (!await invites.TryUpdateAsync(accepted, cancellationToken: cancellationToken))
         {
-            return (null, null, new GatewayError(409, ErrorCodes.Conflict, "This invite has already been used."));
+            // Another accept won (the invite is used), or a resend or cancel replaced this link meanwhile.
+            return (null, null, await invites.GetAsync(invite.WorkspaceId, invite.Id, cancellationToken) is { Status: InviteStatus.Accepted }
+                ? new GatewayError(409, ErrorCodes.Conflict, "This invite has already been used.")
+                : GatewayError.NotFound("Invite"));
         }
 
         var membership = await workspaces.GetMembershipAsync(workspace!.Id, userId, cancellationToken);
