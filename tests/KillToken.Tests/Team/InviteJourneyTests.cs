@@ -343,6 +343,45 @@ public sealed partial class InviteJourneyTests
     }
 
     [TestMethod]
+    public async Task ConcurrentAccepts_OfOneToken_ExactlyOneWins()
+    {
+        var (owner, workspaceId, _) = await OwnerWithWorkspaceAsync(_gateway);
+        var email = NewEmail("race");
+        var created = await owner.InviteAsync(workspaceId, email, "member");
+        var invitee = await _gateway.SignUpAsync(email);
+        var token = TeamKit.TokenOf(created);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => invitee.AcceptAsync(token)));
+
+        Assert.AreEqual(1, responses.Count(r => (int)r.StatusCode == 200), "single use");
+        foreach (var response in responses.Where(r => (int)r.StatusCode != 200))
+        {
+            await TeamKit.AssertErrorAsync(response, 409, "conflict", "the token was used");
+        }
+
+        Assert.AreEqual(1, (await TeamKit.AuditAsync(owner, workspaceId)).Count(e => e["event"]?.GetValue<string>() == "invite_accepted"), "one invite_accepted event");
+        Assert.AreEqual(1, (await TeamKit.MembersAsync(owner, workspaceId)).Count(m => m.Key == invitee.UserId));
+    }
+
+    [TestMethod]
+    public async Task ConcurrentInvites_ForOneEmail_ExactlyOneIsCreated()
+    {
+        var (owner, workspaceId, _) = await OwnerWithWorkspaceAsync(_gateway);
+        var email = NewEmail("twins");
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ =>
+            owner.SendAsync(HttpMethod.Post, $"api/workspaces/{workspaceId}/invites", new { email, role = "member" })));
+
+        Assert.AreEqual(1, responses.Count(r => (int)r.StatusCode == 201), "one pending invite per email");
+        foreach (var response in responses.Where(r => (int)r.StatusCode != 201))
+        {
+            await TeamKit.AssertErrorAsync(response, 409, "conflict");
+        }
+
+        Assert.AreEqual(1, (await PendingListAsync(owner, workspaceId)).Count);
+    }
+
+    [TestMethod]
     public async Task WrongAccount_Is409Mismatch_TheInviteStaysPending_AndTheRightPersonAccepts()
     {
         var (owner, workspaceId, _) = await OwnerWithWorkspaceAsync(_gateway);
