@@ -30,6 +30,18 @@ public static class SettingNames
     public const string FrontendUrl = "FRONTEND_URL";
     public const string CorsOrigin = "CORS_ORIGIN";
 
+    /// <summary>
+    /// The Functions host's storage, as the host names it; with <see cref="Store"/>=cosmos the audit log lives in its Table
+    /// service. A connection string (Azurite's <c>UseDevelopmentStorage=true</c>, or one with <c>TableEndpoint=</c>) ...
+    /// </summary>
+    public const string AzureWebJobsStorage = "AzureWebJobsStorage";
+
+    /// <summary>... or, with the app's managed identity (no key), the Table service's URL ...</summary>
+    public const string AzureWebJobsStorageTableServiceUri = "AzureWebJobsStorage__tableServiceUri";
+
+    /// <summary>... or the storage account's name (<c>https://{name}.table.core.windows.net</c>).</summary>
+    public const string AzureWebJobsStorageAccountName = "AzureWebJobsStorage__accountName";
+
     /// <summary>Google's OAuth2 token endpoint for Vertex AI service accounts (tests, sovereign clouds).</summary>
     public const string GoogleTokenUrl = "KILLTOKEN_GOOGLE_TOKEN_URL";
 
@@ -38,6 +50,12 @@ public static class SettingNames
 
     /// <summary>Endpoint overrides: server configuration for tests and sovereign clouds, never set per request.</summary>
     public static IEnumerable<string> EndpointOverrides => ProviderBaseUrls.Append(GoogleTokenUrl);
+
+    /// <summary>
+    /// The host's storage settings KillToken also reads. They are the Functions host's (main.bicep and
+    /// local.settings.sample.json set them as the host needs them), so they are not in <see cref="All"/>.
+    /// </summary>
+    public static IReadOnlyList<string> HostStorage { get; } = [AzureWebJobsStorage, AzureWebJobsStorageTableServiceUri, AzureWebJobsStorageAccountName];
 
     public static IReadOnlyList<string> All { get; } =
     [

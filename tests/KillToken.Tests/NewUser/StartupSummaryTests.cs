@@ -71,6 +71,7 @@ public sealed class StartupSummaryTests
             ["COSMOS_CONNECTION_STRING"] = $"AccountEndpoint=https://killtoken-prod.documents.azure.com:443/;AccountKey={accountKey};",
             ["COSMOS_DATABASE"] = "gateway",
             ["KEYVAULT_URI"] = "https://kt-vault.vault.azure.net/",
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
             ["KILLTOKEN_DATA_DIR"] = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N")),
         }).Build();
 
