@@ -31,15 +31,15 @@ public static class SettingNames
     public const string CorsOrigin = "CORS_ORIGIN";
 
     /// <summary>
-    /// The Functions host's storage, as the host names it; with <see cref="Store"/>=cosmos the audit log lives in its Table
-    /// service. A connection string (Azurite's <c>UseDevelopmentStorage=true</c>, or one with <c>TableEndpoint=</c>) ...
+    /// The Functions host's storage as a connection string (Azurite's <c>UseDevelopmentStorage=true</c>, or one with an
+    /// account key or <c>TableEndpoint=</c>). With <see cref="Store"/>=cosmos the audit log lives in its Table service.
     /// </summary>
     public const string AzureWebJobsStorage = "AzureWebJobsStorage";
 
-    /// <summary>... or, with the app's managed identity (no key), the Table service's URL ...</summary>
+    /// <summary>The same account's Table service URL, reached with the app's managed identity (no key).</summary>
     public const string AzureWebJobsStorageTableServiceUri = "AzureWebJobsStorage__tableServiceUri";
 
-    /// <summary>... or the storage account's name (<c>https://{name}.table.core.windows.net</c>).</summary>
+    /// <summary>The same account by name, with managed identity: <c>https://{name}.table.core.windows.net</c>.</summary>
     public const string AzureWebJobsStorageAccountName = "AzureWebJobsStorage__accountName";
 
     /// <summary>Google's OAuth2 token endpoint for Vertex AI service accounts (tests, sovereign clouds).</summary>
@@ -52,8 +52,9 @@ public static class SettingNames
     public static IEnumerable<string> EndpointOverrides => ProviderBaseUrls.Append(GoogleTokenUrl);
 
     /// <summary>
-    /// The host's storage settings KillToken also reads. They are the Functions host's (main.bicep and
-    /// local.settings.sample.json set them as the host needs them), so they are not in <see cref="All"/>.
+    /// The host's storage settings KillToken also reads (a connection string wins over the URL, the URL over the name).
+    /// They belong to the Functions host — main.bicep sets the identity-based ones, local.settings.sample.json the
+    /// connection string — so they are not in <see cref="All"/>.
     /// </summary>
     public static IReadOnlyList<string> HostStorage { get; } = [AzureWebJobsStorage, AzureWebJobsStorageTableServiceUri, AzureWebJobsStorageAccountName];
 
