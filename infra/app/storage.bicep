@@ -1,5 +1,6 @@
-// Storage account for the Functions host (AzureWebJobsStorage: blob leases for timers,
-// queues/tables if ever needed) and the Flex Consumption deployment package container.
+// Storage account for the Functions host (AzureWebJobsStorage: blob leases for timers, queues
+// if ever needed), KillToken's audit log (table `auditevents`, created by the app on first use)
+// and the Flex Consumption deployment package container.
 // Shared-key access is disabled: everything goes through Entra ID (managed identity / user).
 
 @minLength(3)

@@ -1,4 +1,5 @@
 using Azure.Core;
+using Azure.Data.Tables;
 using Azure.Identity;
 using KillToken.Core;
 using KillToken.Core.Budgets;
@@ -64,6 +65,11 @@ public static class KillTokenServiceCollectionExtensions
                 Credential = azureCredential.Value,
                 DatabaseName = settings.CosmosDatabase,
             });
+        }
+
+        if (settings.Store == "cosmos")
+        {
+            services.AddKillTokenTableAuditLog(AuditTableService(settings, azureCredential));
         }
 
         if (settings.KeyVaultUri is not null)
@@ -133,5 +139,24 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<TraceExports>();
         services.AddSingleton<AnalyticsHandlers>();
         return services;
+    }
+
+    /// <summary>The Functions host's Table service, where the audit log lives beside Cosmos DB.</summary>
+    private static TableServiceClient AuditTableService(KillTokenSettings settings, Lazy<TokenCredential> azureCredential)
+    {
+        if (settings.TableConnectionString is { } connectionString)
+        {
+            try
+            {
+                return new TableServiceClient(connectionString);
+            }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+            {
+                // Neither the value nor the parser's message: the connection string may hold an account key.
+                throw new InvalidOperationException($"{SettingNames.AzureWebJobsStorage} is not a storage connection string with a table endpoint ({ex.GetType().Name}).");
+            }
+        }
+
+        return new TableServiceClient(settings.TableServiceUri!, azureCredential.Value);
     }
 }

@@ -19,6 +19,10 @@ public sealed record KillTokenSettings
     public string? CosmosConnectionString { get; init; }
     public string CosmosDatabase { get; init; } = "killtoken";
     public string? KeyVaultUri { get; init; }
+    /// <summary>With the Cosmos DB store, the audit log's Table service by connection string (AzureWebJobsStorage) …</summary>
+    public string? TableConnectionString { get; init; }
+    /// <summary>… or by URL, with the app's managed identity (AzureWebJobsStorage__tableServiceUri or __accountName).</summary>
+    public Uri? TableServiceUri { get; init; }
     public string? FrontendUrl { get; init; }
     public string? CorsOrigin { get; init; }
     /// <summary>Links into the web frontend (FRONTEND_URL); none when it is not set.</summary>
@@ -52,6 +56,8 @@ public sealed record KillTokenSettings
         var smtp = ReadSmtp(configuration, errors);
         var frontend = FrontendLinks.Read(configuration[SettingNames.FrontendUrl], errors);
         var cors = CorsOrigins.Read(configuration[SettingNames.CorsOrigin], frontend, errors);
+        // The host's storage matters only where the audit log lives in it; with SQLite the host's own use is its business.
+        var onCosmos = store == "cosmos";
         var settings = new KillTokenSettings
         {
             Store = store,
@@ -61,6 +67,8 @@ public sealed record KillTokenSettings
             CosmosConnectionString = NullIfEmpty(configuration[SettingNames.CosmosConnectionString]),
             CosmosDatabase = NullIfEmpty(configuration[SettingNames.CosmosDatabase]) ?? "killtoken",
             KeyVaultUri = NullIfEmpty(configuration[SettingNames.KeyVaultUri]),
+            TableConnectionString = onCosmos ? NullIfEmpty(HostSetting(configuration, SettingNames.AzureWebJobsStorage)) : null,
+            TableServiceUri = onCosmos ? ReadTableServiceUri(configuration, errors) : null,
             FrontendUrl = NullIfEmpty(configuration[SettingNames.FrontendUrl]),
             CorsOrigin = NullIfEmpty(configuration[SettingNames.CorsOrigin]),
             Frontend = frontend,
@@ -71,6 +79,13 @@ public sealed record KillTokenSettings
         if (store == "cosmos" && settings.CosmosEndpoint is null && settings.CosmosConnectionString is null)
         {
             errors.Add($"{SettingNames.Store}=cosmos needs {SettingNames.CosmosEndpoint} (managed identity) or {SettingNames.CosmosConnectionString} (emulator).");
+        }
+
+        if (onCosmos && SettingNames.HostStorage.All(name => NullIfEmpty(HostSetting(configuration, name)) is null))
+        {
+            errors.Add($"{SettingNames.Store}=cosmos keeps the audit log in Table Storage and needs {SettingNames.AzureWebJobsStorage} "
+                + "(a connection string; UseDevelopmentStorage=true for Azurite) or, with managed identity, "
+                + $"{SettingNames.AzureWebJobsStorageTableServiceUri} or {SettingNames.AzureWebJobsStorageAccountName}.");
         }
 
         foreach (var name in SettingNames.EndpointOverrides)
@@ -131,6 +146,40 @@ public sealed record KillTokenSettings
 
         return options;
     }
+
+    /// <summary>The identity-based Table service URL: the service URI if set, else the account's public endpoint.</summary>
+    private static Uri? ReadTableServiceUri(IConfiguration configuration, List<string> errors)
+    {
+        if (NullIfEmpty(HostSetting(configuration, SettingNames.AzureWebJobsStorageTableServiceUri)) is { } text)
+        {
+            if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp))
+            {
+                return uri;
+            }
+
+            errors.Add($"{SettingNames.AzureWebJobsStorageTableServiceUri} must be an absolute URL (https://<account>.table.core.windows.net/).");
+            return null;
+        }
+
+        if (NullIfEmpty(HostSetting(configuration, SettingNames.AzureWebJobsStorageAccountName)) is { } account)
+        {
+            if (account.Length is >= 3 and <= 24 && account.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c)))
+            {
+                return new Uri($"https://{account}.table.core.windows.net/");
+            }
+
+            errors.Add($"{SettingNames.AzureWebJobsStorageAccountName} must be a storage account name (3 to 24 lowercase letters and digits).");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// A Functions host setting: as an environment variable <c>AzureWebJobsStorage__x</c> becomes the key
+    /// <c>AzureWebJobsStorage:x</c>; other sources may keep the name as written.
+    /// </summary>
+    private static string? HostSetting(IConfiguration configuration, string name) =>
+        configuration[name] ?? configuration[name.Replace("__", ":", StringComparison.Ordinal)];
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 

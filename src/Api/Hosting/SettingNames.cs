@@ -30,6 +30,18 @@ public static class SettingNames
     public const string FrontendUrl = "FRONTEND_URL";
     public const string CorsOrigin = "CORS_ORIGIN";
 
+    /// <summary>
+    /// The Functions host's storage as a connection string (Azurite's <c>UseDevelopmentStorage=true</c>, or one with an
+    /// account key or <c>TableEndpoint=</c>). With <see cref="Store"/>=cosmos the audit log lives in its Table service.
+    /// </summary>
+    public const string AzureWebJobsStorage = "AzureWebJobsStorage";
+
+    /// <summary>The same account's Table service URL, reached with the app's managed identity (no key).</summary>
+    public const string AzureWebJobsStorageTableServiceUri = "AzureWebJobsStorage__tableServiceUri";
+
+    /// <summary>The same account by name, with managed identity: <c>https://{name}.table.core.windows.net</c>.</summary>
+    public const string AzureWebJobsStorageAccountName = "AzureWebJobsStorage__accountName";
+
     /// <summary>Google's OAuth2 token endpoint for Vertex AI service accounts (tests, sovereign clouds).</summary>
     public const string GoogleTokenUrl = "KILLTOKEN_GOOGLE_TOKEN_URL";
 
@@ -38,6 +50,13 @@ public static class SettingNames
 
     /// <summary>Endpoint overrides: server configuration for tests and sovereign clouds, never set per request.</summary>
     public static IEnumerable<string> EndpointOverrides => ProviderBaseUrls.Append(GoogleTokenUrl);
+
+    /// <summary>
+    /// The host's storage settings KillToken also reads (a connection string wins over the URL, the URL over the name).
+    /// They belong to the Functions host — main.bicep sets the identity-based ones, local.settings.sample.json the
+    /// connection string — so they are not in <see cref="All"/>.
+    /// </summary>
+    public static IReadOnlyList<string> HostStorage { get; } = [AzureWebJobsStorage, AzureWebJobsStorageTableServiceUri, AzureWebJobsStorageAccountName];
 
     public static IReadOnlyList<string> All { get; } =
     [

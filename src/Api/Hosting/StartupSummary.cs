@@ -1,6 +1,7 @@
 using System.Text;
 using KillToken.Storage.LocalFiles;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace KillToken.Api.Hosting;
 
@@ -31,6 +32,12 @@ public static class StartupSummary
             var auth = settings.CosmosConnectionString is null ? "managed identity" : "account key";
             Line("store", $"Cosmos DB, {endpoint}, database '{settings.CosmosDatabase}' ({auth})");
         }
+
+        Line("audit log", settings.Store == "sqlite"
+            ? "in the SQLite store"
+            : settings.TableConnectionString is { } tables
+                ? $"Table Storage, {TableEndpointOf(tables)}, table '{CloudStorageServiceCollectionExtensions.AuditTableName}' ({SettingNames.AzureWebJobsStorage} connection string)"
+                : $"Table Storage, {SafeUrl(settings.TableServiceUri?.AbsoluteUri)}, table '{CloudStorageServiceCollectionExtensions.AuditTableName}' (managed identity)");
 
         var folderNote = PrivateFiles.IsOpenToOthers(settings.DataDirectory)
             ? " — WARNING: other users can open this folder; chmod 700 it"
@@ -86,18 +93,41 @@ public static class StartupSummary
             ? uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped).TrimEnd('/')
             : "(not a URL)";
 
-    private static string CosmosEndpointOf(string connectionString)
+    private static string CosmosEndpointOf(string connectionString) =>
+        ConnectionStringPart(connectionString, "AccountEndpoint") is { } endpoint
+            ? SafeUrl(endpoint)
+            : "(endpoint not named in the connection string)";
+
+    /// <summary>The Table endpoint a storage connection string names or implies (as the SDK reads it), never its key.</summary>
+    private static string TableEndpointOf(string connectionString)
+    {
+        if (ConnectionStringPart(connectionString, "TableEndpoint") is { } endpoint)
+        {
+            return SafeUrl(endpoint);
+        }
+
+        if (string.Equals(ConnectionStringPart(connectionString, "UseDevelopmentStorage"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            return "Azurite, http://127.0.0.1:10002/devstoreaccount1";
+        }
+
+        return ConnectionStringPart(connectionString, "AccountName") is { } account
+            ? SafeUrl($"{ConnectionStringPart(connectionString, "DefaultEndpointsProtocol") ?? "https"}://{account}.table.{ConnectionStringPart(connectionString, "EndpointSuffix") ?? "core.windows.net"}")
+            : "(endpoint not named in the connection string)";
+    }
+
+    private static string? ConnectionStringPart(string connectionString, string name)
     {
         foreach (var part in connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var equals = part.IndexOf('=', StringComparison.Ordinal);
-            if (equals > 0 && part[..equals].Equals("AccountEndpoint", StringComparison.OrdinalIgnoreCase))
+            if (equals > 0 && part[..equals].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
             {
-                return SafeUrl(part[(equals + 1)..]);
+                return part[(equals + 1)..].Trim();
             }
         }
 
-        return "(endpoint not named in the connection string)";
+        return null;
     }
 }
 

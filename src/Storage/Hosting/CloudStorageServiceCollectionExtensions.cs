@@ -1,4 +1,5 @@
 using Azure.Core;
+using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Security.KeyVault.Secrets;
 using KillToken.Core.Analytics;
@@ -8,6 +9,7 @@ using KillToken.Core.Idempotency;
 using KillToken.Core.Ports;
 using KillToken.Storage.Cosmos;
 using KillToken.Storage.KeyVault;
+using KillToken.Storage.Tables;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,10 +18,13 @@ namespace Microsoft.Extensions.DependencyInjection;
 
 public static class CloudStorageServiceCollectionExtensions
 {
+    /// <summary>The audit log's table in the Functions app's storage account.</summary>
+    public const string AuditTableName = "auditevents";
+
     /// <summary>
     /// The Cosmos DB store: every store port over the <c>workspaces</c>, <c>lookups</c> and <c>traces</c> containers (the
     /// identity, project, credential and trace stores, and the gateway's idempotency store, exact cache, budget ledger and
-    /// usage rollups), and a <c>store</c> health probe. When a <see cref="CosmosOperationCounter"/> is registered (or
+    /// usage rollups), and a <c>store</c> health probe; the audit log is not here (<see cref="AddKillTokenTableAuditLog"/>). When a <see cref="CosmosOperationCounter"/> is registered (or
     /// <see cref="CosmosStoreOptions.CountOperations"/> is set), the client counts every operation in it.
     /// </summary>
     public static IServiceCollection AddKillTokenCosmosStore(this IServiceCollection services, CosmosStoreOptions options)
@@ -62,7 +67,22 @@ public static class CloudStorageServiceCollectionExtensions
         services.AddSingleton<CosmosUsageRollups>();
         services.AddSingleton<IUsageRollups>(sp => sp.GetRequiredService<CosmosUsageRollups>());
         services.AddSingleton<KillToken.Core.Analytics.IDayReconciler, CosmosDayReconciler>();
-        services.AddSingleton<IAuditLog, CosmosAuditLog>();
+        return services;
+    }
+
+    /// <summary>
+    /// The audit log in Azure Table Storage: table <paramref name="tableName"/> of <paramref name="tableService"/>
+    /// (created on first use), one partition per workspace. The app registers it beside the Cosmos DB store, which keeps
+    /// no audit log: an append-only log that grows forever and is read rarely costs far less in a table.
+    /// </summary>
+    public static IServiceCollection AddKillTokenTableAuditLog(this IServiceCollection services, TableServiceClient tableService, string tableName = AuditTableName)
+    {
+        ArgumentNullException.ThrowIfNull(tableService);
+        ArgumentException.ThrowIfNullOrWhiteSpace(tableName);
+        services.AddSingleton<IAuditLog>(sp => new TableAuditLog(
+            tableService,
+            tableName,
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<TableAuditLog>()));
         return services;
     }
 

@@ -95,6 +95,18 @@ public sealed partial class SettingsParityTests
     }
 
     [TestMethod]
+    public void InAzure_TheAuditLogsTableService_IsReachedByTheAppsIdentity()
+    {
+        var bicep = BicepAppSettingNames();
+        Assert.IsTrue(bicep.Contains(SettingNames.AzureWebJobsStorageTableServiceUri) || bicep.Contains(SettingNames.AzureWebJobsStorageAccountName),
+            $"KILLTOKEN_STORE=cosmos keeps the audit log in the host's Table service: infra must set {SettingNames.AzureWebJobsStorageTableServiceUri} "
+            + $"or {SettingNames.AzureWebJobsStorageAccountName}, or the app does not start.");
+        Assert.IsFalse(bicep.Contains(SettingNames.AzureWebJobsStorage), "no storage connection string in Azure: the account has shared keys off.");
+        var rbac = File.ReadAllText(Path.Combine(RepoRoot, "infra", "app", "rbac.bicep"));
+        StringAssert.Contains(rbac, "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", "the app's identity needs Storage Table Data Contributor on the account.");
+    }
+
+    [TestMethod]
     public void HostJson_HasEmptyRoutePrefix()
     {
         using var document = ReadJson("host.json");

@@ -62,15 +62,17 @@ public sealed class StartupSummaryTests
     }
 
     [TestMethod]
-    public void OnCosmosDb_TheBlockNamesTheEndpointAndDatabase_NeverTheAccountKey()
+    public void OnCosmosDb_TheBlockNamesTheEndpointsDatabaseAndAuditTable_NeverAnAccountKey()
     {
         const string accountKey = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
+        const string tableKey = "dGFibGUta2V5LW5ldmVyLWxvZ2dlZC0wMTIzNDU2Nzg5YWJjZGVm";
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["KILLTOKEN_STORE"] = "cosmos",
             ["COSMOS_CONNECTION_STRING"] = $"AccountEndpoint=https://killtoken-prod.documents.azure.com:443/;AccountKey={accountKey};",
             ["COSMOS_DATABASE"] = "gateway",
             ["KEYVAULT_URI"] = "https://kt-vault.vault.azure.net/",
+            ["AzureWebJobsStorage"] = $"DefaultEndpointsProtocol=https;AccountName=ktprod;AccountKey={tableKey};TableEndpoint=https://ktprod.table.core.windows.net/;",
             ["KILLTOKEN_DATA_DIR"] = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N")),
         }).Build();
 
@@ -79,7 +81,30 @@ public sealed class StartupSummaryTests
         StringAssert.Contains(block, "Cosmos DB, https://killtoken-prod.documents.azure.com");
         StringAssert.Contains(block, "database 'gateway'");
         StringAssert.Contains(block, "Azure Key Vault, https://kt-vault.vault.azure.net");
+        StringAssert.Contains(block, "Table Storage, https://ktprod.table.core.windows.net, table 'auditevents'");
         Assert.IsFalse(block.Contains(accountKey, StringComparison.Ordinal), block);
+        Assert.IsFalse(block.Contains(tableKey, StringComparison.Ordinal), block);
         Assert.IsFalse(block.Contains("AccountKey", StringComparison.OrdinalIgnoreCase), block);
+    }
+
+    [TestMethod]
+    [DataRow("AzureWebJobsStorage__tableServiceUri", "https://ktprod.table.core.windows.net/", "Table Storage, https://ktprod.table.core.windows.net, table 'auditevents' (managed identity)")]
+    [DataRow("AzureWebJobsStorage__accountName", "ktprod", "Table Storage, https://ktprod.table.core.windows.net, table 'auditevents' (managed identity)")]
+    [DataRow("AzureWebJobsStorage", "UseDevelopmentStorage=true", "Table Storage, Azurite, http://127.0.0.1:10002/devstoreaccount1")]
+    [DataRow("AzureWebJobsStorage", "AccountName=ktprod;AccountKey=c2VjcmV0;EndpointSuffix=core.chinacloudapi.cn", "Table Storage, https://ktprod.table.core.chinacloudapi.cn")]
+    public void OnCosmosDb_TheAuditLinesNamesTheTableService(string name, string value, string expected)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["KILLTOKEN_STORE"] = "cosmos",
+            ["COSMOS_ENDPOINT"] = "https://killtoken-prod.documents.azure.com:443/",
+            [name] = value,
+            ["KILLTOKEN_DATA_DIR"] = Path.Combine(Path.GetTempPath(), "killtoken-tests", Guid.NewGuid().ToString("N")),
+        }).Build();
+
+        var block = StartupSummary.Describe(KillTokenSettings.Read(configuration), configuration, ["https://kt.azurewebsites.net"]);
+
+        StringAssert.Contains(block, expected);
+        Assert.IsFalse(block.Contains("c2VjcmV0", StringComparison.Ordinal), block);
     }
 }

@@ -2,6 +2,7 @@ using KillToken.Core.Ports;
 using KillToken.Storage.Cosmos;
 using KillToken.Storage.KeyVault;
 using KillToken.Storage.LocalVault;
+using KillToken.Storage.Tables;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -74,6 +75,7 @@ public sealed class CloudStoreSelectionTests
             ["KILLTOKEN_STORE"] = "cosmos",
             ["COSMOS_ENDPOINT"] = "https://kt-test.documents.azure.com:443/",
             ["KEYVAULT_URI"] = "https://kt-test.vault.azure.net/",
+            ["AzureWebJobsStorage__accountName"] = "kttest",
         });
 
         Assert.IsInstanceOfType<KeyVaultSecretVault>(services.GetRequiredService<ISecretVault>());
@@ -84,6 +86,82 @@ public sealed class CloudStoreSelectionTests
         Assert.IsNull(context.Client.ClientOptions.ServerCertificateCustomValidationCallback, "Azure keeps full certificate checks");
         Assert.AreEqual(Microsoft.Azure.Cosmos.ConnectionMode.Direct, context.Client.ClientOptions.ConnectionMode);
         Assert.IsFalse(services.GetServices<IHealthProbe>().Any(p => p is LocalSecretVault), "no local vault beside Key Vault");
+        Assert.IsInstanceOfType<TableAuditLog>(services.GetRequiredService<IAuditLog>(), "the audit log in the host's Table Storage");
+        Assert.AreEqual(new Uri("https://kttest.table.core.windows.net/"), services.GetRequiredService<KillToken.Api.Hosting.KillTokenSettings>().TableServiceUri);
+    }
+
+    [TestMethod]
+    public void Settings_OnCosmos_TheAuditLogTakesTheHostsTableServiceUri_AsTheHostReadsItFromTheEnvironment()
+    {
+        // An app setting AzureWebJobsStorage__tableServiceUri reaches configuration as AzureWebJobsStorage:tableServiceUri.
+        using var services = Build(new()
+        {
+            ["KILLTOKEN_STORE"] = "cosmos",
+            ["COSMOS_ENDPOINT"] = "https://kt-test.documents.azure.com:443/",
+            ["AzureWebJobsStorage:tableServiceUri"] = "https://ktsovereign.table.core.chinacloudapi.cn/",
+            ["AzureWebJobsStorage:accountName"] = "ignoredwhenaurlisgiven",
+        });
+
+        Assert.IsInstanceOfType<TableAuditLog>(services.GetRequiredService<IAuditLog>());
+        Assert.AreEqual(new Uri("https://ktsovereign.table.core.chinacloudapi.cn/"), services.GetRequiredService<KillToken.Api.Hosting.KillTokenSettings>().TableServiceUri);
+    }
+
+    [TestMethod]
+    public void Settings_OnCosmosWithoutTheHostsStorage_FailToStart_NamingTheSettings()
+    {
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Build(new()
+        {
+            ["KILLTOKEN_STORE"] = "cosmos",
+            ["COSMOS_ENDPOINT"] = "https://kt-test.documents.azure.com:443/",
+            ["AzureWebJobsStorage"] = " ",
+        }));
+
+        StringAssert.Contains(error.Message, "AzureWebJobsStorage (a connection string");
+        StringAssert.Contains(error.Message, "AzureWebJobsStorage__tableServiceUri");
+        StringAssert.Contains(error.Message, "AzureWebJobsStorage__accountName");
+    }
+
+    [TestMethod]
+    [DataRow("AzureWebJobsStorage__tableServiceUri", "not a url", "AzureWebJobsStorage__tableServiceUri must be an absolute URL")]
+    [DataRow("AzureWebJobsStorage__accountName", "Not_An_Account", "AzureWebJobsStorage__accountName must be a storage account name")]
+    public void Settings_OnCosmos_AMalformedTableSetting_IsReported(string name, string value, string expected)
+    {
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Build(new()
+        {
+            ["KILLTOKEN_STORE"] = "cosmos",
+            ["COSMOS_ENDPOINT"] = "https://kt-test.documents.azure.com:443/",
+            [name] = value,
+        }));
+
+        StringAssert.Contains(error.Message, expected);
+        Assert.IsFalse(error.Message.Contains("needs AzureWebJobsStorage", StringComparison.Ordinal), "one error for one setting: " + error.Message);
+    }
+
+    [TestMethod]
+    public void Settings_OnCosmos_AConnectionStringThatIsNotOne_IsReportedWithoutTheKey()
+    {
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => Build(new()
+        {
+            ["KILLTOKEN_STORE"] = "cosmos",
+            ["COSMOS_ENDPOINT"] = "https://kt-test.documents.azure.com:443/",
+            ["AzureWebJobsStorage"] = "AccountKey=" + Key + ";nonsense",
+        }));
+
+        StringAssert.Contains(error.Message, "AzureWebJobsStorage is not a storage connection string");
+        Assert.IsFalse(error.Message.Contains(Key, StringComparison.Ordinal), error.Message);
+    }
+
+    [TestMethod]
+    public void Settings_OnSqlite_TheHostsStorageIsLeftToTheHost_AndTheAuditLogIsInTheFile()
+    {
+        using var services = Build(new()
+        {
+            ["KILLTOKEN_STORE"] = "sqlite",
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
+            ["AzureWebJobsStorage__tableServiceUri"] = "not even a url",
+        });
+
+        Assert.AreEqual("SqliteAuditLog", services.GetRequiredService<IAuditLog>().GetType().Name);
     }
 
     [TestMethod]
@@ -94,6 +172,7 @@ public sealed class CloudStoreSelectionTests
             ["KILLTOKEN_STORE"] = "cosmos",
             ["COSMOS_CONNECTION_STRING"] = "AccountEndpoint=https://127.0.0.1:8081/;AccountKey=" + Key + ";",
             ["COSMOS_DATABASE"] = "kt-local",
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
         }))
         {
             var context = local.GetRequiredService<CosmosStoreContext>();
@@ -106,6 +185,7 @@ public sealed class CloudStoreSelectionTests
         {
             ["KILLTOKEN_STORE"] = "cosmos",
             ["COSMOS_CONNECTION_STRING"] = "AccountEndpoint=https://kt-test.documents.azure.com:443/;AccountKey=" + Key + ";",
+            ["AzureWebJobsStorage"] = "DefaultEndpointsProtocol=https;AccountName=kttest;AccountKey=" + Key + ";EndpointSuffix=core.windows.net",
         });
         Assert.IsNull(remote.GetRequiredService<CosmosStoreContext>().Client.ClientOptions.ServerCertificateCustomValidationCallback);
     }

@@ -31,6 +31,7 @@ public sealed partial class CosmosGatewayTests
                 ["COSMOS_CONNECTION_STRING"] = emulator.ConnectionString,
                 ["COSMOS_DATABASE"] = database,
                 ["COSMOS_ENDPOINT"] = null,
+                ["AzureWebJobsStorage"] = AzuriteEmulator.Shared.ConnectionString,
                 ["KEYVAULT_URI"] = null,
                 ["KILLTOKEN_OPENAI_BASE_URL"] = new Uri(upstream.BaseAddress, "v1").ToString(),
                 ["KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS"] = "true",

@@ -16,7 +16,8 @@ namespace KillToken.Tests.Storage;
 
 /// <summary>
 /// The store contract: what a user would notice, run unchanged against every store (SQLite, Cosmos DB). Each store's
-/// class builds its stores through the same DI extension the app uses and hands over the resolved ports.
+/// class builds its stores through the same DI extension the app uses and hands over the resolved ports. The audit log,
+/// which lives in Table Storage beside Cosmos DB, has its own contract (<see cref="AuditLogContractTests"/>).
 /// </summary>
 public abstract class StoreContractTests
 {
@@ -34,7 +35,6 @@ public abstract class StoreContractTests
     private ICacheStore Cache => Services.GetRequiredService<ICacheStore>();
     private IBudgetLedger Ledger => Services.GetRequiredService<IBudgetLedger>();
     private IUsageRollups Rollups => Services.GetRequiredService<IUsageRollups>();
-    private IAuditLog Audit => Services.GetRequiredService<IAuditLog>();
     private IInviteStore Invites => Services.GetRequiredService<IInviteStore>();
 
     // ---- Users ---------------------------------------------------------------------------------------------
@@ -760,27 +760,6 @@ public abstract class StoreContractTests
         CollectionAssert.AreEqual(new[] { direct.Id }, await Found(new TraceQuery { ModelContains = "MINI" }), "case-insensitive part of the model that answered");
         CollectionAssert.AreEqual(new[] { fellBack.Id }, await Found(new TraceQuery { ModelContains = "haiku" }));
         Assert.AreEqual(0, (await Found(new TraceQuery { ModelContains = "%" })).Length, "no wildcard");
-    }
-
-    // ---- Audit log ------------------------------------------------------------------------------------------
-
-    [TestMethod]
-    public async Task Audit_EventsAreListedNewestFirst_InTheirOwnWorkspaceOnly()
-    {
-        var (ws, other) = (Ids.New("ws"), Ids.New("ws"));
-        AuditEvent Event(string workspaceId, int minute) => new(Ids.New("aud"), workspaceId, AuditEvents.ExportDownloaded, AuditEvents.ActorUser, "usr_1",
-            "api/analytics/export.csv", T0.AddMinutes(minute), "127.0.0.1", new Dictionary<string, string?> { ["rows"] = "12", ["provider"] = null });
-        var (first, second, third) = (Event(ws, 1), Event(ws, 3), Event(ws, 2));
-        foreach (var e in new[] { first, second, third, Event(other, 4) })
-        {
-            await Audit.AppendAsync(e);
-        }
-
-        var listed = (await Audit.ListAsync(ws, new AuditQuery { Limit = 10 })).Items;
-        CollectionAssert.AreEqual(new[] { second.Id, third.Id, first.Id }, listed.Select(e => e.Id).ToArray());
-        AssertSameJson(second, listed[0]);
-        CollectionAssert.AreEqual(new[] { second.Id, third.Id }, (await Audit.ListAsync(ws, new AuditQuery { Limit = 2 })).Items.Select(e => e.Id).ToArray());
-        Assert.AreEqual(0, (await Audit.ListAsync(Ids.New("ws"), new AuditQuery { Limit = 10 })).Items.Count);
     }
 
     [TestMethod]

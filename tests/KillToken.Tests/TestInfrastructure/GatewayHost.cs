@@ -64,7 +64,7 @@ internal sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>
     /// The settings every test gateway runs with — its own data folder, a short provider timeout, and with
-    /// <see cref="TestStoreVariable"/>=cosmos a fresh database on the emulator — overridden by <paramref name="settings"/>.
+    /// <see cref="TestStoreVariable"/>=cosmos a fresh database on the emulator and the audit log in Azurite — overridden by <paramref name="settings"/>.
     /// Both hosts get them: the self-host as configuration, the Functions worker as app settings.
     /// </summary>
     public static Dictionary<string, string?> Settings(IDictionary<string, string?>? settings = null)
@@ -80,6 +80,7 @@ internal sealed class GatewayHost : IAsyncDisposable
             values["KILLTOKEN_STORE"] = "cosmos";
             values["COSMOS_CONNECTION_STRING"] = CosmosEmulator.Shared.ConnectionString;
             values["COSMOS_DATABASE"] = CosmosEmulator.NewDatabaseName("gateway");
+            values["AzureWebJobsStorage"] = AzuriteEmulator.Shared.ConnectionString;
         }
 
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
