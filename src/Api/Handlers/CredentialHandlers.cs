@@ -134,8 +134,10 @@ public sealed class CredentialHandlers(
             return GatewayJson.Error(context, error);
         }
 
+        var tested = await credentials.GetAsync(workspaceId, credentialId, context.RequestAborted);
         await audit.RecordAsync(actor, workspaceId, AuditEvents.CredentialTested, credentialId, new Dictionary<string, string?>
         {
+            ["provider"] = tested?.Provider,
             ["ok"] = result!.Ok ? "true" : "false",
             ["providerStatus"] = result.ProviderStatus?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });

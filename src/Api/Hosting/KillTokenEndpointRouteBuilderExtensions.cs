@@ -93,6 +93,9 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.InviteByToken, (HttpContext c, string token) => team.PreviewInviteAsync(c, token));
         app.MapPost(Routes.InviteAccept, (HttpContext c, string token) => team.AcceptInviteAsync(c, token));
         app.MapGet(Routes.WorkspaceAudit, (HttpContext c, string workspaceId) => team.ListAuditAsync(c, workspaceId));
+        app.MapGet(Routes.InvitePage, (HttpContext c, string token) => InvitePage.Page(c, token));
+        app.MapGet(Routes.InvitePageScript, Handle(InvitePage.Script));
+        app.MapGet(Routes.InvitePageStyles, Handle(InvitePage.Styles));
         return app;
     }
 

@@ -65,6 +65,10 @@ public static class Routes
     public const string InviteByToken = "api/invites/{token}";
     public const string InviteAccept = "api/invites/{token}/accept";
     public const string WorkspaceAudit = "api/workspaces/{workspaceId}/audit";
+    // The page an invite link opens (when FRONTEND_URL does not point elsewhere), and its script and styles.
+    public const string InvitePage = "invites/{token}";
+    public const string InvitePageScript = "assets/invite.js";
+    public const string InvitePageStyles = "assets/invite.css";
     // Seed 002's analytics (session, workspace chosen by ?workspaceId=).
     public const string AnalyticsOverview = "api/analytics/overview";
     public const string AnalyticsTrends = "api/analytics/trends";

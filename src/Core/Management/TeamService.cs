@@ -201,7 +201,7 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
     /// <summary>A new token (the old link stops working) and a new 7-day expiry; an expired invite can be resent.</summary>
     public async Task<(IssuedInvite? Invite, GatewayError? Error)> ResendInviteAsync(string userId, string workspaceId, string inviteId, CancellationToken cancellationToken = default)
     {
-        var (workspace, invite, error) = await PendingInviteAsync(userId, workspaceId, inviteId, cancellationToken);
+        var (workspace, invite, error) = await PendingInviteAsync(userId, workspaceId, inviteId, cancellationToken, cancelledIsGone: false);
         if (error is not null)
         {
             return (null, error);
@@ -220,7 +220,7 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
 
     public async Task<(InviteRecord? Cancelled, GatewayError? Error)> CancelInviteAsync(string userId, string workspaceId, string inviteId, CancellationToken cancellationToken = default)
     {
-        var (_, invite, error) = await PendingInviteAsync(userId, workspaceId, inviteId, cancellationToken);
+        var (_, invite, error) = await PendingInviteAsync(userId, workspaceId, inviteId, cancellationToken, cancelledIsGone: true);
         if (error is not null)
         {
             return (null, error);
@@ -318,8 +318,9 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
         return invite is null || invite.Status == InviteStatus.Cancelled || workspace is not { DeletedAt: null } ? (null, null) : (invite, workspace);
     }
 
+    /// <param name="cancelledIsGone">Cancelling a cancelled invite finds nothing (404); resending one is refused (409): it cannot be revived.</param>
     private async Task<(WorkspaceRecord? Workspace, InviteRecord? Invite, GatewayError? Error)> PendingInviteAsync(
-        string userId, string workspaceId, string inviteId, CancellationToken cancellationToken)
+        string userId, string workspaceId, string inviteId, CancellationToken cancellationToken, bool cancelledIsGone)
     {
         var (workspace, _, error) = await accounts.RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Admin, cancellationToken);
         if (error is not null)
@@ -330,7 +331,9 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
         var invite = await invites.GetAsync(workspaceId, inviteId, cancellationToken);
         return invite?.Status switch
         {
-            null or InviteStatus.Cancelled => (null, null, GatewayError.NotFound("Invite")),
+            null => (null, null, GatewayError.NotFound("Invite")),
+            InviteStatus.Cancelled when cancelledIsGone => (null, null, GatewayError.NotFound("Invite")),
+            InviteStatus.Cancelled => (null, null, new GatewayError(409, ErrorCodes.Conflict, "This invite was cancelled; send a new one.")),
             InviteStatus.Accepted => (null, null, new GatewayError(409, ErrorCodes.Conflict, "This invite has already been accepted.")),
             _ => (workspace, invite, null),
         };

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using KillToken.Tests.TestInfrastructure;
 
 namespace KillToken.Tests.Functions;
 
@@ -29,6 +30,7 @@ public sealed class TeamOnBothHostsTests
         var inviteUrl = created["inviteUrl"]!.GetValue<string>();
         var token = inviteUrl[(inviteUrl.LastIndexOf('/') + 1)..];
         Assert.AreEqual("skipped", created["emailDelivery"]!.GetValue<string>(), "no SMTP here: the link is what the inviter shares");
+        await AssertInvitePageAsync(client, new Uri(inviteUrl).PathAndQuery);
 
         var preview = await ReadAsync(await client.GetAsync($"api/invites/{token}"), 200);
         Assert.AreEqual(workspaceId, preview["workspace"]!["id"]!.GetValue<string>());
@@ -47,6 +49,41 @@ public sealed class TeamOnBothHostsTests
             events.Select(e => e!["event"]!.GetValue<string>()).ToArray(), "newest first");
         Assert.AreEqual("127.0.0.1", events[1]!["clientAddress"]!.GetValue<string>(), "the address the request came from, not the one it claimed");
         Assert.DoesNotContain(token, audit.ToJsonString(), "the invite token is never in the audit log");
+    }
+
+    [TestMethod]
+    public async Task TheInvitePagesScript_IsValidJavaScript()
+    {
+        var script = Path.Combine(Repository.Root, "src", "Api", "Pages", "invite.js");
+        using var node = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("node", ["--check", script]) { RedirectStandardError = true })!;
+        var errors = await node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync();
+        Assert.AreEqual(0, node.ExitCode, errors);
+    }
+
+    /// <summary>
+    /// Without FRONTEND_URL the invite link is the gateway's own page: served by both hosts, with its script and styles
+    /// from the same origin, under a policy that allows no inline script and sends the (token-bearing) address nowhere.
+    /// </summary>
+    private static async Task AssertInvitePageAsync(HttpClient client, string path)
+    {
+        using var page = await client.GetAsync(path);
+        Assert.AreEqual(200, (int)page.StatusCode);
+        Assert.AreEqual("text/html", page.Content.Headers.ContentType?.MediaType);
+        var html = await page.Content.ReadAsStringAsync();
+        StringAssert.Contains(html, "<script src=\"/assets/invite.js\" defer></script>");
+        var policy = string.Join(";", page.Headers.GetValues("Content-Security-Policy"));
+        StringAssert.Contains(policy, "script-src 'self'");
+        Assert.DoesNotContain("unsafe-inline", policy);
+        Assert.AreEqual("no-referrer", string.Join(",", page.Headers.GetValues("Referrer-Policy")));
+        Assert.AreEqual("no-store", page.Headers.CacheControl?.ToString());
+
+        foreach (var (asset, type) in new[] { ("assets/invite.js", "text/javascript"), ("assets/invite.css", "text/css") })
+        {
+            using var response = await client.GetAsync(asset);
+            Assert.AreEqual(200, (int)response.StatusCode, asset);
+            Assert.AreEqual(type, response.Content.Headers.ContentType?.MediaType, asset);
+        }
     }
 
     private static async Task<(string Token, string WorkspaceId)> SignUpAsync(HttpClient client, string name, string? email = null)
