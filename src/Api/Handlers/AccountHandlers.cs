@@ -1,3 +1,4 @@
+using System.Globalization;
 using KillToken.Core;
 using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
@@ -273,8 +274,12 @@ public sealed class AccountHandlers(
             return GatewayJson.Error(context, setError);
         }
 
-        await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspaceId, AuditEvents.PricingChanged, workspaceId,
-            changes: new AuditChanges().Add("models", PricedModels(before), PricedModels(models!)).ToDictionary());
+        var changes = new AuditChanges().Add("models", PricedModels(before), PricedModels(models!));
+        if (changes.Any)
+        {
+            await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspaceId, AuditEvents.PricingChanged, workspaceId, changes: changes.ToDictionary());
+        }
+
         return GatewayJson.Ok(new { models });
     });
 
@@ -329,9 +334,9 @@ public sealed class AccountHandlers(
 
     private static Dictionary<string, string?> WorkspaceDetails(WorkspaceRecord workspace) => new() { ["name"] = workspace.Name };
 
-    /// <summary>The priced models as <c>provider/model</c>, sorted: what an audit reader needs to see what changed.</summary>
+    /// <summary>The negotiated prices as <c>provider/model input/output</c> (USD per 1M tokens), sorted: not secret, and what an audit reader needs.</summary>
     private static string PricedModels(IEnumerable<ModelPrice> models) =>
-        string.Join(",", models.Select(m => $"{m.Provider}/{m.Model}").Order(StringComparer.Ordinal));
+        string.Join(",", models.Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Provider}/{m.Model} {m.Input}/{m.Output}")).Order(StringComparer.Ordinal));
 
     private Task<IResult> WithProjectAsync(HttpContext context, string projectId, string role, Func<string, ProjectRecord, Task<IResult>> action) =>
         WithUserAsync(context, async userId =>

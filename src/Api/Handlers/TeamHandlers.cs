@@ -155,7 +155,13 @@ public sealed class TeamHandlers(
             return GatewayJson.Error(context, GatewayError.BadRequest(ErrorCodes.ValidationFailed, $"'limit' must be a whole number from 1 to {MaxAuditPage}."));
         }
 
-        var query = new AuditQuery { Event = Text(q["event"]), ActorId = Text(q["actor"]), Cursor = Text(q["cursor"]), Limit = limit };
+        var eventName = Text(q["event"]);
+        if (eventName is not null && !AuditEvents.All.Contains(eventName))
+        {
+            return GatewayJson.Error(context, GatewayError.BadRequest(ErrorCodes.ValidationFailed, $"'event' must be one of: {string.Join(", ", AuditEvents.All.Order(StringComparer.Ordinal))}."));
+        }
+
+        var query = new AuditQuery { Event = eventName, ActorId = Text(q["actor"]), Cursor = Text(q["cursor"]), Limit = limit };
         try
         {
             var page = await auditLog.ListAsync(workspaceId, query, context.RequestAborted);

@@ -2,7 +2,13 @@
 // invited email and accepts (POST /api/invites/{token}/accept). The session token stays in this page's memory only.
 "use strict";
 
-const token = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
+const token = (() => {
+  try {
+    return decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
+  } catch {
+    return "";
+  }
+})();
 const $ = (id) => document.getElementById(id);
 let invitedEmail = "";
 let submitter = "signin";

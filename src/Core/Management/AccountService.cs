@@ -118,12 +118,14 @@ public sealed class AccountService(IUserStore users, IWorkspaceStore workspaces,
     public async Task<IReadOnlyList<WorkspaceView>> ListWorkspacesAsync(string userId, CancellationToken cancellationToken = default)
     {
         var result = new List<WorkspaceView>();
-        foreach (var membership in await workspaces.ListMembershipsOfUserAsync(userId, cancellationToken))
+        foreach (var listed in await workspaces.ListMembershipsOfUserAsync(userId, cancellationToken))
         {
-            var workspace = await workspaces.GetAsync(membership.WorkspaceId, cancellationToken);
-            if (workspace is { DeletedAt: null })
+            // The member document is the truth (the user's own list is a second write that a failure can leave behind).
+            var workspace = await workspaces.GetAsync(listed.WorkspaceId, cancellationToken);
+            var membership = workspace is { DeletedAt: null } ? await workspaces.GetMembershipAsync(workspace.Id, userId, cancellationToken) : null;
+            if (membership is not null)
             {
-                result.Add(await ViewAsync(workspace, membership.Role, cancellationToken));
+                result.Add(await ViewAsync(workspace!, membership.Role, cancellationToken));
             }
         }
 

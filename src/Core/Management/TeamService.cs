@@ -73,54 +73,80 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
             return (null, null, GatewayError.BadRequest(ErrorCodes.ValidationFailed, "'role' must be 'owner', 'admin' or 'member'."));
         }
 
-        var (caller, target, error) = await ResolveTargetAsync(userId, workspaceId, targetUserId, cancellationToken);
+        var (_, caller, error) = await accounts.RequireRoleAsync(userId, workspaceId, WorkspaceRoles.Admin, cancellationToken);
         if (error is not null)
         {
             return (null, null, error);
         }
 
-        if (caller!.Role != WorkspaceRoles.Owner && (target!.Role == WorkspaceRoles.Owner || role == WorkspaceRoles.Owner))
+        MembershipRecord updated;
+        MembershipRecord? target;
+        await using (await workspaces.LockMembersAsync(workspaceId, cancellationToken))
         {
-            return (null, null, GatewayError.Forbidden("Only an owner can change an owner's role or make someone an owner."));
+            // Read under the lock: a member removed meanwhile is not brought back, and the owner count is current.
+            var members = await workspaces.ListMembersAsync(workspaceId, cancellationToken);
+            target = members.FirstOrDefault(m => m.UserId == targetUserId);
+            if (target is null)
+            {
+                return (null, null, GatewayError.NotFound("Member"));
+            }
+
+            if (caller!.Role != WorkspaceRoles.Owner && (target.Role == WorkspaceRoles.Owner || role == WorkspaceRoles.Owner))
+            {
+                return (null, null, GatewayError.Forbidden("Only an owner can change an owner's role or make someone an owner."));
+            }
+
+            if (target.Role == role)
+            {
+                return (target, await ViewAsync(target, cancellationToken), null);
+            }
+
+            if (target.Role == WorkspaceRoles.Owner && IsLastOwner(members))
+            {
+                return (null, null, LastOwner("demoted"));
+            }
+
+            updated = target with { Role = role! };
+            await workspaces.SaveMembershipAsync(updated, cancellationToken);
         }
 
-        if (target!.Role == role)
-        {
-            return (target, await ViewAsync(target, cancellationToken), null);
-        }
-
-        if (target.Role == WorkspaceRoles.Owner && await IsLastOwnerAsync(workspaceId, cancellationToken))
-        {
-            return (null, null, LastOwner("demoted"));
-        }
-
-        var updated = target with { Role = role! };
-        await workspaces.SaveMembershipAsync(updated, cancellationToken);
         return (target, await ViewAsync(updated, cancellationToken), null);
     }
 
     /// <summary><c>DELETE …/members/{userId}</c>: removes someone, or — for the caller's own id — leaves.</summary>
     public async Task<(MembershipRecord? Removed, GatewayError? Error)> RemoveMemberAsync(string userId, string workspaceId, string targetUserId, CancellationToken cancellationToken = default)
     {
-        var (caller, target, error) = await ResolveTargetAsync(userId, workspaceId, targetUserId, cancellationToken, leaving: userId == targetUserId);
+        // Leaving needs only membership; removing someone else needs admin.
+        var leaving = userId == targetUserId;
+        var (_, caller, error) = await accounts.RequireRoleAsync(userId, workspaceId, leaving ? WorkspaceRoles.Member : WorkspaceRoles.Admin, cancellationToken);
         if (error is not null)
         {
             return (null, error);
         }
 
-        if (userId != targetUserId && caller!.Role != WorkspaceRoles.Owner && target!.Role == WorkspaceRoles.Owner)
+        await using (await workspaces.LockMembersAsync(workspaceId, cancellationToken))
         {
-            return (null, GatewayError.Forbidden("Only an owner can remove an owner."));
-        }
+            var members = await workspaces.ListMembersAsync(workspaceId, cancellationToken);
+            var target = members.FirstOrDefault(m => m.UserId == targetUserId);
+            if (target is null)
+            {
+                return (null, GatewayError.NotFound("Member"));
+            }
 
-        if (target!.Role == WorkspaceRoles.Owner && await IsLastOwnerAsync(workspaceId, cancellationToken))
-        {
-            return (null, LastOwner(userId == targetUserId ? "leave" : "removed"));
-        }
+            if (!leaving && caller!.Role != WorkspaceRoles.Owner && target.Role == WorkspaceRoles.Owner)
+            {
+                return (null, GatewayError.Forbidden("Only an owner can remove an owner."));
+            }
 
-        return await workspaces.RemoveMembershipAsync(workspaceId, targetUserId, cancellationToken)
-            ? (target, null)
-            : (null, GatewayError.NotFound("Member"));
+            if (target.Role == WorkspaceRoles.Owner && IsLastOwner(members))
+            {
+                return (null, LastOwner(leaving ? "leave" : "removed"));
+            }
+
+            return await workspaces.RemoveMembershipAsync(workspaceId, targetUserId, cancellationToken)
+                ? (target, null)
+                : (null, GatewayError.NotFound("Member"));
+        }
     }
 
     /// <summary><c>POST …/invites {email, role}</c> (owner or admin): a pending invite with a new token, valid 7 days.</summary>
@@ -190,7 +216,7 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
 
         var now = time.GetUtcNow();
         var views = new List<InviteView>();
-        foreach (var invite in (await invites.ListAsync(workspaceId, cancellationToken)).Where(i => i.Status == InviteStatus.Pending).OrderByDescending(i => i.CreatedAt))
+        foreach (var invite in (await invites.ListPendingAsync(workspaceId, cancellationToken)).OrderByDescending(i => i.CreatedAt))
         {
             views.Add(View(invite, now, await InviterAsync(invite, cancellationToken)));
         }
@@ -282,23 +308,36 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
                 "This invite was sent to another email address: sign in with that address to accept it."));
         }
 
+        // The membership first: if marking the invite used then fails, the person has joined and a retry finds the
+        // invite still pending (joining twice changes nothing); the other order could use up the invite and join no one.
         var accepted = invite with { Status = InviteStatus.Accepted, AcceptedAt = now, AcceptedByUserId = userId, UpdatedAt = now, Revision = invite.Revision + 1 };
-        if (!await invites.TryUpdateAsync(accepted, cancellationToken: cancellationToken))
+        MembershipRecord? membership;
+        await using (await workspaces.LockMembersAsync(workspace!.Id, cancellationToken))
         {
-            // Another accept won (the invite is used), or a resend or cancel replaced this link meanwhile.
-            return (null, null, await invites.GetAsync(invite.WorkspaceId, invite.Id, cancellationToken) is { Status: InviteStatus.Accepted }
-                ? new GatewayError(409, ErrorCodes.Conflict, "This invite has already been used.")
-                : GatewayError.NotFound("Invite"));
+            membership = await workspaces.GetMembershipAsync(workspace.Id, userId, cancellationToken);
+            var joined = membership is null;
+            if (joined)
+            {
+                membership = new MembershipRecord { WorkspaceId = workspace.Id, UserId = userId, Role = invite.Role, JoinedAt = now };
+                await workspaces.SaveMembershipAsync(membership, cancellationToken);
+            }
+
+            if (!await invites.TryUpdateAsync(accepted, cancellationToken: cancellationToken))
+            {
+                // Another accept won (the invite is used), or a resend or cancel replaced this link meanwhile: a join made
+                // by this attempt is undone, under the same lock.
+                if (joined)
+                {
+                    await workspaces.RemoveMembershipAsync(workspace.Id, userId, CancellationToken.None);
+                }
+
+                return (null, null, await invites.GetAsync(invite.WorkspaceId, invite.Id, cancellationToken) is { Status: InviteStatus.Accepted }
+                    ? new GatewayError(409, ErrorCodes.Conflict, "This invite has already been used.")
+                    : GatewayError.NotFound("Invite"));
+            }
         }
 
-        var membership = await workspaces.GetMembershipAsync(workspace!.Id, userId, cancellationToken);
-        if (membership is null)
-        {
-            membership = new MembershipRecord { WorkspaceId = workspace.Id, UserId = userId, Role = invite.Role, JoinedAt = now };
-            await workspaces.SaveMembershipAsync(membership, cancellationToken);
-        }
-
-        return (await accounts.ViewAsync(workspace, membership.Role, cancellationToken), accepted, null);
+        return (await accounts.ViewAsync(workspace, membership!.Role, cancellationToken), accepted, null);
     }
 
     /// <summary>SHA-256 of the token, hex: tokens are 256 random bits, so no salt or slow hash is needed to keep them from a reader of the store.</summary>
@@ -339,22 +378,7 @@ public sealed class TeamService(AccountService accounts, IWorkspaceStore workspa
         };
     }
 
-    private async Task<(MembershipRecord? Caller, MembershipRecord? Target, GatewayError? Error)> ResolveTargetAsync(
-        string userId, string workspaceId, string targetUserId, CancellationToken cancellationToken, bool leaving = false)
-    {
-        // Leaving needs only membership; acting on someone else needs admin.
-        var (_, caller, error) = await accounts.RequireRoleAsync(userId, workspaceId, leaving ? WorkspaceRoles.Member : WorkspaceRoles.Admin, cancellationToken);
-        if (error is not null)
-        {
-            return (null, null, error);
-        }
-
-        var target = leaving ? caller : await workspaces.GetMembershipAsync(workspaceId, targetUserId, cancellationToken);
-        return target is null ? (null, null, GatewayError.NotFound("Member")) : (caller, target, null);
-    }
-
-    private async Task<bool> IsLastOwnerAsync(string workspaceId, CancellationToken cancellationToken) =>
-        (await workspaces.ListMembersAsync(workspaceId, cancellationToken)).Count(m => m.Role == WorkspaceRoles.Owner) <= 1;
+    private static bool IsLastOwner(IReadOnlyList<MembershipRecord> members) => members.Count(m => m.Role == WorkspaceRoles.Owner) <= 1;
 
     private async Task<IssuedInvite> IssueAsync(InviteRecord invite, string token, WorkspaceRecord workspace, CancellationToken cancellationToken) =>
         new(invite, View(invite, time.GetUtcNow(), await InviterAsync(invite, cancellationToken)), token, workspace);

@@ -33,6 +33,13 @@ public interface IWorkspaceStore
     /// </summary>
     Task<bool> RemoveMembershipAsync(string workspaceId, string userId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Serialises the membership changes of one workspace (role changes, removals, joins), also across instances, so a
+    /// rule over all its members — a workspace keeps an owner — is checked and kept in one step, and a change cannot
+    /// bring back a member removed meanwhile. Dispose the result to release it.
+    /// </summary>
+    Task<IAsyncDisposable> LockMembersAsync(string workspaceId, CancellationToken cancellationToken = default);
+
     /// <summary>The members of one workspace, every role (one partition).</summary>
     Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default);
 
@@ -51,8 +58,8 @@ public interface IInviteStore
 
     Task<InviteRecord?> GetAsync(string workspaceId, string inviteId, CancellationToken cancellationToken = default);
 
-    /// <summary>Every invite of the workspace, any status (one partition).</summary>
-    Task<IReadOnlyList<InviteRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default);
+    /// <summary>The workspace's pending invites, expired ones included (one partition; answered invites are not read).</summary>
+    Task<IReadOnlyList<InviteRecord>> ListPendingAsync(string workspaceId, CancellationToken cancellationToken = default);
 
     /// <summary>The invite whose current token has this hash; null for an unknown or replaced token.</summary>
     Task<InviteRecord?> FindByTokenHashAsync(string tokenHash, CancellationToken cancellationToken = default);
@@ -183,6 +190,15 @@ public static class AuditEvents
     public const string CredentialTested = "credential_tested";
     public const string ExportDownloaded = "export_downloaded";
     public const string DigestSent = "digest_sent";
+
+    /// <summary>Every event name above: the audit route's <c>event</c> filter accepts only these.</summary>
+    public static IReadOnlySet<string> All { get; } = new HashSet<string>(StringComparer.Ordinal)
+    {
+        WorkspaceCreated, WorkspaceUpdated, WorkspaceDeleted, MemberInvited, InviteResent, InviteAccepted, InviteCancelled,
+        MemberRoleChanged, MemberRemoved, ProjectCreated, ProjectUpdated, BudgetChanged, KeyRegenerated, ProjectDeactivated,
+        ProjectActivated, PricingChanged, CredentialCreated, CredentialUpdated, CredentialRotated, CredentialDisabled,
+        CredentialEnabled, CredentialDeleted, CredentialTested, ExportDownloaded, DigestSent,
+    };
 
     public const string ActorUser = "user";
     public const string ActorApiKey = "api_key";

@@ -47,6 +47,7 @@ internal static class CosmosTypes
     public const string Invite = "invite";
     public const string InviteToken = "invite-token";
     public const string InviteEmail = "invite-email";
+    public const string MembersLease = "members-lock";
 }
 
 internal sealed class CosmosUserStore(CosmosStoreContext db) : IUserStore
@@ -199,6 +200,56 @@ internal sealed partial class CosmosWorkspaceStore(CosmosStoreContext db, ILogge
         // workspace named in the user's list, where every route on it still answers 404.
         await ChangeMembershipsAsync(userId, list => list.Items.RemoveAll(i => i.WorkspaceId == workspaceId), cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// A lease document in the workspace's partition: created (409 while someone holds it), taken over with a conditional
+    /// replace once expired (a holder that crashed), deleted on release. Waits up to <see cref="LockWait"/>.
+    /// </summary>
+    public async Task<IAsyncDisposable> LockMembersAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        RequirePlain(workspaceId);
+        await db.EnsureReadyAsync(cancellationToken);
+        var deadline = DateTimeOffset.UtcNow + LockWait;
+        for (var attempt = 1; ; attempt++)
+        {
+            using (var lease = Document(new MembersLease(workspaceId, DateTimeOffset.UtcNow + LeaseLifetime), CosmosTypes.MembersLease, MembersLeaseId))
+            {
+                if (await TryCreateAsync(db.Workspaces, lease, workspaceId, cancellationToken))
+                {
+                    return new LeaseRelease(db.Workspaces, workspaceId);
+                }
+            }
+
+            var (held, etag) = await db.ReadWithETagAsync<MembersLease>(db.Workspaces, MembersLeaseId, workspaceId, CosmosTypes.MembersLease, cancellationToken);
+            if (held is not null && etag is not null && held.ExpiresAt < DateTimeOffset.UtcNow)
+            {
+                using var takeover = Document(new MembersLease(workspaceId, DateTimeOffset.UtcNow + LeaseLifetime), CosmosTypes.MembersLease, MembersLeaseId);
+                if (await TryReplaceAsync(db.Workspaces, MembersLeaseId, takeover, workspaceId, etag, cancellationToken))
+                {
+                    return new LeaseRelease(db.Workspaces, workspaceId);
+                }
+            }
+
+            if (DateTimeOffset.UtcNow > deadline)
+            {
+                throw new CosmosConcurrencyException($"The members of a workspace stayed locked for {LockWait.TotalSeconds:0} s.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(10, 20 + (10 * Math.Min(attempt, 10)))), cancellationToken);
+        }
+    }
+
+    private const string MembersLeaseId = "members-lock";
+    private static readonly TimeSpan LeaseLifetime = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(10);
+
+    private sealed record MembersLease(string WorkspaceId, DateTimeOffset ExpiresAt);
+
+    private sealed class LeaseRelease(Container container, string workspaceId) : IAsyncDisposable
+    {
+        // Not the caller's token: a lease must be given back even when the request was cancelled.
+        public async ValueTask DisposeAsync() => await DeleteAsync(container, MembersLeaseId, workspaceId, CancellationToken.None);
     }
 
     public async Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default)
@@ -355,7 +406,7 @@ internal sealed class CosmosInviteStore(CosmosStoreContext db) : IInviteStore
         return await ReadAsync<InviteRecord>(db.Workspaces, inviteId, workspaceId, CosmosTypes.Invite, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<InviteRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<InviteRecord>> ListPendingAsync(string workspaceId, CancellationToken cancellationToken = default)
     {
         if (!CosmosIds.IsPlain(workspaceId))
         {
@@ -363,9 +414,10 @@ internal sealed class CosmosInviteStore(CosmosStoreContext db) : IInviteStore
         }
 
         await db.EnsureReadyAsync(cancellationToken);
-        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type")
+        var query = new QueryDefinition("SELECT * FROM c WHERE c.workspaceId = @ws AND c.type = @type AND c.status = @pending")
             .WithParameter("@ws", workspaceId)
-            .WithParameter("@type", CosmosTypes.Invite);
+            .WithParameter("@type", CosmosTypes.Invite)
+            .WithParameter("@pending", InviteStatus.Pending);
         return await QueryAsync<InviteRecord>(db.Workspaces, query, workspaceId, int.MaxValue, cancellationToken);
     }
 

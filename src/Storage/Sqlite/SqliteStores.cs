@@ -63,6 +63,9 @@ internal sealed class SqliteUserStore(SqliteDatabase db) : IUserStore
 
 internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
 {
+    // One process owns the file, so a lock per workspace in memory serialises its membership changes.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _memberLocks = new(StringComparer.Ordinal);
+
     private const string WorkspaceKind = "workspace";
     private const string MemberKind = "member";
     private const int WorkspacePageSize = 100;
@@ -129,8 +132,24 @@ internal sealed class SqliteWorkspaceStore(SqliteDatabase db) : IWorkspaceStore
             return true;
         }, cancellationToken);
 
+    public async Task<IAsyncDisposable> LockMembersAsync(string workspaceId, CancellationToken cancellationToken = default)
+    {
+        var gate = _memberLocks.GetOrAdd(workspaceId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        return new Release(gate);
+    }
+
     public Task<IReadOnlyList<MembershipRecord>> ListMembersAsync(string workspaceId, CancellationToken cancellationToken = default) =>
         db.ReadAsync<IReadOnlyList<MembershipRecord>>(async connection => await ListAsync<MembershipRecord>(connection, workspaceId, MemberKind, cancellationToken));
+
+    private sealed class Release(SemaphoreSlim gate) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            gate.Release();
+            return ValueTask.CompletedTask;
+        }
+    }
 
     /// <summary>
     /// Keyset pages over every partition (workspace documents are the ones whose id is their partition). Scans the
@@ -174,8 +193,7 @@ internal sealed class SqliteInviteStore(SqliteDatabase db) : IInviteStore
         db.WriteAsync(async connection =>
         {
             // The one writer makes the check and the insert a unit: no second pending invite for the email can slip in.
-            var existing = await ListAsync<InviteRecord>(connection, invite.WorkspaceId, Kind, cancellationToken);
-            if (existing.Any(i => i.Status == InviteStatus.Pending && i.Email == invite.Email))
+            if ((await ListPendingAsync(connection, invite.WorkspaceId, cancellationToken)).Any(i => i.Email == invite.Email))
             {
                 return false;
             }
@@ -190,8 +208,25 @@ internal sealed class SqliteInviteStore(SqliteDatabase db) : IInviteStore
     public Task<InviteRecord?> GetAsync(string workspaceId, string inviteId, CancellationToken cancellationToken = default) =>
         db.ReadAsync(connection => GetAsync<InviteRecord>(connection, workspaceId, inviteId, Kind, cancellationToken));
 
-    public Task<IReadOnlyList<InviteRecord>> ListAsync(string workspaceId, CancellationToken cancellationToken = default) =>
-        db.ReadAsync<IReadOnlyList<InviteRecord>>(async connection => await ListAsync<InviteRecord>(connection, workspaceId, Kind, cancellationToken));
+    public Task<IReadOnlyList<InviteRecord>> ListPendingAsync(string workspaceId, CancellationToken cancellationToken = default) =>
+        db.ReadAsync<IReadOnlyList<InviteRecord>>(async connection => await ListPendingAsync(connection, workspaceId, cancellationToken));
+
+    private static async Task<List<InviteRecord>> ListPendingAsync(SqliteConnection connection, string workspaceId, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT body FROM documents WHERE pk = $pk AND kind = $kind AND json_extract(body, '$.status') = $pending";
+        command.Parameters.AddWithValue("$pk", workspaceId);
+        command.Parameters.AddWithValue("$kind", Kind);
+        command.Parameters.AddWithValue("$pending", InviteStatus.Pending);
+        var invites = new List<InviteRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            invites.Add(JsonSerializer.Deserialize<InviteRecord>(reader.GetString(0), Json)!);
+        }
+
+        return invites;
+    }
 
     public Task<InviteRecord?> FindByTokenHashAsync(string tokenHash, CancellationToken cancellationToken = default) =>
         db.ReadAsync(async connection =>

@@ -172,6 +172,6 @@ internal sealed partial class TableAuditLog(TableServiceClient service, string t
         LogTableReady(logger, tableName);
     }
 
-    [LoggerMessage(EventId = 4301, Level = LogLevel.Information, Message = "Audit log table {Table} is ready (created if it was missing)")]
+    [LoggerMessage(EventId = 4311, Level = LogLevel.Information, Message = "Audit log table {Table} is ready (created if it was missing)")]
     private static partial void LogTableReady(ILogger logger, string table);
 }

@@ -180,9 +180,9 @@ public abstract class StoreContractTests
         AssertSameJson(invite, await Invites.FindByTokenHashAsync(invite.TokenHash));
         Assert.IsNull(await Invites.FindByTokenHashAsync(KeyHash()));
         Assert.IsNull(await Invites.GetAsync(other, invite.Id), "an invite is read in its own workspace only");
-        Assert.AreEqual(2, (await Invites.ListAsync(ws)).Count);
-        Assert.AreEqual(1, (await Invites.ListAsync(other)).Count);
-        Assert.AreEqual(0, (await Invites.ListAsync("not/a plain id")).Count);
+        Assert.AreEqual(2, (await Invites.ListPendingAsync(ws)).Count);
+        Assert.AreEqual(1, (await Invites.ListPendingAsync(other)).Count);
+        Assert.AreEqual(0, (await Invites.ListPendingAsync("not/a plain id")).Count);
     }
 
     [TestMethod]
@@ -202,6 +202,7 @@ public abstract class StoreContractTests
         var accepts = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Invites.TryUpdateAsync(resent with { Status = InviteStatus.Accepted, Revision = 2 })));
         Assert.AreEqual(1, accepts.Count(a => a), "an invite is used once, however many accept at the same time");
         Assert.AreEqual(InviteStatus.Accepted, (await Invites.GetAsync(ws, invite.Id))!.Status);
+        Assert.AreEqual(0, (await Invites.ListPendingAsync(ws)).Count, "an answered invite is not pending");
 
         Assert.IsTrue(await Invites.TryCreateAsync(NewInvite(ws, invite.Email)), "once answered, the email can be invited again");
         Assert.IsFalse(await Invites.TryUpdateAsync(NewInvite(ws, "nobody@example.com") with { Revision = 1 }), "an unknown invite is not created by an update");
@@ -214,7 +215,7 @@ public abstract class StoreContractTests
         var email = $"race-{Guid.NewGuid():N}@example.com";
         var created = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Invites.TryCreateAsync(NewInvite(ws, email))));
         Assert.AreEqual(1, created.Count(c => c));
-        Assert.AreEqual(1, (await Invites.ListAsync(ws)).Count(i => i.Status == InviteStatus.Pending));
+        Assert.AreEqual(1, (await Invites.ListPendingAsync(ws)).Count(i => i.Status == InviteStatus.Pending));
     }
 
     [TestMethod]
