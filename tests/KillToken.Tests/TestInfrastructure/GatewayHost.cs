@@ -143,6 +143,12 @@ internal sealed class GatewayHost : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        // A 500 in a test says only "internal_error"; its cause is in the host's log, written where the test run shows it.
+        foreach (var line in Logs.Lines.Where(l => l.StartsWith("Error ", StringComparison.Ordinal) || l.StartsWith("Critical ", StringComparison.Ordinal)))
+        {
+            Console.WriteLine("gateway log: " + line);
+        }
+
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         if (!_ownsDataDirectory)
         {
