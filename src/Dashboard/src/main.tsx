@@ -198,4 +198,6 @@ function NewWorkspace({ onCreated }: { onCreated: (id: string) => Promise<void> 
 }
 
 if (!location.hash && location.pathname === "/") navigate("overview");
-render(<App />, document.getElementById("app")!);
+const root = document.getElementById("app")!;
+root.replaceChildren(); // the boot message ("Loading…") of index.html
+render(<App />, root);
