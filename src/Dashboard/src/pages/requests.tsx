@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { get } from "../api";
 import { Empty, ErrorNote, Field, Loaded, Page, Select, useAction, useAsync } from "../components";
 import { useApp } from "../context";
-import { count, dateTime, usd } from "../format";
+import { count, usd } from "../format";
 import type { Project } from "../types";
 import type { RequestTrace, TracePage } from "../types-reports";
 import { milliseconds } from "./analytics";
@@ -31,7 +31,25 @@ const modes = [
 
 const pageSize = 50;
 
-/** The list's query: date inputs are UTC days, the list takes instants — from a day's start to its last millisecond. */
+/** A local calendar day's first instant (or, with <paramref name="end"/>, its last millisecond) as an ISO instant. */
+function localDay(day: string, end = false): string {
+  if (!day) return "";
+  const date = new Date(`${day}T00:00:00`);
+  if (Number.isNaN(date.getTime())) return day; // the API says what is wrong with it
+  if (end) {
+    date.setDate(date.getDate() + 1);
+    date.setMilliseconds(-1);
+  }
+  return date.toISOString();
+}
+
+/** When a call was made, to the second, in the person's time zone (the From/To days are theirs too). */
+const callTime = (iso: string) => {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "medium" });
+};
+
+/** The list's query: the date inputs are local days, the list takes instants — from a day's start to its last millisecond. */
 function queryOf(filters: Filters) {
   return {
     provider: filters.provider.trim(),
@@ -40,13 +58,12 @@ function queryOf(filters: Filters) {
     projectId: filters.projectId,
     cacheStatus: filters.cacheStatus,
     mode: filters.mode,
-    from: filters.from ? `${filters.from}T00:00:00.000Z` : "",
-    to: filters.to ? `${filters.to}T23:59:59.999Z` : "",
+    from: localDay(filters.from),
+    to: localDay(filters.to, true),
     limit: pageSize,
   };
 }
 
-const statusText = (trace: RequestTrace) => (trace.errorCode ? `${trace.status} ${trace.errorCode}` : String(trace.status));
 const statusClass = (trace: RequestTrace) =>
   trace.errorCode === "budget_exceeded" ? "badge badge-blocked" : trace.status >= 400 ? "badge badge-fallback" : "badge badge-active";
 
@@ -118,7 +135,7 @@ export function RequestsPage() {
             <Empty>No requests match.</Empty>
           ) : (
             <>
-              <div class="table-wrap" aria-busy={first.loading}>
+              <div class="table-wrap requests-wrap" aria-busy={first.loading}>
                 <table class="requests-table">
                   <caption>Requests</caption>
                   <thead>
@@ -140,16 +157,17 @@ export function RequestsPage() {
                   <tbody>
                     {rows.map((trace) => (
                       <tr key={trace.id} class={open?.id === trace.id ? "selected" : undefined}>
-                        <td class="nowrap">{dateTime(trace.createdAt)}</td>
+                        <td class="nowrap">{callTime(trace.createdAt)}</td>
                         <td>{projectName(trace.projectId)}</td>
                         <td>{trace.finalProvider ?? trace.provider ?? "—"}</td>
-                        <td>
+                        <td class="nowrap">
                           {trace.finalModel ?? trace.model ?? "—"}
                           {trace.wasFallback ? <span class="badge badge-fallback report-badge">fallback</span> : null}
                         </td>
                         <td>{trace.feature}</td>
                         <td>
-                          <span class={statusClass(trace)}>{statusText(trace)}</span>
+                          <span class={statusClass(trace)}>{trace.status}</span>
+                          {trace.errorCode ? <span class="status-code">{trace.errorCode}</span> : null}
                         </td>
                         <td class="num">{count(trace.totalTokens)}</td>
                         <td class="num">{usd(trace.costUsd)}</td>
@@ -205,7 +223,7 @@ const text = (value: string | null | undefined) => (value === null || value === 
 function fieldsOf(trace: RequestTrace, projectName: string): [string, string][] {
   const known: [keyof RequestTrace, string, string][] = [
     ["id", "Request ID", trace.id],
-    ["createdAt", "Time", `${dateTime(trace.createdAt)} (${trace.createdAt})`],
+    ["createdAt", "Time", `${callTime(trace.createdAt)} (${trace.createdAt})`],
     ["workspaceId", "Workspace ID", trace.workspaceId],
     ["projectId", "Project", trace.projectId ? `${projectName} (${trace.projectId})` : "—"],
     ["endpoint", "Endpoint", trace.endpoint],

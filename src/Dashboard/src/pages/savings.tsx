@@ -59,7 +59,7 @@ export function SavingsPage() {
                 <Kpi
                   label="Realized savings"
                   value={usd(s.realizedUsd)}
-                  detail={`${percent(roi.realizedSavingsRate * 100, 1)} of what the traffic would have cost · safe mode ${usd(s.verifiedUsd)}, cache ${usd(s.cacheUsd)}, replays ${usd(s.replayUsd)}`}
+                  detail={`${percent(roi.realizedSavingsRate * 100, 1)} of the cost without KillToken · safe mode ${usd(s.verifiedUsd)}, replays ${usd(s.replayUsd)}`}
                 />
                 <Kpi label="Estimated savings" value={usd(s.estimatedUsd)} detail="Waste measured in prompts, at the models' input prices" />
                 <Kpi label="Potential savings" value={usd(s.potentialUsd)} detail="If measure_only traffic used optimizationMode “safe”" />
