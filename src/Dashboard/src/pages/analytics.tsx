@@ -26,6 +26,10 @@ export function distinctLabels<T>(rows: T[], name: (row: T) => string, qualifier
   });
 }
 
+/** A period's spend against its limit: "$1.20 of $5.00 (24.0%)", or "$1.20 · no limit". */
+const ofLimit = (spent: number, limit: number | null, used: number | null) =>
+  limit === null || used === null ? `${usd(spent)} · no limit` : `${usd(spent)} of ${usd(limit)} (${percent(used, 1)})`;
+
 export function AnalyticsPage() {
   const { workspace } = useApp();
   const [draft, setDraft] = useState<Filters>(lastThirtyDays);
@@ -226,9 +230,7 @@ export function AnalyticsPage() {
                       <th scope="col" class="num">Spend</th>
                       <th scope="col" class="num">Blocked</th>
                       <th scope="col" class="num">Today</th>
-                      <th scope="col" class="num">Daily budget used</th>
                       <th scope="col" class="num">This month</th>
-                      <th scope="col" class="num">Monthly budget used</th>
                       <th scope="col">Last request</th>
                     </tr>
                   </thead>
@@ -242,12 +244,8 @@ export function AnalyticsPage() {
                         <td class="num">{count(p.requests)}</td>
                         <td class="num">{usd(p.spendUsd)}</td>
                         <td class="num">{count(p.blockedRequests)}</td>
-                        <td class="num">{usd(p.spentTodayUsd)}</td>
-                        <td class="num">{p.dailyUtilizationPercent === null ? "no limit" : `${percent(p.dailyUtilizationPercent, 1)} of ${usd(p.dailyBudgetUsd)}`}</td>
-                        <td class="num">{usd(p.spentThisMonthUsd)}</td>
-                        <td class="num">
-                          {p.monthlyUtilizationPercent === null ? "no limit" : `${percent(p.monthlyUtilizationPercent, 1)} of ${usd(p.monthlyBudgetUsd)}`}
-                        </td>
+                        <td class="num">{ofLimit(p.spentTodayUsd, p.dailyBudgetUsd, p.dailyUtilizationPercent)}</td>
+                        <td class="num">{ofLimit(p.spentThisMonthUsd, p.monthlyBudgetUsd, p.monthlyUtilizationPercent)}</td>
                         <td>{p.lastUsedAt ? dateTime(p.lastUsedAt) : "—"}</td>
                       </tr>
                     ))}
