@@ -357,7 +357,7 @@ function AddForm({ onCancel, onSaved }: { onCancel: () => void; onSaved: (creden
 
   return (
     <form class="panel" onSubmit={submit} aria-labelledby="add-credential-heading" autoComplete="off">
-      <h2 id="add-credential-heading">Add credential</h2>
+      <h2 id="add-credential-heading">New credential</h2>
       <div class="grid">
         <Select
           label="Provider"
