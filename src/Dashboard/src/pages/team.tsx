@@ -107,7 +107,9 @@ function MembersSection({ state }: { state: AsyncState<{ data: Member[] }> }) {
                           {m.name ?? <span class="muted">—</span>}
                           {self ? <span class="muted"> (you)</span> : null}
                         </th>
-                        <td class="email">{m.email}</td>
+                        <td class="email">
+                          <Email value={m.email} />
+                        </td>
                         <td>
                           {roles ? (
                             <select
@@ -201,7 +203,7 @@ function InviteForm({ onIssued }: { onIssued: (answer: IssuedInvite) => void }) 
   };
 
   return (
-    <section class="panel" aria-labelledby="invite-heading">
+    <section class="panel team-invite" aria-labelledby="invite-heading">
       <h2 id="invite-heading">Invite someone</h2>
       <form class="inline-form" onSubmit={submit}>
         <Field label="Email" type="email" value={email} onInput={setEmail} required autoComplete="off" />
@@ -285,7 +287,7 @@ function PendingInvites({ round, onIssued }: { round: number; onIssued: (answer:
             <Empty>No pending invites.</Empty>
           ) : (
             <div class="table-wrap">
-              <table>
+              <table class="invites">
                 <caption>Pending invites</caption>
                 <thead>
                   <tr>
@@ -301,7 +303,7 @@ function PendingInvites({ round, onIssued }: { round: number; onIssued: (answer:
                   {data.map((invite) => (
                     <tr key={invite.id}>
                       <th scope="row" class="email">
-                        {invite.email}
+                        <Email value={invite.email} />
                       </th>
                       <td>{roleNames[invite.role] ?? invite.role}</td>
                       <td>
@@ -338,6 +340,18 @@ function PendingInvites({ round, onIssued }: { round: number; onIssued: (answer:
 }
 
 const eventText = (event: string) => event.replace(/_/g, " ");
+
+/** An email that may wrap after its "@" on a narrow screen, instead of letter by letter. */
+function Email({ value }: { value: string }) {
+  const at = value.indexOf("@");
+  return at < 0 ? <>{value}</> : (
+    <>
+      {value.slice(0, at + 1)}
+      <wbr />
+      {value.slice(at + 1)}
+    </>
+  );
+}
 
 function AuditLog({ members }: { members: Member[] }) {
   const { workspace } = useApp();
@@ -414,10 +428,12 @@ function AuditLog({ members }: { members: Member[] }) {
                     <code>{e.event}</code>
                   </td>
                   <td class="email">
-                    {actor(e)}
+                    <Email value={actor(e)} />
                     {e.clientAddress ? <small class="muted block">{e.clientAddress}</small> : null}
                   </td>
-                  <td class="email">{target(e)}</td>
+                  <td class="email">
+                    <Email value={target(e)} />
+                  </td>
                   <td>
                     <AuditDetails event={e} />
                   </td>
