@@ -186,7 +186,7 @@ function toPrices(rows: PriceRow[]): ModelPrice[] | string {
     };
     const input = money(row.input, "input", true);
     const output = money(row.output, "output", true);
-    const cachedInput = money(row.cachedInput, "cached input", false);
+    const cachedInput = money(row.cachedInput, "cache read", false);
     const cacheWrite = money(row.cacheWrite, "cache write", false);
     for (const value of [input, output, cachedInput, cacheWrite]) if (typeof value === "string") return value;
     prices.push({
@@ -222,8 +222,8 @@ function PricesSection() {
     <section class="panel settings-section" aria-labelledby="prices-heading">
       <h2 id="prices-heading">Negotiated prices</h2>
       <p class="muted">
-        Your own rates, in USD per 1M tokens. They win over the gateway's price table for the models listed here; cached input and cache write default
-        to the input price.
+        Your own rates, in USD per 1M tokens. They win over the gateway's price table for the models listed here; cache read (cached input) and cache
+        write default to the input price.
       </p>
       <Loaded state={prices}>
         {() =>
@@ -253,7 +253,7 @@ function PricesSection() {
                         <th scope="col">Model</th>
                         <th scope="col" class="num">Input</th>
                         <th scope="col" class="num">Output</th>
-                        <th scope="col" class="num">Cached input</th>
+                        <th scope="col" class="num">Cache read</th>
                         <th scope="col" class="num">Cache write</th>
                         {manage ? <th scope="col">Actions</th> : null}
                       </tr>
@@ -352,7 +352,7 @@ function EditablePriceRow({ row, n, onChange, onRemove }: { row: PriceRow; n: nu
       </td>
       {money("input", "Input", true)}
       {money("output", "Output", true)}
-      {money("cachedInput", "Cached input", false)}
+      {money("cachedInput", "Cache read", false)}
       {money("cacheWrite", "Cache write", false)}
       <td>
         <button type="button" class="danger-text" aria-label={`Remove row ${n}`} onClick={onRemove}>

@@ -17,27 +17,31 @@ export function TeamPage() {
   const members = useAsync(() => get<{ data: Member[] }>(`${ws(workspace.id)}/members`), [workspace.id]);
   const [issued, setIssued] = useState<IssuedInvite | null>(null);
   const [invitesRound, setInvitesRound] = useState(0);
+  // Every change made on this page: the audit log re-reads so it shows the new events.
+  const [changes, setChanges] = useState(0);
+  const changed = () => setChanges((c) => c + 1);
+  const onIssued = (answer: IssuedInvite) => {
+    setIssued(answer);
+    setInvitesRound((r) => r + 1);
+    changed();
+  };
 
   return (
     <Page title="Team">
-      <MembersSection state={members} />
+      <MembersSection state={members} onChanged={changed} />
       {manage ? (
         <>
-          <InviteForm
-            onIssued={(answer) => {
-              setIssued(answer);
-              setInvitesRound((r) => r + 1);
-            }}
-          />
+          <InviteForm onIssued={onIssued} />
           {issued ? <IssuedLink issued={issued} onDismiss={() => setIssued(null)} /> : null}
           <PendingInvites
             round={invitesRound}
-            onIssued={(answer) => {
-              setIssued(answer);
-              setInvitesRound((r) => r + 1);
+            onIssued={onIssued}
+            onCancelled={(invite) => {
+              if (issued?.invite.id === invite.id) setIssued(null);
+              changed();
             }}
           />
-          <AuditLog members={members.data?.data ?? []} />
+          <AuditLog members={members.data?.data ?? []} changes={changes} />
         </>
       ) : null}
     </Page>
@@ -51,7 +55,7 @@ function rolesFor(callerRole: Role, target: Member): Role[] | null {
   return null;
 }
 
-function MembersSection({ state }: { state: AsyncState<{ data: Member[] }> }) {
+function MembersSection({ state, onChanged }: { state: AsyncState<{ data: Member[] }>; onChanged: () => void }) {
   const { user, workspace, refreshWorkspaces } = useApp();
   const manage = canManage(workspace);
   const action = useAction();
@@ -65,6 +69,7 @@ function MembersSection({ state }: { state: AsyncState<{ data: Member[] }> }) {
       try {
         const updated = await patch<Member>(`${ws(workspace.id)}/members/${encodeURIComponent(member.userId)}`, { role });
         setNotice(`${updated.email} is now ${roleNames[updated.role].toLowerCase()}.`);
+        onChanged();
         if (member.userId === user.id) await refreshWorkspaces();
       } finally {
         state.reload();
@@ -111,14 +116,15 @@ function MembersSection({ state }: { state: AsyncState<{ data: Member[] }> }) {
                           <Email value={m.email} />
                         </td>
                         <td>
-                          {roles ? (
+                          {manage ? (
                             <select
                               aria-label={`Role of ${m.email}`}
                               value={m.role}
-                              disabled={action.busy}
+                              disabled={action.busy || roles === null}
+                              title={roles === null ? "Only an owner can change an owner's role." : undefined}
                               onChange={(event) => void changeRole(m, (event.target as HTMLSelectElement).value as Role)}
                             >
-                              {(roles.includes(m.role) ? roles : [m.role, ...roles]).map((r) => (
+                              {(roles === null ? [m.role] : roles.includes(m.role) ? roles : [m.role, ...roles]).map((r) => (
                                 <option key={r} value={r}>
                                   {roleNames[r]}
                                 </option>
@@ -163,6 +169,7 @@ function MembersSection({ state }: { state: AsyncState<{ data: Member[] }> }) {
                 setNotice("");
                 await del(`${ws(workspace.id)}/members/${encodeURIComponent(member.userId)}`);
                 setNotice(`${member.email} is removed.`);
+                onChanged();
                 state.reload();
               });
           }}
@@ -254,7 +261,7 @@ function IssuedLink({ issued, onDismiss }: { issued: IssuedInvite; onDismiss: ()
   );
 }
 
-function PendingInvites({ round, onIssued }: { round: number; onIssued: (answer: IssuedInvite) => void }) {
+function PendingInvites({ round, onIssued, onCancelled }: { round: number; onIssued: (answer: IssuedInvite) => void; onCancelled: (invite: Invite) => void }) {
   const { workspace } = useApp();
   const invites = useAsync(() => get<{ data: Invite[] }>(`${ws(workspace.id)}/invites`), [workspace.id, round]);
   const action = useAction();
@@ -270,6 +277,7 @@ function PendingInvites({ round, onIssued }: { round: number; onIssued: (answer:
       setNotice("");
       await del(`${ws(workspace.id)}/invites/${encodeURIComponent(invite.id)}`);
       setNotice(`The invite for ${invite.email} is cancelled; its link no longer works.`);
+      onCancelled(invite);
       invites.reload();
     });
 
@@ -353,7 +361,7 @@ function Email({ value }: { value: string }) {
   );
 }
 
-function AuditLog({ members }: { members: Member[] }) {
+function AuditLog({ members, changes }: { members: Member[]; changes: number }) {
   const { workspace } = useApp();
   const [eventFilter, setEventFilter] = useState("");
   const [round, setRound] = useState(0);
@@ -379,7 +387,7 @@ function AuditLog({ members }: { members: Member[] }) {
   useEffect(() => {
     void load(null, true);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [workspace.id, eventFilter, round]);
+  }, [workspace.id, eventFilter, round, changes]);
 
   const emailOf = (userId: string) => members.find((m) => m.userId === userId)?.email;
   const actor = (e: AuditEvent) =>
