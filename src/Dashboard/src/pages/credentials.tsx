@@ -1,6 +1,6 @@
 // Provider credentials (BYOK): add per provider with its own fields, test against the provider, rotate the secret, edit
 // label and settings, disable/enable, delete. Secrets go in and never come back: the page shows the key preview only.
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { del, get, patch, post } from "../api";
 import { Confirm, Empty, ErrorNote, Field, Loaded, Page, Select, messageOf, useAction, useAsync } from "../components";
 import { canManage, useApp } from "../context";
@@ -162,10 +162,10 @@ export function CredentialsPage() {
       </p>
       {form?.mode === "add" ? <AddForm onCancel={() => setForm(null)} onSaved={(c) => done(`${nameOf(c)} is saved.`)} /> : null}
       {form?.mode === "rotate" ? (
-        <RotateForm credential={form.credential} onCancel={() => setForm(null)} onSaved={(c) => done(`${nameOf(c)} has a new secret.`)} />
+        <RotateForm key={form.credential.id} credential={form.credential} onCancel={() => setForm(null)} onSaved={(c) => done(`${nameOf(c)} has a new secret.`)} />
       ) : null}
       {form?.mode === "edit" ? (
-        <EditForm credential={form.credential} onCancel={() => setForm(null)} onSaved={(c) => done(`${nameOf(c)} is saved.`)} />
+        <EditForm key={form.credential.id} credential={form.credential} onCancel={() => setForm(null)} onSaved={(c) => done(`${nameOf(c)} is saved.`)} />
       ) : null}
       <ErrorNote message={action.error} />
       {notice ? (
@@ -331,6 +331,16 @@ function SecretArea({ label, value, onInput, hint, required }: { label: string; 
   );
 }
 
+/** A form that opens on a button press takes the focus, so keyboard users land in it. */
+function useFocusFirst() {
+  const ref = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    ref.current?.querySelector<HTMLElement>("select, input, textarea")?.focus();
+    ref.current?.scrollIntoView({ block: "nearest" });
+  }, []);
+  return ref;
+}
+
 function useValues(initial: Record<string, string> = {}) {
   const [values, setValues] = useState<Record<string, string>>(initial);
   const set = (key: string, value: string) => setValues((all) => ({ ...all, [key]: value }));
@@ -343,6 +353,7 @@ function AddForm({ onCancel, onSaved }: { onCancel: () => void; onSaved: (creden
   const [label, setLabel] = useState("");
   const { values, setValues, set } = useValues();
   const { busy, error, run } = useAction();
+  const formRef = useFocusFirst();
   const spec = specOf(provider);
 
   const submit = (event: Event) => {
@@ -356,7 +367,7 @@ function AddForm({ onCancel, onSaved }: { onCancel: () => void; onSaved: (creden
   };
 
   return (
-    <form class="panel" onSubmit={submit} aria-labelledby="add-credential-heading" autoComplete="off">
+    <form ref={formRef} class="panel" onSubmit={submit} aria-labelledby="add-credential-heading" autoComplete="off">
       <h2 id="add-credential-heading">New credential</h2>
       <div class="grid">
         <Select
@@ -387,6 +398,7 @@ function RotateForm({ credential, onCancel, onSaved }: { credential: Credential;
   const fields = specOf(credential.provider).fields.filter((f) => f.slot !== "config");
   const { values, set } = useValues();
   const { busy, error, run } = useAction();
+  const formRef = useFocusFirst();
   const title = `Rotate ${nameOf(credential)}`;
 
   const submit = (event: Event) => {
@@ -399,7 +411,7 @@ function RotateForm({ credential, onCancel, onSaved }: { credential: Credential;
   };
 
   return (
-    <form class="panel" onSubmit={submit} aria-label={title} autoComplete="off">
+    <form ref={formRef} class="panel" onSubmit={submit} aria-label={title} autoComplete="off">
       <h2>{title}</h2>
       <p class="muted">
         {providerName(credential.provider)} · current key <code>{credential.keyPreview}</code>. The old secret stops being used as soon as you save.
@@ -427,6 +439,7 @@ function EditForm({ credential, onCancel, onSaved }: { credential: Credential; o
   const [label, setLabel] = useState(credential.label ?? "");
   const { values, set } = useValues({ ...credential.config });
   const { busy, error, run } = useAction();
+  const formRef = useFocusFirst();
   const title = `Edit ${nameOf(credential)}`;
 
   const submit = (event: Event) => {
@@ -439,7 +452,7 @@ function EditForm({ credential, onCancel, onSaved }: { credential: Credential; o
   };
 
   return (
-    <form class="panel" onSubmit={submit} aria-label={title} autoComplete="off">
+    <form ref={formRef} class="panel" onSubmit={submit} aria-label={title} autoComplete="off">
       <h2>{title}</h2>
       <p class="muted">{providerName(credential.provider)}. To change the secret, use Rotate.</p>
       <div class="grid">
