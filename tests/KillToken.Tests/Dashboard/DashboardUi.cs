@@ -111,7 +111,47 @@ internal static partial class DashboardUi
     public static async Task<List<string[]>> RowsAsync(ILocator table)
     {
         var rows = await table.EvaluateAsync<string[][]>(
-            "t => Array.from(t.querySelectorAll('tbody tr')).map(r => Array.from(r.querySelectorAll('th,td')).map(c => c.textContent.trim()))");
+            "t => Array.from(t.querySelectorAll('tr')).filter(r => r.querySelector('td')).map(r => Array.from(r.querySelectorAll('th,td')).map(c => c.textContent.trim()))");
         return [.. rows];
     }
+
+    /// <summary>
+    /// Fails when <paramref name="secret"/> is anywhere a person or a script on the page could read it: the DOM (text
+    /// and attributes), the values of form fields, localStorage and sessionStorage.
+    /// </summary>
+    public static async Task AssertNowhereOnPageAsync(IPage page, string secret, string what)
+    {
+        var html = await page.ContentAsync();
+        Assert.DoesNotContain(secret, html, $"{what} is still in the page's DOM ({page.Url})");
+        var elsewhere = await page.EvaluateAsync<string>(
+            "() => JSON.stringify([Array.from(document.querySelectorAll('input,textarea')).map(e => e.value), Object.entries(localStorage), Object.entries(sessionStorage)])");
+        Assert.DoesNotContain(secret, elsewhere, $"{what} is still in a form field or in the page's storage ({page.Url})");
+    }
+
+    /// <summary>Fails when the page scrolls sideways (names the elements that stick out).</summary>
+    public static async Task AssertNoHorizontalScrollAsync(IPage page, string what)
+    {
+        var result = await page.EvaluateAsync<string>("""
+            () => {
+              const width = window.innerWidth, scroll = document.scrollingElement.scrollWidth;
+              if (scroll <= width + 1) return "";
+              const wide = Array.from(document.querySelectorAll('body *'))
+                .filter(e => e.getBoundingClientRect().right > width + 1)
+                .slice(0, 5)
+                .map(e => `<${e.tagName.toLowerCase()}${e.className ? ' class="' + e.className + '"' : ''}> right=${Math.round(e.getBoundingClientRect().right)}`);
+              return `scrollWidth ${scroll} > innerWidth ${width}; sticking out: ${wide.join('; ')}`;
+            }
+            """);
+        Assert.AreEqual("", result, $"{what} scrolls horizontally at {page.ViewportSize?.Width}px");
+    }
+
+    /// <summary>The visible inputs, selects and text areas that have no accessible name (no label, aria-label or aria-labelledby).</summary>
+    public static async Task<string[]> UnlabelledControlsAsync(IPage page) => await page.EvaluateAsync<string[]>("""
+        () => Array.from(document.querySelectorAll('input, select, textarea'))
+          .filter(e => e.type !== 'hidden' && e.getClientRects().length > 0)
+          .filter(e => !(Array.from(e.labels || []).some(l => l.textContent.trim())
+                         || (e.getAttribute('aria-label') || '').trim()
+                         || (e.getAttribute('aria-labelledby') || '').split(/\s+/).some(id => id && document.getElementById(id)?.textContent.trim())))
+          .map(e => e.outerHTML.slice(0, 160))
+        """);
 }
