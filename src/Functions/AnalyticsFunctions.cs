@@ -25,6 +25,14 @@ public sealed class AnalyticsFunctions(AnalyticsHandlers analytics)
     public Task<IActionResult> AnalyticsModels([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.AnalyticsModels)] HttpRequest req) =>
         analytics.ModelsAsync(req.HttpContext).AsAction();
 
+    [Function(nameof(AnalyticsSummary))]
+    public Task<IActionResult> AnalyticsSummary([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.AnalyticsSummary)] HttpRequest req) =>
+        analytics.SummaryAsync(req.HttpContext).AsAction();
+
+    [Function(nameof(AnalyticsRoi))]
+    public Task<IActionResult> AnalyticsRoi([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.AnalyticsRoi)] HttpRequest req) =>
+        analytics.RoiAsync(req.HttpContext).AsAction();
+
     [Function(nameof(AnalyticsProjects))]
     public Task<IActionResult> AnalyticsProjects([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.AnalyticsProjects)] HttpRequest req) =>
         analytics.ProjectsAsync(req.HttpContext).AsAction();

@@ -16,6 +16,7 @@ namespace KillToken.Api.Handlers;
 /// </summary>
 public sealed class AnalyticsHandlers(
     AnalyticsService analytics,
+    ReportService reports,
     AccountService accounts,
     IProjectStore projects,
     SessionTokens sessions,
@@ -34,6 +35,12 @@ public sealed class AnalyticsHandlers(
     public Task<IResult> ProjectsAsync(HttpContext context) => ReportAsync(context, analytics.ProjectsAsync);
 
     public Task<IResult> FeaturesAsync(HttpContext context) => ReportAsync(context, analytics.FeaturesAsync);
+
+    /// <summary>Seed 000's savings report (<c>/v1/summary</c>'s) over the range's UTC days, for a session.</summary>
+    public Task<IResult> SummaryAsync(HttpContext context) => WholeWorkspaceReportAsync(context, reports.SummaryAsync);
+
+    /// <summary>Seed 000's ROI report (<c>/v1/reports/roi</c>'s) over the range's UTC days, for a session.</summary>
+    public Task<IResult> RoiAsync(HttpContext context) => WholeWorkspaceReportAsync(context, reports.RoiAsync);
 
     /// <summary>Seed 002's <c>export.csv</c>: the usage log of the range, newest first, at most 10,000 rows, streamed.</summary>
     public async Task<IResult> ExportCsvAsync(HttpContext context)
@@ -120,6 +127,25 @@ public sealed class AnalyticsHandlers(
     {
         var (_, workspace, query, error) = await ReadSessionQueryAsync(context);
         return error is not null ? GatewayJson.Error(context, error) : GatewayJson.Ok(await report(workspace!.Id, query!, context.RequestAborted));
+    }
+
+    /// <summary>
+    /// A report of the whole workspace over <c>from</c>..<c>to</c>: these are kept per workspace and day only, so a
+    /// provider, project, model or feature filter is refused rather than silently ignored.
+    /// </summary>
+    private async Task<IResult> WholeWorkspaceReportAsync<T>(HttpContext context, Func<string, DateTimeOffset?, DateTimeOffset?, CancellationToken, Task<T>> report)
+        where T : notnull
+    {
+        var (_, workspace, query, error) = await ReadSessionQueryAsync(context);
+        if (error is null && (query!.Provider ?? query.ProjectId ?? query.Model ?? query.Feature) is not null)
+        {
+            error = GatewayError.BadRequest(ErrorCodes.ValidationFailed,
+                "This report covers the whole workspace: it takes 'from' and 'to' only (use /api/analytics/features or /projects to break it down).");
+        }
+
+        return error is not null
+            ? GatewayJson.Error(context, error)
+            : GatewayJson.Ok(await report(workspace!.Id, query!.Start, query.End.AddTicks(-1), context.RequestAborted));
     }
 
     /// <summary>The session's user, the workspace of <c>?workspaceId=</c> (any role reads) and the filters — or the 4xx.</summary>

@@ -76,6 +76,8 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.AnalyticsProjects, Handle(analytics.ProjectsAsync));
         app.MapGet(Routes.AnalyticsFeatures, Handle(analytics.FeaturesAsync));
         app.MapGet(Routes.AnalyticsExportCsv, Handle(analytics.ExportCsvAsync));
+        app.MapGet(Routes.AnalyticsSummary, Handle(analytics.SummaryAsync));
+        app.MapGet(Routes.AnalyticsRoi, Handle(analytics.RoiAsync));
 
         app.MapGet(Routes.WorkspaceCredentials, (HttpContext c, string workspaceId) => credentials.ListBySessionAsync(c, workspaceId));
         app.MapPost(Routes.WorkspaceCredentials, (HttpContext c, string workspaceId) => credentials.CreateBySessionAsync(c, workspaceId));
@@ -93,9 +95,10 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.InviteByToken, (HttpContext c, string token) => team.PreviewInviteAsync(c, token));
         app.MapPost(Routes.InviteAccept, (HttpContext c, string token) => team.AcceptInviteAsync(c, token));
         app.MapGet(Routes.WorkspaceAudit, (HttpContext c, string workspaceId) => team.ListAuditAsync(c, workspaceId));
-        app.MapGet(Routes.InvitePage, (HttpContext c, string token) => InvitePage.Page(c, token));
-        app.MapGet(Routes.InvitePageScript, Handle(InvitePage.Script));
-        app.MapGet(Routes.InvitePageStyles, Handle(InvitePage.Styles));
+
+        app.MapGet(Routes.Dashboard, (HttpContext c, string? home) => DashboardPages.Home(c, home));
+        app.MapGet(Routes.InvitePage, (HttpContext c, string token) => DashboardPages.Invite(c, token));
+        app.MapGet(Routes.DashboardAsset, (HttpContext c, string file) => DashboardPages.Asset(c, file));
         return app;
     }
 

@@ -65,10 +65,15 @@ public static class Routes
     public const string InviteByToken = "api/invites/{token}";
     public const string InviteAccept = "api/invites/{token}/accept";
     public const string WorkspaceAudit = "api/workspaces/{workspaceId}/audit";
-    // The page an invite link opens (when FRONTEND_URL does not point elsewhere), and its script and styles.
+    // The dashboard (src/Dashboard): its page at "/", the page an invite link opens (when FRONTEND_URL does not point
+    // elsewhere; the same document), and its built script and styles.
+    /// <summary>
+    /// The site root. The Functions host cannot route an empty template, so the root is one optional token that may only
+    /// be empty (<c>maxlength(0)</c>); both hosts match "/" alone with it.
+    /// </summary>
+    public const string Dashboard = "{home:maxlength(0)?}";
     public const string InvitePage = "invites/{token}";
-    public const string InvitePageScript = "assets/invite.js";
-    public const string InvitePageStyles = "assets/invite.css";
+    public const string DashboardAsset = "assets/{file}";
     // Seed 002's analytics (session, workspace chosen by ?workspaceId=).
     public const string AnalyticsOverview = "api/analytics/overview";
     public const string AnalyticsTrends = "api/analytics/trends";
@@ -77,6 +82,9 @@ public static class Routes
     public const string AnalyticsProjects = "api/analytics/projects";
     public const string AnalyticsFeatures = "api/analytics/features";
     public const string AnalyticsExportCsv = "api/analytics/export.csv";
+    /// <summary>Seed 000's savings report and ROI for a session (the same reports as /v1/summary and /v1/reports/roi).</summary>
+    public const string AnalyticsSummary = "api/analytics/summary";
+    public const string AnalyticsRoi = "api/analytics/roi";
     /// <summary>Seed 002's digest preview: the current month of <c>?workspaceId=</c>, mailed to the caller when SMTP is set.</summary>
     public const string MonthlyDigestTest = "api/analytics/monthly-digest/test";
 }

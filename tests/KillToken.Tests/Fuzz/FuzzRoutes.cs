@@ -79,7 +79,7 @@ internal static class FuzzRoutes
     /// <summary>Parameters the fuzzer can fill with a real id of the tenant.</summary>
     public static readonly IReadOnlySet<string> KnownParameters = new HashSet<string>(StringComparer.Ordinal)
     {
-        "workspaceId", "projectId", "credentialId", "requestId", "model", "userId", "inviteId", "token",
+        "workspaceId", "projectId", "credentialId", "requestId", "model", "userId", "inviteId", "token", "home", "file",
     };
 
     /// <summary>Parameters whose value belongs to one workspace: another workspace's value must be refused.</summary>
@@ -179,9 +179,9 @@ internal static class FuzzRoutes
         [Key("GET", Routes.InviteByToken)] = r => r with { Auth = RouteAuth.None },
         [Key("POST", Routes.InviteAccept)] = r => r with { ReadsBody = false },
         [Key("GET", Routes.WorkspaceAudit)] = r => r with { Paginates = true },
+        [Key("GET", Routes.Dashboard)] = r => r,
         [Key("GET", Routes.InvitePage)] = r => r,
-        [Key("GET", Routes.InvitePageScript)] = r => r,
-        [Key("GET", Routes.InvitePageStyles)] = r => r,
+        [Key("GET", Routes.DashboardAsset)] = r => r,
         [Key("GET", Routes.AnalyticsOverview)] = Analytics,
         [Key("GET", Routes.AnalyticsTrends)] = Analytics,
         [Key("GET", Routes.AnalyticsProviders)] = Analytics,
@@ -189,6 +189,8 @@ internal static class FuzzRoutes
         [Key("GET", Routes.AnalyticsProjects)] = Analytics,
         [Key("GET", Routes.AnalyticsFeatures)] = Analytics,
         [Key("GET", Routes.AnalyticsExportCsv)] = Analytics,
+        [Key("GET", Routes.AnalyticsSummary)] = Analytics,
+        [Key("GET", Routes.AnalyticsRoi)] = Analytics,
     };
 
     /// <summary>The route table as declared: every constant of <see cref="Routes"/>.</summary>

@@ -236,7 +236,8 @@ internal static partial class FuzzRunner
                 IdKind.Foreign => world.ForeignId(parameter, c.Route),
                 _ => id.Raw!,
             };
-            path = path.Replace("{" + parameter + "}", value, StringComparison.Ordinal);
+            // {name}, or with a constraint and optional mark ({home:maxlength(0)?}).
+            path = Regex.Replace(path, "\\{" + Regex.Escape(parameter) + "(:[^}]*)?\\??\\}", value.Replace("$", "$$", StringComparison.Ordinal));
             if (id.Kind != IdKind.Real)
             {
                 parts.Add($"{{{parameter}}} = {id}");

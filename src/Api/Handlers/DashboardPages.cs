@@ -1,0 +1,98 @@
+using System.Collections.Frozen;
+using System.Security.Cryptography;
+using KillToken.Api.Http;
+using KillToken.Core.Gateway;
+using Microsoft.AspNetCore.Http;
+
+namespace KillToken.Api.Handlers;
+
+/// <summary>
+/// The dashboard (<c>src/Dashboard</c>, built by the .NET build and embedded in this assembly), served the same by both
+/// hosts and from the API's own origin: one HTML document at <c>/</c> and at every invite link, and its script and
+/// styles. The app does all its work over the JSON API; the pages hold no data. The policy allows only this origin's own
+/// script, styles and connections (no inline script, no CDN), no framing, and no referrer (invite links carry a token).
+/// </summary>
+public static class DashboardPages
+{
+    public const string Policy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+        + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+    private const string ResourcePrefix = "KillToken.Api.Dashboard.";
+
+    private static readonly FrozenDictionary<string, EmbeddedAsset> Assets = LoadAssets();
+
+    /// <summary><c>/</c>: the dashboard. <paramref name="home"/> is the root route's always-empty token (see Routes.Dashboard).</summary>
+    public static Task<IResult> Home(HttpContext context, string? home) =>
+        string.IsNullOrEmpty(home) ? Serve(context, "index.html", cache: "no-cache") : NotFound(context);
+
+    /// <summary>
+    /// <c>/invites/{token}</c>: the same document (the app reads the token from the address and asks the API), so the
+    /// page reveals nothing about a token; a value no token can be is a plain 404. Never cached: the address is a secret.
+    /// </summary>
+    public static Task<IResult> Invite(HttpContext context, string token) =>
+        string.IsNullOrEmpty(token) || token.Length > 100 ? NotFound(context) : Serve(context, "index.html", cache: "no-store");
+
+    /// <summary><c>/assets/{file}</c>: the built script and styles; revalidated by ETag, so a new build is never stale.</summary>
+    public static Task<IResult> Asset(HttpContext context, string file) =>
+        file is "index.html" || !Assets.ContainsKey(file) ? NotFound(context) : Serve(context, file, cache: "no-cache");
+
+    private static Task<IResult> Serve(HttpContext context, string name, string cache)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var asset = Assets.GetValueOrDefault(name);
+        if (asset is null)
+        {
+            // Only a build without src/Dashboard/dist gets here (see KillToken.Api.csproj).
+            return Task.FromResult(GatewayJson.Error(context, new GatewayError(404, ErrorCodes.NotFound,
+                "The dashboard was not built into this gateway: build it with Node.js and npm installed (src/Dashboard).")));
+        }
+
+        var headers = context.Response.Headers;
+        headers.ContentSecurityPolicy = Policy;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.CacheControl = cache;
+        if (cache != "no-store")
+        {
+            headers.ETag = asset.ETag;
+            if (context.Request.Headers.IfNoneMatch.ToString() == asset.ETag)
+            {
+                return Task.FromResult(Results.StatusCode(StatusCodes.Status304NotModified));
+            }
+        }
+
+        return Task.FromResult(Results.Bytes(asset.Content, asset.ContentType));
+    }
+
+    private static Task<IResult> NotFound(HttpContext context) => Task.FromResult(GatewayJson.Error(context, GatewayError.NotFound("Page")));
+
+    private static FrozenDictionary<string, EmbeddedAsset> LoadAssets()
+    {
+        var assembly = typeof(DashboardPages).Assembly;
+        var assets = new Dictionary<string, EmbeddedAsset>(StringComparer.Ordinal);
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
+        {
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            var content = copy.ToArray();
+            var name = resource[ResourcePrefix.Length..];
+            assets[name] = new EmbeddedAsset(content, ContentTypeOf(name), $"\"{Convert.ToHexStringLower(SHA256.HashData(content))[..32]}\"");
+        }
+
+        return assets.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    private static string ContentTypeOf(string name) => Path.GetExtension(name) switch
+    {
+        ".html" => "text/html; charset=utf-8",
+        ".js" => "text/javascript; charset=utf-8",
+        ".css" => "text/css; charset=utf-8",
+        ".txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+
+    private sealed record EmbeddedAsset(byte[] Content, string ContentType, string ETag);
+}

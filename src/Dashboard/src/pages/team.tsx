@@ -1,0 +1,6 @@
+// Placeholder until this page is written (issue 16, in progress in this session).
+import { Page } from "../components";
+
+export function TeamPage() {
+  return <Page title="Team">{null}</Page>;
+}
