@@ -65,12 +65,12 @@ internal sealed class BrowserSession : IAsyncDisposable
 
         page.Console += (_, message) =>
         {
+            var text = message.Text;
             if (message.Type != "error")
             {
                 return;
             }
 
-            var text = message.Text;
             lock (_allowedConsoleErrors)
             {
                 if (_allowedConsoleErrors.Any(p => p.IsMatch(text)))
@@ -127,6 +127,23 @@ internal sealed class BrowserSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // What the page showed and logged last: the picture and the log of a failed step.
+        foreach (var problem in Problems)
+        {
+            _test.WriteLine(problem);
+        }
+
+        try
+        {
+            foreach (var page in Context.Pages.Where(p => !p.IsClosed))
+            {
+                await ScreenshotAsync(page, "last");
+            }
+        }
+        catch (PlaywrightException)
+        {
+        }
+
         try
         {
             await Context.CloseAsync();

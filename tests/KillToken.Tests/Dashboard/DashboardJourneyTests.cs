@@ -397,7 +397,7 @@ public sealed class DashboardJourneyTests
         await session.ScreenshotAsync("session-ended");
 
         await SignInAsync(page, email);
-        await Expect(H1(page, "Overview")).ToBeVisibleAsync();
+        await LoadedAsync(page);
         var second = await SessionTokenAsync(page);
         Assert.IsFalse(string.IsNullOrEmpty(second));
 
