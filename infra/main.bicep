@@ -268,6 +268,8 @@ var appSettings = {
   AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
   AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
   AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+  // The site root is the dashboard's (the Dashboard function), not the host's welcome page.
+  AzureWebJobsDisableHomepage: 'true'
 }
 
 module functionAppSettings './app/appsettings.bicep' = {

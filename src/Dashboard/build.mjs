@@ -19,4 +19,4 @@ await build({
   logLevel: "warning",
 });
 await build({ entryPoints: { app: "src/styles.css" }, bundle: true, minify: true, outdir: "dist", logLevel: "warning" });
-await copyFile(new URL("./src/index.html", import.meta.url), new URL("index.html", outdir));
+for (const file of ["index.html", "favicon.svg"]) await copyFile(new URL(`./src/${file}`, import.meta.url), new URL(file, outdir));

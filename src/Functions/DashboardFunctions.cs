@@ -17,6 +17,10 @@ public static class DashboardFunctions
     public static Task<IActionResult> InvitePage([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.InvitePage)] HttpRequest req, string token) =>
         DashboardPages.Invite(req.HttpContext, token).AsAction();
 
+    [Function(nameof(DashboardProject))]
+    public static Task<IActionResult> DashboardProject([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.DashboardProject)] HttpRequest req, string project) =>
+        DashboardPages.Project(req.HttpContext, project).AsAction();
+
     [Function(nameof(DashboardAsset))]
     public static Task<IActionResult> DashboardAsset([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.DashboardAsset)] HttpRequest req, string file) =>
         DashboardPages.Asset(req.HttpContext, file).AsAction();

@@ -33,6 +33,13 @@ public static class DashboardPages
     public static Task<IResult> Invite(HttpContext context, string token) =>
         string.IsNullOrEmpty(token) || token.Length > 100 ? NotFound(context) : Serve(context, "index.html", cache: "no-store");
 
+    /// <summary>
+    /// <c>/projects/{project}</c>, the link of a budget alert: the same document, which shows the projects (the API decides
+    /// what the signed-in person may see; the page itself holds no data, so any id gets it).
+    /// </summary>
+    public static Task<IResult> Project(HttpContext context, string project) =>
+        string.IsNullOrEmpty(project) || project.Length > 100 ? NotFound(context) : Serve(context, "index.html", cache: "no-cache");
+
     /// <summary><c>/assets/{file}</c>: the built script and styles; revalidated by ETag, so a new build is never stale.</summary>
     public static Task<IResult> Asset(HttpContext context, string file) =>
         file is "index.html" || !Assets.ContainsKey(file) ? NotFound(context) : Serve(context, file, cache: "no-cache");
@@ -91,6 +98,7 @@ public static class DashboardPages
         ".js" => "text/javascript; charset=utf-8",
         ".css" => "text/css; charset=utf-8",
         ".txt" => "text/plain; charset=utf-8",
+        ".svg" => "image/svg+xml",
         _ => "application/octet-stream",
     };
 

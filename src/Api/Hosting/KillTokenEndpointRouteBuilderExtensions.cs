@@ -99,6 +99,7 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.Dashboard, (HttpContext c, string? home) => DashboardPages.Home(c, home));
         app.MapGet(Routes.InvitePage, (HttpContext c, string token) => DashboardPages.Invite(c, token));
         app.MapGet(Routes.DashboardAsset, (HttpContext c, string file) => DashboardPages.Asset(c, file));
+        app.MapGet(Routes.DashboardProject, (HttpContext c, string project) => DashboardPages.Project(c, project));
         return app;
     }
 

@@ -74,6 +74,8 @@ public static class Routes
     public const string Dashboard = "{home:maxlength(0)?}";
     public const string InvitePage = "invites/{token}";
     public const string DashboardAsset = "assets/{file}";
+    /// <summary>The project link of a budget alert mail (<c>{FRONTEND_URL}/projects/{id}</c>): the dashboard opens its project.</summary>
+    public const string DashboardProject = "projects/{project}";
     // Seed 002's analytics (session, workspace chosen by ?workspaceId=).
     public const string AnalyticsOverview = "api/analytics/overview";
     public const string AnalyticsTrends = "api/analytics/trends";

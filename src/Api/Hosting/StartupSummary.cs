@@ -61,7 +61,7 @@ public static class StartupSummary
             : $"no CORS (set {SettingNames.CorsOrigin} or {SettingNames.FrontendUrl} to let a web page on another origin call the API)");
         Line("cache", settings.Gateway.CacheEnabled ? $"exact cache on, entries kept {settings.Gateway.CacheTtl.TotalSeconds:0} s" : "exact cache off");
         var root = baseUrl ?? string.Empty;
-        Line("dashboard", $"{root}/ — not in this build yet (planned)");
+        Line("dashboard", $"{root}/ (sign up there, or sign in; invite links open {root}/invites/…)");
         Line("API reference", $"{root}/openapi/v1.json — not in this build yet (planned); the README lists every route");
         Line("health", $"{root}/health (alive), {root}/ready (store, vault, keys)");
         return text.ToString().TrimEnd('\n');

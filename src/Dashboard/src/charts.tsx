@@ -25,6 +25,12 @@ export interface ChartProps {
   series: Series[];
 }
 
+/** "2026-12-04" reads as "Dec 4" on an axis; other labels stay as they are. */
+function shortDay(label: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(label)) return label;
+  return new Date(label + "T00:00:00Z").toLocaleDateString("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
+}
+
 const formatOf = (unit: Series["unit"]) => (unit === "usd" ? usd : count);
 
 export function ChartFigure({ title, kind, labels, series }: ChartProps) {
@@ -64,6 +70,7 @@ export function ChartFigure({ title, kind, labels, series }: ChartProps) {
           kind === "doughnut"
             ? {}
             : {
+                x: { ticks: { autoSkip: true, maxRotation: 0, callback: (_v, index) => shortDay(labels[index] ?? "") } },
                 y: { beginAtZero: true, ticks: { callback: (v) => formatOf(series[0]?.unit ?? "count")(Number(v)) } },
                 ...(twoAxes ? { y1: { beginAtZero: true, position: "right" as const, grid: { drawOnChartArea: false } } } : {}),
               },
@@ -79,7 +86,9 @@ export function ChartFigure({ title, kind, labels, series }: ChartProps) {
       <div class="chart-box">
         <canvas ref={canvas} role="img" aria-label={title} />
       </div>
-      <table class="visually-hidden">
+      {/* A table ignores height and overflow, so the wrapper is what hides it. */}
+      <div class="visually-hidden">
+      <table>
         <caption>{title}</caption>
         <thead>
           <tr>
@@ -102,6 +111,7 @@ export function ChartFigure({ title, kind, labels, series }: ChartProps) {
           ))}
         </tbody>
       </table>
+      </div>
     </figure>
   );
 }

@@ -197,5 +197,9 @@ function NewWorkspace({ onCreated }: { onCreated: (id: string) => Promise<void> 
   );
 }
 
-if (!location.hash && location.pathname === "/") navigate("overview");
-render(<App />, document.getElementById("app")!);
+// A budget alert links to /projects/{id}: the same document, shown at the projects page.
+if (/^\/projects\/[^/]+\/?$/.test(location.pathname)) history.replaceState(null, "", "/#/projects");
+else if (!location.hash && location.pathname === "/") navigate("overview");
+const root = document.getElementById("app")!;
+root.replaceChildren(); // the boot message ("Loading…") of index.html
+render(<App />, root);

@@ -37,6 +37,11 @@ public sealed class DashboardOnBothHostsTests
         Assert.DoesNotContain("unsafe-inline", policy);
         Assert.DoesNotContain("unsafe-eval", policy);
 
+        // A budget alert's link to a project opens the same document (the app shows the projects page).
+        using var projectLink = await client.GetAsync("projects/prj_from_an_alert_mail");
+        Assert.AreEqual(HttpStatusCode.OK, projectLink.StatusCode);
+        Assert.AreEqual(html, await projectLink.Content.ReadAsStringAsync());
+
         using var script = await client.GetAsync("assets/app.js");
         Assert.AreEqual(HttpStatusCode.OK, script.StatusCode);
         Assert.AreEqual("text/javascript", script.Content.Headers.ContentType?.MediaType);

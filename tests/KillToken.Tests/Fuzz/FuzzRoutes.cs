@@ -79,7 +79,7 @@ internal static class FuzzRoutes
     /// <summary>Parameters the fuzzer can fill with a real id of the tenant.</summary>
     public static readonly IReadOnlySet<string> KnownParameters = new HashSet<string>(StringComparer.Ordinal)
     {
-        "workspaceId", "projectId", "credentialId", "requestId", "model", "userId", "inviteId", "token", "home", "file",
+        "workspaceId", "projectId", "credentialId", "requestId", "model", "userId", "inviteId", "token", "home", "file", "project",
     };
 
     /// <summary>Parameters whose value belongs to one workspace: another workspace's value must be refused.</summary>
@@ -182,6 +182,7 @@ internal static class FuzzRoutes
         [Key("GET", Routes.Dashboard)] = r => r,
         [Key("GET", Routes.InvitePage)] = r => r,
         [Key("GET", Routes.DashboardAsset)] = r => r,
+        [Key("GET", Routes.DashboardProject)] = r => r,
         [Key("GET", Routes.AnalyticsOverview)] = Analytics,
         [Key("GET", Routes.AnalyticsTrends)] = Analytics,
         [Key("GET", Routes.AnalyticsProviders)] = Analytics,

@@ -290,6 +290,7 @@ internal sealed class FuzzWorld : IAsyncDisposable
         // The site root's token may only be empty; an asset is one of the dashboard's files.
         "home" => "",
         "file" => foreign ? "app.css" : "app.js",
+        "project" => tenant.ProjectId,
         "model" when route.Shape == ErrorShape.Gemini => foreign ? "gemini-1.5-pro" : "gemini-2.0-flash",
         "model" => foreign ? "gpt-4.1" : "gpt-4o-mini",
         _ => "fuzz",
