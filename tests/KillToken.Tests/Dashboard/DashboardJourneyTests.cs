@@ -285,6 +285,9 @@ public sealed class DashboardJourneyTests
         await GoToAsync(page, "Settings");
         await Expect(Button(page, "Send test digest")).ToBeVisibleAsync();
         await Expect(Table(page, "Negotiated prices")).ToBeVisibleAsync();
+        await Label(page, "Workspace name").FillAsync("Checkout team");
+        await Button(page, "Rename").ClickAsync();
+        await Expect(SelectedOption(WorkspaceSelect(page))).ToHaveTextAsync("Checkout team");
         await session.ScreenshotAsync("settings", DocsName("Settings"));
 
         session.AssertNoConsoleErrors();
@@ -299,11 +302,13 @@ public sealed class DashboardJourneyTests
         await using var owner = await OpenAsync("owner");
         await using var invitee = await OpenAsync("invitee");
 
-        // The owner signs up, names the workspace and invites someone as a member.
+        // The owner signs up, makes a second workspace in the switcher and invites someone to it as a member.
         await SignUpAsync(owner, ownerName, NewEmail("owner"));
-        await GoToAsync(owner.Page, "Settings");
-        await Label(owner.Page, "Workspace name").FillAsync(workspace);
-        await Button(owner.Page, "Rename").ClickAsync();
+        await Button(owner.Page, "New workspace").ClickAsync();
+        await Label(owner.Page, "New workspace name").FillAsync(workspace);
+        await Button(owner.Page, "Create workspace").ClickAsync();
+        await Expect(WorkspaceSelect(owner.Page).GetByRole(AriaRole.Option)).ToHaveCountAsync(2);
+        await WorkspaceSelect(owner.Page).SelectOptionAsync(new SelectOptionValue { Label = workspace });
         await Expect(SelectedOption(WorkspaceSelect(owner.Page))).ToHaveTextAsync(workspace);
 
         await GoToAsync(owner.Page, "Team");
