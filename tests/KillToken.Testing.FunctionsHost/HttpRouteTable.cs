@@ -2,6 +2,8 @@ using KillToken.Testing.FunctionsHost.Rpc;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Template;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace KillToken.Testing.FunctionsHost;
 
@@ -9,6 +11,7 @@ namespace KillToken.Testing.FunctionsHost;
 internal sealed class HttpFunctionRoute
 {
     private readonly TemplateMatcher _matcher;
+    private readonly IDictionary<string, IRouteConstraint> _constraints;
     private readonly HashSet<string>? _methods;
 
     public HttpFunctionRoute(RpcFunctionMetadata function, RawBinding trigger, string routePrefix)
@@ -19,6 +22,7 @@ internal sealed class HttpFunctionRoute
         var route = trigger.Route ?? function.Name;
         Template = TemplateParser.Parse(routePrefix.Length == 0 ? route : $"{routePrefix}/{route}");
         _matcher = new TemplateMatcher(Template, new RouteValueDictionary());
+        _constraints = Constraints(Template, route);
         _methods = trigger.Methods is { Count: > 0 } methods ? new HashSet<string>(methods, StringComparer.OrdinalIgnoreCase) : null;
     }
 
@@ -34,7 +38,41 @@ internal sealed class HttpFunctionRoute
     public bool TryMatch(string method, PathString path, out RouteValueDictionary values)
     {
         values = [];
-        return (_methods is null || _methods.Contains(method)) && _matcher.TryMatch(path, values);
+        if ((_methods is not null && !_methods.Contains(method)) || !_matcher.TryMatch(path, values))
+        {
+            return false;
+        }
+
+        // As the host's ASP.NET Core routing does: inline constraints ({home:maxlength(0)?}) decide too.
+        foreach (var (name, constraint) in _constraints)
+        {
+            if (!constraint.Match(null, null, name, values, RouteDirection.IncomingRequest))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static IDictionary<string, IRouteConstraint> Constraints(RouteTemplate template, string route)
+    {
+        var resolver = new DefaultInlineConstraintResolver(Options.Create(new RouteOptions()), new ServiceCollection().BuildServiceProvider());
+        var builder = new RouteConstraintBuilder(resolver, route);
+        foreach (var parameter in template.Parameters)
+        {
+            foreach (var constraint in parameter.InlineConstraints)
+            {
+                builder.AddResolvedConstraint(parameter.Name!, constraint.Constraint);
+            }
+
+            if (parameter.IsOptional)
+            {
+                builder.SetOptional(parameter.Name!);
+            }
+        }
+
+        return builder.Build();
     }
 }
 

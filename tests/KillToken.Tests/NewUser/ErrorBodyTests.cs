@@ -21,7 +21,7 @@ public sealed class ErrorBodyTests
     [TestMethod]
     [DataRow("GET", "v1/no-such-route", 404, "not_found")]
     [DataRow("POST", "api/nothing/here", 404, "not_found")]
-    [DataRow("GET", "", 404, "not_found")]
+    [DataRow("GET", "no-such-page", 404, "not_found")]
     [DataRow("GET", "v1/chat", 405, "method_not_allowed")]
     [DataRow("DELETE", "api/auth/signup", 405, "method_not_allowed")]
     [DataRow("PUT", "api/projects/prj_x", 405, "method_not_allowed")]

@@ -7,7 +7,8 @@ import type { User, Workspace } from "../types";
 
 interface SignedIn { token: string; user: User; workspace?: Workspace }
 
-export function AuthPage({ email: invitedEmail, onSignedIn, intro }: { email?: string; onSignedIn?: () => void; intro?: string }) {
+/** <paramref name="embedded"/>: a card inside another page (the invite page), not a page of its own. */
+export function AuthPage({ email: invitedEmail, onSignedIn, intro, embedded }: { email?: string; onSignedIn?: () => void; intro?: string; embedded?: boolean }) {
   const [mode, setMode] = useState<"signin" | "signup">("signin");
   const [email, setEmail] = useState(invitedEmail ?? "");
   const [password, setPassword] = useState("");
@@ -32,12 +33,13 @@ export function AuthPage({ email: invitedEmail, onSignedIn, intro }: { email?: s
     setError("");
   };
 
-  return (
-    <main class="auth">
+  const card = (
       <div class="auth-card">
-        <p class="brand" aria-hidden="true">
-          KillToken
-        </p>
+        {embedded ? null : (
+          <p class="brand" aria-hidden="true">
+            KillToken
+          </p>
+        )}
         {intro ? <p>{intro}</p> : null}
         <h1>{mode === "signin" ? "Sign in" : "Create your account"}</h1>
         <Notice message={ended} />
@@ -68,6 +70,6 @@ export function AuthPage({ email: invitedEmail, onSignedIn, intro }: { email?: s
           </button>
         )}
       </div>
-    </main>
   );
+  return embedded ? card : <main class="auth">{card}</main>;
 }

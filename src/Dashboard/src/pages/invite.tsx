@@ -42,7 +42,7 @@ export function InvitePage({ token }: { token: string }) {
         </Loaded>
       </div>
       {preview.data?.invite.status === "pending" && !signedIn ? (
-        <AuthPage email={preview.data.invite.email} intro="Sign in, or create your account, with the invited email to accept." />
+        <AuthPage embedded email={preview.data.invite.email} intro="Sign in, or create your account, with the invited email to accept." />
       ) : null}
     </main>
   );

@@ -1,6 +1,186 @@
-// Placeholder until this page is written (issue 16, in progress in this session).
-import { Page } from "../components";
+// Savings & ROI: what the gateway saved over a range of UTC days (realized, estimated, potential, cache), the one next
+// step that would save the most, and the savings per feature and the costliest templates. Both reports cover the whole
+// workspace: they take from/to only.
+import { Chart } from "chart.js";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { get } from "../api";
+import "../charts"; // registers Chart.js's controllers and elements
+import { Empty, Field, Kpi, Loaded, Page, useAsync } from "../components";
+import { useApp } from "../context";
+import { count, daysAgo, percent, usd } from "../format";
+import type { FeatureSummary, RoiReport, SummaryReport } from "../types-reports";
+
+interface Range { from: string; to: string }
+
+const lastThirtyDays = (): Range => ({ from: daysAgo(29), to: daysAgo(0) });
 
 export function SavingsPage() {
-  return <Page title="Savings & ROI">{null}</Page>;
+  const { workspace } = useApp();
+  const [draft, setDraft] = useState<Range>(lastThirtyDays);
+  const [applied, setApplied] = useState<Range>(draft);
+  const state = useAsync(async () => {
+    const query = { workspaceId: workspace.id, from: applied.from, to: applied.to };
+    const [roi, summary] = await Promise.all([
+      get<RoiReport>("/api/analytics/roi", query),
+      get<SummaryReport>("/api/analytics/summary", query),
+    ]);
+    return { roi, summary };
+  }, [workspace.id, applied]);
+
+  return (
+    <Page title="Savings & ROI">
+      <form
+        class="panel filters report-filters"
+        aria-label="Savings range"
+        onSubmit={(event) => {
+          event.preventDefault();
+          setApplied({ ...draft });
+        }}
+      >
+        <Field label="From" type="date" value={draft.from} onInput={(from) => setDraft((d) => ({ ...d, from }))} />
+        <Field label="To" type="date" value={draft.to} onInput={(to) => setDraft((d) => ({ ...d, to }))} />
+        <div class="filter-actions">
+          <button type="submit" class="primary" disabled={state.loading}>
+            Apply filters
+          </button>
+        </div>
+      </form>
+      <Loaded state={state}>
+        {({ roi, summary }) => {
+          const s = roi.savings;
+          const totals = summary.totals;
+          return (
+            <div class="report" aria-busy={state.loading}>
+              <p class="muted report-range">
+                {roi.from === roi.to ? roi.from : `${roi.from} to ${roi.to}`} (UTC days): {count(roi.requests)} requests, {usd(roi.costUsd)} spent,{" "}
+                {count(totals.savedTokens)} tokens saved.
+              </p>
+              <div class="kpis">
+                <Kpi
+                  label="Realized savings"
+                  value={usd(s.realizedUsd)}
+                  detail={`${percent(roi.realizedSavingsRate * 100, 1)} of the cost without KillToken · safe mode ${usd(s.verifiedUsd)}, replays ${usd(s.replayUsd)}`}
+                />
+                <Kpi label="Estimated savings" value={usd(s.estimatedUsd)} detail="Waste measured in prompts, at the models' input prices" />
+                <Kpi label="Potential savings" value={usd(s.potentialUsd)} detail="If measure_only traffic used optimizationMode “safe”" />
+                <Kpi
+                  label="Cache savings"
+                  value={usd(s.cacheUsd)}
+                  detail={`${count(totals.cacheHits)} cache hits · ${percent(totals.cacheHitRate * 100, 1)} hit rate`}
+                />
+              </div>
+              <section class="panel recommendation" aria-labelledby="savings-recommendation">
+                <h2 id="savings-recommendation">Recommendation</h2>
+                <p>{roi.recommendation}</p>
+              </section>
+              <FeatureSavings features={summary.byFeature} />
+              <div class="table-wrap">
+                <table>
+                  <caption>Top templates</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Template</th>
+                      <th scope="col" class="num">Requests</th>
+                      <th scope="col" class="num">Input tokens</th>
+                      <th scope="col" class="num">Waste tokens</th>
+                      <th scope="col" class="num">Cost</th>
+                      <th scope="col" class="num">Estimated waste</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {summary.topTemplates.map((t) => (
+                      <tr key={t.templateId}>
+                        <th scope="row">
+                          <code>{t.templateId}</code>
+                        </th>
+                        <td class="num">{count(t.requests)}</td>
+                        <td class="num">{count(t.inputTokens)}</td>
+                        <td class="num">{count(t.wasteTokens)}</td>
+                        <td class="num">{usd(t.costUsd)}</td>
+                        <td class="num">{usd(t.estimatedWasteUsd)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+                {summary.topTemplates.length === 0 ? <Empty>No prompt templates seen in this range.</Empty> : null}
+              </div>
+            </div>
+          );
+        }}
+      </Loaded>
+    </Page>
+  );
+}
+
+/**
+ * The chart "Savings by feature" with its numbers as the visible table of the same name. ChartFigure would add a
+ * second, hidden table named "Savings by feature" too, and two tables of one name are ambiguous to screen readers and tests.
+ */
+function FeatureSavings({ features }: { features: FeatureSummary[] }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    if (!canvas.current) return;
+    const chart = new Chart(canvas.current, {
+      type: "bar",
+      data: {
+        labels: features.map((f) => f.feature),
+        datasets: [
+          { label: "Realized", data: features.map((f) => f.savedUsd), backgroundColor: "#0d9488cc", borderColor: "#0d9488" },
+          { label: "Estimated", data: features.map((f) => f.estimatedSavingsUsd), backgroundColor: "#4f46e5cc", borderColor: "#4f46e5" },
+        ],
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: {
+          legend: { display: true, position: "bottom" },
+          tooltip: { callbacks: { label: (item) => `${item.dataset.label ?? ""}: ${usd(Number(item.raw))}` } },
+        },
+        scales: { y: { beginAtZero: true, ticks: { callback: (v) => usd(Number(v)) } } },
+      },
+    });
+    return () => chart.destroy();
+  }, [JSON.stringify(features)]);
+
+  return (
+    <figure class="chart savings-figure">
+      <figcaption>Savings by feature</figcaption>
+      <div class="chart-box">
+        <canvas ref={canvas} role="img" aria-label="Savings by feature" />
+      </div>
+      <div class="table-wrap">
+        <table>
+          <caption class="visually-hidden">Savings by feature</caption>
+          <thead>
+            <tr>
+              <th scope="col">Feature</th>
+              <th scope="col" class="num">Requests</th>
+              <th scope="col" class="num">Cost</th>
+              <th scope="col" class="num">Realized</th>
+              <th scope="col" class="num">Estimated</th>
+              <th scope="col" class="num">Cache hits</th>
+              <th scope="col" class="num">Cache hit rate</th>
+              <th scope="col" class="num">Waste tokens</th>
+            </tr>
+          </thead>
+          <tbody>
+            {features.map((f) => (
+              <tr key={f.feature}>
+                <th scope="row">{f.feature}</th>
+                <td class="num">{count(f.requests)}</td>
+                <td class="num">{usd(f.costUsd)}</td>
+                <td class="num">{usd(f.savedUsd)}</td>
+                <td class="num">{usd(f.estimatedSavingsUsd)}</td>
+                <td class="num">{count(f.cacheHits)}</td>
+                <td class="num">{percent(f.cacheHitRate * 100, 1)}</td>
+                <td class="num">{count(f.wasteTokens)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {features.length === 0 ? <Empty>No traffic in this range, so no savings by feature yet.</Empty> : null}
+      </div>
+    </figure>
+  );
 }
