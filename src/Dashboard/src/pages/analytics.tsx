@@ -6,6 +6,7 @@ import { ChartFigure } from "../charts";
 import { Empty, ErrorNote, Field, Loaded, Page, Select, useAction, useAsync } from "../components";
 import { useApp } from "../context";
 import { count, dateTime, daysAgo, percent, usd } from "../format";
+import { DataTable } from "../table";
 import type { Project } from "../types";
 import type { FeaturesReport, ModelsReport, ProjectsReport, ProvidersReport, TrendsReport } from "../types-reports";
 
@@ -151,143 +152,84 @@ export function AnalyticsPage() {
                 />
               </div>
 
-              <div class="table-wrap">
-                <table>
-                  <caption>Providers</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Provider</th>
-                      <th scope="col" class="num">Requests</th>
-                      <th scope="col" class="num">Spend</th>
-                      <th scope="col" class="num">Input tokens</th>
-                      <th scope="col" class="num">Output tokens</th>
-                      <th scope="col" class="num">Avg latency</th>
-                      <th scope="col" class="num">Errors</th>
-                      <th scope="col" class="num">Error rate</th>
-                      <th scope="col" class="num">Blocked</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {providers.map((p) => (
-                      <tr key={p.provider}>
-                        <th scope="row">{p.provider}</th>
-                        <td class="num">{count(p.requests)}</td>
-                        <td class="num">{usd(p.spendUsd)}</td>
-                        <td class="num">{count(p.inputTokens)}</td>
-                        <td class="num">{count(p.outputTokens)}</td>
-                        <td class="num">{milliseconds(p.avgLatencyMs)}</td>
-                        <td class="num">{count(p.errors)}</td>
-                        <td class="num">{percent(p.errorRate * 100, 1)}</td>
-                        <td class="num">{count(p.blockedRequests)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-                {providers.length === 0 ? <Empty>No provider served a request in this range.</Empty> : null}
-              </div>
+              <DataTable
+                caption="Providers"
+                rows={providers}
+                rowKey={(p) => p.provider}
+                columns={[
+                  { header: "Provider", rowHeader: true, cell: (p) => p.provider },
+                  { header: "Requests", numeric: true, cell: (p) => count(p.requests) },
+                  { header: "Spend", numeric: true, cell: (p) => usd(p.spendUsd) },
+                  { header: "Input tokens", numeric: true, cell: (p) => count(p.inputTokens) },
+                  { header: "Output tokens", numeric: true, cell: (p) => count(p.outputTokens) },
+                  { header: "Avg latency", numeric: true, cell: (p) => milliseconds(p.avgLatencyMs) },
+                  { header: "Errors", numeric: true, cell: (p) => count(p.errors) },
+                  { header: "Error rate", numeric: true, cell: (p) => percent(p.errorRate * 100, 1) },
+                  { header: "Blocked", numeric: true, cell: (p) => count(p.blockedRequests) },
+                ]}
+                empty="No provider served a request in this range."
+              />
 
-              <div class="table-wrap">
-                <table>
-                  <caption>Models</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Model</th>
-                      <th scope="col">Provider</th>
-                      <th scope="col" class="num">Requests</th>
-                      <th scope="col" class="num">Spend</th>
-                      <th scope="col" class="num">Avg cost / request</th>
-                      <th scope="col" class="num">Avg latency</th>
-                      <th scope="col" class="num">Input tokens</th>
-                      <th scope="col" class="num">Output tokens</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {models.map((m) => (
-                      <tr key={`${m.provider}/${m.model}`}>
-                        <th scope="row">{m.model}</th>
-                        <td>{m.provider}</td>
-                        <td class="num">{count(m.requests)}</td>
-                        <td class="num">{usd(m.spendUsd)}</td>
-                        <td class="num">{usd(m.avgCostPerRequestUsd)}</td>
-                        <td class="num">{milliseconds(m.avgLatencyMs)}</td>
-                        <td class="num">{count(m.inputTokens)}</td>
-                        <td class="num">{count(m.outputTokens)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-                {models.length === 0 ? <Empty>No model answered a request in this range.</Empty> : null}
+              <DataTable
+                caption="Models"
+                rows={models}
+                rowKey={(m) => `${m.provider}/${m.model}`}
+                columns={[
+                  { header: "Model", rowHeader: true, cell: (m) => m.model },
+                  { header: "Provider", cell: (m) => m.provider },
+                  { header: "Requests", numeric: true, cell: (m) => count(m.requests) },
+                  { header: "Spend", numeric: true, cell: (m) => usd(m.spendUsd) },
+                  { header: "Avg cost / request", numeric: true, cell: (m) => usd(m.avgCostPerRequestUsd) },
+                  { header: "Avg latency", numeric: true, cell: (m) => milliseconds(m.avgLatencyMs) },
+                  { header: "Input tokens", numeric: true, cell: (m) => count(m.inputTokens) },
+                  { header: "Output tokens", numeric: true, cell: (m) => count(m.outputTokens) },
+                ]}
+                empty="No model answered a request in this range."
+              >
                 {models.length >= 20 ? <p class="muted table-note">The 20 models with the highest spend.</p> : null}
-              </div>
+              </DataTable>
 
-              <div class="table-wrap">
-                <table>
-                  <caption>Projects</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Project</th>
-                      <th scope="col" class="num">Requests</th>
-                      <th scope="col" class="num">Spend</th>
-                      <th scope="col" class="num">Blocked</th>
-                      <th scope="col" class="num">Today</th>
-                      <th scope="col" class="num">This month</th>
-                      <th scope="col">Last request</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {projects.map((p) => (
-                      <tr key={p.projectId}>
-                        <th scope="row">
-                          {p.name}
-                          {p.active ? null : <span class="badge badge-inactive report-badge">Inactive</span>}
-                        </th>
-                        <td class="num">{count(p.requests)}</td>
-                        <td class="num">{usd(p.spendUsd)}</td>
-                        <td class="num">{count(p.blockedRequests)}</td>
-                        <td class="num">{ofLimit(p.spentTodayUsd, p.dailyBudgetUsd, p.dailyUtilizationPercent)}</td>
-                        <td class="num">{ofLimit(p.spentThisMonthUsd, p.monthlyBudgetUsd, p.monthlyUtilizationPercent)}</td>
-                        <td>{p.lastUsedAt ? dateTime(p.lastUsedAt) : "—"}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-                {projects.length === 0 ? <Empty>No projects yet. Create one to get an API key.</Empty> : null}
-              </div>
+              <DataTable
+                caption="Projects"
+                rows={projects}
+                rowKey={(p) => p.projectId}
+                columns={[
+                  {
+                    header: "Project",
+                    rowHeader: true,
+                    cell: (p) => (
+                      <>
+                        {p.name}
+                        {p.active ? null : <span class="badge badge-inactive report-badge">Inactive</span>}
+                      </>
+                    ),
+                  },
+                  { header: "Requests", numeric: true, cell: (p) => count(p.requests) },
+                  { header: "Spend", numeric: true, cell: (p) => usd(p.spendUsd) },
+                  { header: "Blocked", numeric: true, cell: (p) => count(p.blockedRequests) },
+                  { header: "Today", numeric: true, cell: (p) => ofLimit(p.spentTodayUsd, p.dailyBudgetUsd, p.dailyUtilizationPercent) },
+                  { header: "This month", numeric: true, cell: (p) => ofLimit(p.spentThisMonthUsd, p.monthlyBudgetUsd, p.monthlyUtilizationPercent) },
+                  { header: "Last request", cell: (p) => (p.lastUsedAt ? dateTime(p.lastUsedAt) : "—") },
+                ]}
+                empty="No projects yet. Create one to get an API key."
+              />
 
-              <div class="table-wrap">
-                <table>
-                  <caption>Features</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Feature</th>
-                      <th scope="col" class="num">Requests</th>
-                      <th scope="col" class="num">Cost</th>
-                      <th scope="col" class="num">Saved</th>
-                      <th scope="col" class="num">Waste tokens</th>
-                      <th scope="col" class="num">Saved tokens</th>
-                      <th scope="col" class="num">Cache hits</th>
-                      <th scope="col" class="num">Cache hit rate</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {features.map((f) => (
-                      <tr key={f.feature}>
-                        <th scope="row">{f.feature}</th>
-                        <td class="num">{count(f.requests)}</td>
-                        <td class="num">{usd(f.costUsd)}</td>
-                        <td class="num">{usd(f.savedUsd)}</td>
-                        <td class="num">{count(f.wasteTokens)}</td>
-                        <td class="num">{count(f.savedTokens)}</td>
-                        <td class="num">{count(f.cacheHits)}</td>
-                        <td class="num">{percent(f.cacheHitRate * 100, 1)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-                {features.length === 0 ? (
-                  <Empty>No feature tags in this range. Tag calls with metadata.feature or the x-killtoken-feature header.</Empty>
-                ) : null}
-              </div>
+              <DataTable
+                caption="Features"
+                rows={features}
+                rowKey={(f) => f.feature}
+                columns={[
+                  { header: "Feature", rowHeader: true, cell: (f) => f.feature },
+                  { header: "Requests", numeric: true, cell: (f) => count(f.requests) },
+                  { header: "Cost", numeric: true, cell: (f) => usd(f.costUsd) },
+                  { header: "Saved", numeric: true, cell: (f) => usd(f.savedUsd) },
+                  { header: "Waste tokens", numeric: true, cell: (f) => count(f.wasteTokens) },
+                  { header: "Saved tokens", numeric: true, cell: (f) => count(f.savedTokens) },
+                  { header: "Cache hits", numeric: true, cell: (f) => count(f.cacheHits) },
+                  { header: "Cache hit rate", numeric: true, cell: (f) => percent(f.cacheHitRate * 100, 1) },
+                ]}
+                empty="No feature tags in this range. Tag calls with metadata.feature or the x-killtoken-feature header."
+              />
             </div>
           );
         }}

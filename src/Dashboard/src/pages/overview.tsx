@@ -6,6 +6,7 @@ import { Empty, Kpi, Loaded, Page, useAsync } from "../components";
 import { useApp } from "../context";
 import { count, usd } from "../format";
 import { StatusBadge } from "../projectStatus";
+import { DataTable } from "../table";
 import type { Overview, Project, Report, TrendDay } from "../types";
 
 const limitText = (spent: number, limit: number | null) => (limit === null ? `${usd(spent)} (no limit)` : `${usd(spent)} of ${usd(limit)}`);
@@ -56,32 +57,18 @@ export function OverviewPage() {
                 budget: {overview.budgetRisk.map((r) => `${r.name} (${r.scope}, ${r.usedPercent.toFixed(0)}%)`).join(", ")}.
               </p>
             ) : null}
-            <div class="table-wrap">
-              <table>
-                <caption>Spend vs budget</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Project</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Today</th>
-                    <th scope="col">This month</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {projects.map((p) => (
-                    <tr key={p.id}>
-                      <th scope="row">{p.name}</th>
-                      <td>
-                        <StatusBadge project={p} />
-                      </td>
-                      <td>{p.spend ? limitText(p.spend.today.spentUsd, p.dailyBudgetUsd) : "—"}</td>
-                      <td>{p.spend ? limitText(p.spend.month.spentUsd, p.monthlyBudgetUsd) : "—"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              {projects.length === 0 ? <Empty>No projects yet. Create one to get an API key.</Empty> : null}
-            </div>
+            <DataTable
+              caption="Spend vs budget"
+              rows={projects}
+              rowKey={(p) => p.id}
+              columns={[
+                { header: "Project", rowHeader: true, cell: (p) => p.name },
+                { header: "Status", cell: (p) => <StatusBadge project={p} /> },
+                { header: "Today", cell: (p) => (p.spend ? limitText(p.spend.today.spentUsd, p.dailyBudgetUsd) : "—") },
+                { header: "This month", cell: (p) => (p.spend ? limitText(p.spend.month.spentUsd, p.monthlyBudgetUsd) : "—") },
+              ]}
+              empty="No projects yet. Create one to get an API key."
+            />
           </>
         )}
       </Loaded>

@@ -5,9 +5,10 @@ import { Chart } from "chart.js";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get } from "../api";
 import "../charts"; // registers Chart.js's controllers and elements
-import { Empty, Field, Kpi, Loaded, Page, useAsync } from "../components";
+import { Field, Kpi, Loaded, Page, useAsync } from "../components";
 import { useApp } from "../context";
 import { count, daysAgo, percent, usd } from "../format";
+import { DataTable } from "../table";
 import type { FeatureSummary, RoiReport, SummaryReport } from "../types-reports";
 
 interface Range { from: string; to: string }
@@ -74,36 +75,20 @@ export function SavingsPage() {
                 <p>{roi.recommendation}</p>
               </section>
               <FeatureSavings features={summary.byFeature} />
-              <div class="table-wrap">
-                <table>
-                  <caption>Top templates</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Template</th>
-                      <th scope="col" class="num">Requests</th>
-                      <th scope="col" class="num">Input tokens</th>
-                      <th scope="col" class="num">Waste tokens</th>
-                      <th scope="col" class="num">Cost</th>
-                      <th scope="col" class="num">Estimated waste</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {summary.topTemplates.map((t) => (
-                      <tr key={t.templateId}>
-                        <th scope="row">
-                          <code>{t.templateId}</code>
-                        </th>
-                        <td class="num">{count(t.requests)}</td>
-                        <td class="num">{count(t.inputTokens)}</td>
-                        <td class="num">{count(t.wasteTokens)}</td>
-                        <td class="num">{usd(t.costUsd)}</td>
-                        <td class="num">{usd(t.estimatedWasteUsd)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-                {summary.topTemplates.length === 0 ? <Empty>No prompt templates seen in this range.</Empty> : null}
-              </div>
+              <DataTable
+                caption="Top templates"
+                rows={summary.topTemplates}
+                rowKey={(t) => t.templateId}
+                columns={[
+                  { header: "Template", rowHeader: true, cell: (t) => <code>{t.templateId}</code> },
+                  { header: "Requests", numeric: true, cell: (t) => count(t.requests) },
+                  { header: "Input tokens", numeric: true, cell: (t) => count(t.inputTokens) },
+                  { header: "Waste tokens", numeric: true, cell: (t) => count(t.wasteTokens) },
+                  { header: "Cost", numeric: true, cell: (t) => usd(t.costUsd) },
+                  { header: "Estimated waste", numeric: true, cell: (t) => usd(t.estimatedWasteUsd) },
+                ]}
+                empty="No prompt templates seen in this range."
+              />
             </div>
           );
         }}
@@ -149,38 +134,23 @@ function FeatureSavings({ features }: { features: FeatureSummary[] }) {
       <div class="chart-box">
         <canvas ref={canvas} role="img" aria-label="Savings by feature" />
       </div>
-      <div class="table-wrap">
-        <table>
-          <caption class="visually-hidden">Savings by feature</caption>
-          <thead>
-            <tr>
-              <th scope="col">Feature</th>
-              <th scope="col" class="num">Requests</th>
-              <th scope="col" class="num">Cost</th>
-              <th scope="col" class="num">Realized</th>
-              <th scope="col" class="num">Estimated</th>
-              <th scope="col" class="num">Cache hits</th>
-              <th scope="col" class="num">Cache hit rate</th>
-              <th scope="col" class="num">Waste tokens</th>
-            </tr>
-          </thead>
-          <tbody>
-            {features.map((f) => (
-              <tr key={f.feature}>
-                <th scope="row">{f.feature}</th>
-                <td class="num">{count(f.requests)}</td>
-                <td class="num">{usd(f.costUsd)}</td>
-                <td class="num">{usd(f.savedUsd)}</td>
-                <td class="num">{usd(f.estimatedSavingsUsd)}</td>
-                <td class="num">{count(f.cacheHits)}</td>
-                <td class="num">{percent(f.cacheHitRate * 100, 1)}</td>
-                <td class="num">{count(f.wasteTokens)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {features.length === 0 ? <Empty>No traffic in this range, so no savings by feature yet.</Empty> : null}
-      </div>
+      <DataTable
+        caption="Savings by feature"
+        captionClass="visually-hidden"
+        rows={features}
+        rowKey={(f) => f.feature}
+        columns={[
+          { header: "Feature", rowHeader: true, cell: (f) => f.feature },
+          { header: "Requests", numeric: true, cell: (f) => count(f.requests) },
+          { header: "Cost", numeric: true, cell: (f) => usd(f.costUsd) },
+          { header: "Realized", numeric: true, cell: (f) => usd(f.savedUsd) },
+          { header: "Estimated", numeric: true, cell: (f) => usd(f.estimatedSavingsUsd) },
+          { header: "Cache hits", numeric: true, cell: (f) => count(f.cacheHits) },
+          { header: "Cache hit rate", numeric: true, cell: (f) => percent(f.cacheHitRate * 100, 1) },
+          { header: "Waste tokens", numeric: true, cell: (f) => count(f.wasteTokens) },
+        ]}
+        empty="No traffic in this range, so no savings by feature yet."
+      />
     </figure>
   );
 }
