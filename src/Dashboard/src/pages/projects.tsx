@@ -6,6 +6,7 @@ import { Confirm, CopyButton, Dialog, Empty, ErrorNote, Field, Loaded, Page, use
 import { canManage, useApp } from "../context";
 import { dateTime, usd } from "../format";
 import { StatusBadge } from "../projectStatus";
+import { DataTable } from "../table";
 import type { Project } from "../types";
 
 interface KeyAnswer { project: Project; apiKey: string }
@@ -62,58 +63,42 @@ export function ProjectsPage() {
           data.length === 0 ? (
             <Empty>No projects yet. Create one to get an API key.</Empty>
           ) : (
-            <div class="table-wrap">
-              <table>
-                <caption>Projects</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Project</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Today</th>
-                    <th scope="col">This month</th>
-                    <th scope="col">Fallback model</th>
-                    <th scope="col">Key</th>
-                    <th scope="col">Last used</th>
-                    {manage ? <th scope="col">Actions</th> : null}
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((p) => (
-                    <tr key={p.id}>
-                      <th scope="row">{p.name}</th>
-                      <td>
-                        <StatusBadge project={p} />
-                      </td>
-                      <td>{spendText(p.spend?.today.spentUsd, p.dailyBudgetUsd)}</td>
-                      <td>{spendText(p.spend?.month.spentUsd, p.monthlyBudgetUsd)}</td>
-                      <td>{p.fallbackModel ?? "—"}</td>
-                      <td>
-                        <code>{p.keyPreview}</code>
-                      </td>
-                      <td>{dateTime(p.lastUsedAt)}</td>
-                      {manage ? (
-                        <td class="row-actions">
-                          <button type="button" aria-label={`Edit ${p.name}`} onClick={() => setEditing(p)}>
-                            Edit
-                          </button>
-                          <button type="button" aria-label={`Regenerate key for ${p.name}`} onClick={() => setRegenerating(p)}>
-                            Regenerate key
-                          </button>
-                          <button
-                            type="button"
-                            aria-label={`${p.active ? "Deactivate" : "Activate"} ${p.name}`}
-                            disabled={action.busy}
-                            onClick={() => void toggle(p)}
-                          >
-                            {p.active ? "Deactivate" : "Activate"}
-                          </button>
-                        </td>
-                      ) : null}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              caption="Projects"
+              rows={data}
+              rowKey={(p) => p.id}
+              columns={[
+                { header: "Project", rowHeader: true, cell: (p) => p.name },
+                { header: "Status", cell: (p) => <StatusBadge project={p} /> },
+                { header: "Today", cell: (p) => spendText(p.spend?.today.spentUsd, p.dailyBudgetUsd) },
+                { header: "This month", cell: (p) => spendText(p.spend?.month.spentUsd, p.monthlyBudgetUsd) },
+                { header: "Fallback model", cell: (p) => p.fallbackModel ?? "—" },
+                { header: "Key", cell: (p) => <code>{p.keyPreview}</code> },
+                { header: "Last used", cell: (p) => dateTime(p.lastUsedAt) },
+                manage && {
+                  header: "Actions",
+                  className: "row-actions",
+                  cell: (p) => (
+                    <>
+                      <button type="button" aria-label={`Edit ${p.name}`} onClick={() => setEditing(p)}>
+                        Edit
+                      </button>
+                      <button type="button" aria-label={`Regenerate key for ${p.name}`} onClick={() => setRegenerating(p)}>
+                        Regenerate key
+                      </button>
+                      <button
+                        type="button"
+                        aria-label={`${p.active ? "Deactivate" : "Activate"} ${p.name}`}
+                        disabled={action.busy}
+                        onClick={() => void toggle(p)}
+                      >
+                        {p.active ? "Deactivate" : "Activate"}
+                      </button>
+                    </>
+                  ),
+                },
+              ]}
+            />
           )
         }
       </Loaded>

@@ -6,6 +6,7 @@ import { get } from "../api";
 import { Empty, ErrorNote, Field, Loaded, Page, Select, useAction, useAsync } from "../components";
 import { useApp } from "../context";
 import { count, usd } from "../format";
+import { DataTable } from "../table";
 import type { Project } from "../types";
 import type { RequestTrace, TracePage } from "../types-reports";
 import { milliseconds } from "./analytics";
@@ -135,59 +136,58 @@ export function RequestsPage() {
             <Empty>No requests match.</Empty>
           ) : (
             <>
-              <div class="table-wrap requests-wrap" aria-busy={first.loading}>
-                <table class="requests-table">
-                  <caption>Requests</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Time</th>
-                      <th scope="col">Project</th>
-                      <th scope="col">Provider</th>
-                      <th scope="col">Model</th>
-                      <th scope="col">Feature</th>
-                      <th scope="col">Status</th>
-                      <th scope="col" class="num">Tokens</th>
-                      <th scope="col" class="num">Cost</th>
-                      <th scope="col" class="num">Latency</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Details</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((trace) => (
-                      <tr key={trace.id} class={open?.id === trace.id ? "selected" : undefined}>
-                        <td class="nowrap">{callTime(trace.createdAt)}</td>
-                        <td>{projectName(trace.projectId)}</td>
-                        <td>{trace.finalProvider ?? trace.provider ?? "—"}</td>
-                        <td class="nowrap">
-                          {trace.finalModel ?? trace.model ?? "—"}
-                          {trace.wasFallback ? <span class="badge badge-fallback report-badge">fallback</span> : null}
-                        </td>
-                        <td>{trace.feature}</td>
-                        <td>
-                          <span class={statusClass(trace)}>{trace.status}</span>
-                          {trace.errorCode ? <span class="status-code">{trace.errorCode}</span> : null}
-                        </td>
-                        <td class="num">{count(trace.totalTokens)}</td>
-                        <td class="num">{usd(trace.costUsd)}</td>
-                        <td class="num">{milliseconds(trace.latencyMs)}</td>
-                        <td>
-                          <button
-                            type="button"
-                            class="small"
-                            aria-label={`Details ${trace.id}`}
-                            aria-expanded={open?.id === trace.id}
-                            onClick={() => setOpen(open?.id === trace.id ? null : trace)}
-                          >
-                            Details
-                          </button>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                caption="Requests"
+                wrapClass="requests-wrap"
+                tableClass="requests-table"
+                busy={first.loading}
+                rows={rows}
+                rowKey={(trace) => trace.id}
+                rowClass={(trace) => (open?.id === trace.id ? "selected" : undefined)}
+                columns={[
+                  { header: "Time", className: "nowrap", cell: (trace) => callTime(trace.createdAt) },
+                  { header: "Project", cell: (trace) => projectName(trace.projectId) },
+                  { header: "Provider", cell: (trace) => trace.finalProvider ?? trace.provider ?? "—" },
+                  {
+                    header: "Model",
+                    className: "nowrap",
+                    cell: (trace) => (
+                      <>
+                        {trace.finalModel ?? trace.model ?? "—"}
+                        {trace.wasFallback ? <span class="badge badge-fallback report-badge">fallback</span> : null}
+                      </>
+                    ),
+                  },
+                  { header: "Feature", cell: (trace) => trace.feature },
+                  {
+                    header: "Status",
+                    cell: (trace) => (
+                      <>
+                        <span class={statusClass(trace)}>{trace.status}</span>
+                        {trace.errorCode ? <span class="status-code">{trace.errorCode}</span> : null}
+                      </>
+                    ),
+                  },
+                  { header: "Tokens", numeric: true, cell: (trace) => count(trace.totalTokens) },
+                  { header: "Cost", numeric: true, cell: (trace) => usd(trace.costUsd) },
+                  { header: "Latency", numeric: true, cell: (trace) => milliseconds(trace.latencyMs) },
+                  {
+                    header: "Details",
+                    hideHeader: true,
+                    cell: (trace) => (
+                      <button
+                        type="button"
+                        class="small"
+                        aria-label={`Details ${trace.id}`}
+                        aria-expanded={open?.id === trace.id}
+                        onClick={() => setOpen(open?.id === trace.id ? null : trace)}
+                      >
+                        Details
+                      </button>
+                    ),
+                  },
+                ]}
+              />
               <ErrorNote message={paging.error} />
               <p class="muted table-note">
                 {count(rows.length)} {rows.length === 1 ? "request" : "requests"} shown, newest first.

@@ -5,6 +5,7 @@ import { del, get, patch, post } from "../api";
 import { Confirm, CopyButton, Empty, ErrorNote, Field, Loaded, Loading, Page, Select, messageOf, useAction, useAsync, type AsyncState } from "../components";
 import { canManage, useApp } from "../context";
 import { dateTime } from "../format";
+import { DataTable } from "../table";
 import type { Role } from "../types";
 import { auditEvents, type AuditEvent, type AuditPage, type Invite, type IssuedInvite, type Member } from "../types-admin";
 
@@ -55,6 +56,27 @@ function rolesFor(callerRole: Role, target: Member): Role[] | null {
   return null;
 }
 
+/** A member's role, as a select where the caller may change it (disabled where they may not). */
+function RoleSelect({ member, disabled, onChange }: { member: Member; disabled: boolean; onChange: (role: Role) => void }) {
+  const { workspace } = useApp();
+  const roles = rolesFor(workspace.role, member);
+  return (
+    <select
+      aria-label={`Role of ${member.email}`}
+      value={member.role}
+      disabled={disabled || roles === null}
+      title={roles === null ? "Only an owner can change an owner's role." : undefined}
+      onChange={(event) => onChange((event.target as HTMLSelectElement).value as Role)}
+    >
+      {(roles === null ? [member.role] : roles.includes(member.role) ? roles : [member.role, ...roles]).map((r) => (
+        <option key={r} value={r}>
+          {roleNames[r]}
+        </option>
+      ))}
+    </select>
+  );
+}
+
 function MembersSection({ state, onChanged }: { state: AsyncState<{ data: Member[] }>; onChanged: () => void }) {
   const { user, workspace, refreshWorkspaces } = useApp();
   const manage = canManage(workspace);
@@ -89,70 +111,58 @@ function MembersSection({ state, onChanged }: { state: AsyncState<{ data: Member
           members.length === 0 ? (
             <Empty>No members.</Empty>
           ) : (
-            <div class="table-wrap">
-              <table class="members">
-                <caption>Members</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Email</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Joined</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {members.map((m) => {
+            <DataTable
+              caption="Members"
+              tableClass="members"
+              rows={members}
+              rowKey={(m) => m.userId}
+              rowClass={(m) => (m.userId === user.id ? "self" : undefined)}
+              columns={[
+                {
+                  header: "Name",
+                  rowHeader: true,
+                  cell: (m) => (
+                    <>
+                      {m.name ?? <span class="muted">—</span>}
+                      {m.userId === user.id ? <span class="muted"> (you)</span> : null}
+                    </>
+                  ),
+                },
+                { header: "Email", className: "email", cell: (m) => <Email value={m.email} /> },
+                {
+                  header: "Role",
+                  cell: (m) =>
+                    manage ? (
+                      <RoleSelect member={m} disabled={action.busy} onChange={(role) => void changeRole(m, role)} />
+                    ) : (
+                      <span class={`badge role-${m.role}`}>{roleNames[m.role]}</span>
+                    ),
+                },
+                { header: "Joined", cell: (m) => dateTime(m.joinedAt) },
+                {
+                  header: "Actions",
+                  className: "row-actions",
+                  cell: (m) => {
                     const self = m.userId === user.id;
-                    const roles = manage ? rolesFor(workspace.role, m) : null;
-                    const canRemove = !self && roles !== null;
+                    const canRemove = !self && manage && rolesFor(workspace.role, m) !== null;
                     return (
-                      <tr key={m.userId} class={self ? "self" : undefined}>
-                        <th scope="row">
-                          {m.name ?? <span class="muted">—</span>}
-                          {self ? <span class="muted"> (you)</span> : null}
-                        </th>
-                        <td class="email">
-                          <Email value={m.email} />
-                        </td>
-                        <td>
-                          {manage ? (
-                            <select
-                              aria-label={`Role of ${m.email}`}
-                              value={m.role}
-                              disabled={action.busy || roles === null}
-                              title={roles === null ? "Only an owner can change an owner's role." : undefined}
-                              onChange={(event) => void changeRole(m, (event.target as HTMLSelectElement).value as Role)}
-                            >
-                              {(roles === null ? [m.role] : roles.includes(m.role) ? roles : [m.role, ...roles]).map((r) => (
-                                <option key={r} value={r}>
-                                  {roleNames[r]}
-                                </option>
-                              ))}
-                            </select>
-                          ) : (
-                            <span class={`badge role-${m.role}`}>{roleNames[m.role]}</span>
-                          )}
-                        </td>
-                        <td>{dateTime(m.joinedAt)}</td>
-                        <td class="row-actions">
-                          {self ? (
-                            <button type="button" onClick={() => setLeaving(true)}>
-                              Leave workspace
-                            </button>
-                          ) : null}
-                          {canRemove ? (
-                            <button type="button" class="danger-text" aria-label={`Remove ${m.email}`} onClick={() => setRemoving(m)}>
-                              Remove
-                            </button>
-                          ) : null}
-                        </td>
-                      </tr>
+                      <>
+                        {self ? (
+                          <button type="button" onClick={() => setLeaving(true)}>
+                            Leave workspace
+                          </button>
+                        ) : null}
+                        {canRemove ? (
+                          <button type="button" class="danger-text" aria-label={`Remove ${m.email}`} onClick={() => setRemoving(m)}>
+                            Remove
+                          </button>
+                        ) : null}
+                      </>
                     );
-                  })}
-                </tbody>
-              </table>
-            </div>
+                  },
+                },
+              ]}
+            />
           )
         }
       </Loaded>
@@ -294,52 +304,46 @@ function PendingInvites({ round, onIssued, onCancelled }: { round: number; onIss
           data.length === 0 ? (
             <Empty>No pending invites.</Empty>
           ) : (
-            <div class="table-wrap">
-              <table class="invites">
-                <caption>Pending invites</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Email</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Expires</th>
-                    <th scope="col">Invited by</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((invite) => (
-                    <tr key={invite.id}>
-                      <th scope="row" class="email">
-                        <Email value={invite.email} />
-                      </th>
-                      <td>{roleNames[invite.role] ?? invite.role}</td>
-                      <td>
-                        <span class={`badge ${invite.status === "expired" ? "badge-disabled" : "badge-fallback"}`}>
-                          {invite.status === "expired" ? "Expired" : "Pending"}
-                        </span>
-                      </td>
-                      <td>{dateTime(invite.expiresAt)}</td>
-                      <td>{invite.invitedBy ? (invite.invitedBy.name ?? invite.invitedBy.email) : "—"}</td>
-                      <td class="row-actions">
-                        <button type="button" aria-label={`Resend ${invite.email}`} disabled={action.busy} onClick={() => void resend(invite)}>
-                          Resend
-                        </button>
-                        <button
-                          type="button"
-                          class="danger-text"
-                          aria-label={`Cancel invite for ${invite.email}`}
-                          disabled={action.busy}
-                          onClick={() => void cancel(invite)}
-                        >
-                          Cancel invite
-                        </button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              caption="Pending invites"
+              tableClass="invites"
+              rows={data}
+              rowKey={(invite) => invite.id}
+              columns={[
+                { header: "Email", rowHeader: true, className: "email", cell: (invite) => <Email value={invite.email} /> },
+                { header: "Role", cell: (invite) => roleNames[invite.role] ?? invite.role },
+                {
+                  header: "Status",
+                  cell: (invite) => (
+                    <span class={`badge ${invite.status === "expired" ? "badge-disabled" : "badge-fallback"}`}>
+                      {invite.status === "expired" ? "Expired" : "Pending"}
+                    </span>
+                  ),
+                },
+                { header: "Expires", cell: (invite) => dateTime(invite.expiresAt) },
+                { header: "Invited by", cell: (invite) => (invite.invitedBy ? (invite.invitedBy.name ?? invite.invitedBy.email) : "—") },
+                {
+                  header: "Actions",
+                  className: "row-actions",
+                  cell: (invite) => (
+                    <>
+                      <button type="button" aria-label={`Resend ${invite.email}`} disabled={action.busy} onClick={() => void resend(invite)}>
+                        Resend
+                      </button>
+                      <button
+                        type="button"
+                        class="danger-text"
+                        aria-label={`Cancel invite for ${invite.email}`}
+                        disabled={action.busy}
+                        onClick={() => void cancel(invite)}
+                      >
+                        Cancel invite
+                      </button>
+                    </>
+                  ),
+                },
+              ]}
+            />
           )
         }
       </Loaded>
@@ -416,40 +420,29 @@ function AuditLog({ members, changes }: { members: Member[]; changes: number }) 
       ) : events.length === 0 && !error ? (
         <Empty>{eventFilter ? `No ${eventText(eventFilter)} events.` : "No events yet."}</Empty>
       ) : (
-        <div class="table-wrap flat">
-          <table class="audit-table">
-            <caption>Audit log</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Target</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((e) => (
-                <tr key={e.id}>
-                  <td class="nowrap">{dateTime(e.at)}</td>
-                  <td>
-                    <code>{e.event}</code>
-                  </td>
-                  <td class="email">
-                    <Email value={actor(e)} />
-                    {e.clientAddress ? <small class="muted block">{e.clientAddress}</small> : null}
-                  </td>
-                  <td class="email">
-                    <Email value={target(e)} />
-                  </td>
-                  <td>
-                    <AuditDetails event={e} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption="Audit log"
+          wrapClass="flat"
+          tableClass="audit-table"
+          rows={events}
+          rowKey={(e) => e.id}
+          columns={[
+            { header: "Time", className: "nowrap", cell: (e) => dateTime(e.at) },
+            { header: "Event", cell: (e) => <code>{e.event}</code> },
+            {
+              header: "Actor",
+              className: "email",
+              cell: (e) => (
+                <>
+                  <Email value={actor(e)} />
+                  {e.clientAddress ? <small class="muted block">{e.clientAddress}</small> : null}
+                </>
+              ),
+            },
+            { header: "Target", className: "email", cell: (e) => <Email value={target(e)} /> },
+            { header: "Details", cell: (e) => <AuditDetails event={e} /> },
+          ]}
+        />
       )}
       {cursor ? (
         <div class="actions">
