@@ -2,9 +2,10 @@
 // label and settings, disable/enable, delete. Secrets go in and never come back: the page shows the key preview only.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { del, get, patch, post } from "../api";
-import { Confirm, Empty, ErrorNote, Field, Loaded, Page, Select, messageOf, useAction, useAsync } from "../components";
+import { Confirm, Empty, ErrorNote, Field, Loaded, Notice, Page, Select, messageOf, useAction, useAsync } from "../components";
 import { canManage, useApp } from "../context";
 import { dateTime } from "../format";
+import { DataTable } from "../table";
 import type { Credential, CredentialTestResult } from "../types-admin";
 
 /** Where a value goes in the request body: the top-level apiKey, the secrets bundle, or the non-secret config. */
@@ -144,7 +145,6 @@ export function CredentialsPage() {
       list.reload();
     });
 
-  const columns = manage ? 6 : 5;
   return (
     <Page
       title="Provider credentials"
@@ -168,87 +168,82 @@ export function CredentialsPage() {
         <EditForm key={form.credential.id} credential={form.credential} onCancel={() => setForm(null)} onSaved={(c) => done(`${nameOf(c)} is saved.`)} />
       ) : null}
       <ErrorNote message={action.error} />
-      {notice ? (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      ) : null}
+      <Notice message={notice} />
       <Loaded state={list}>
         {({ data }) =>
           data.length === 0 ? (
             <Empty>No provider credentials yet.</Empty>
           ) : (
-            <div class="table-wrap">
-              <table class="credentials">
-                <caption>Credentials</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Provider</th>
-                    <th scope="col">Label</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Key preview</th>
-                    <th scope="col">Updated</th>
-                    {manage ? <th scope="col">Actions</th> : null}
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((c) => {
+            <DataTable
+              caption="Credentials"
+              tableClass="credentials"
+              rows={data}
+              rowKey={(c) => c.id}
+              columns={[
+                {
+                  header: "Provider",
+                  cell: (c) => (
+                    <>
+                      {providerName(c.provider)}
+                      <br />
+                      <code class="muted">{c.provider}</code>
+                    </>
+                  ),
+                },
+                { header: "Label", rowHeader: true, cell: (c) => c.label ?? <span class="muted">—</span> },
+                {
+                  header: "Status",
+                  cell: (c) => (
+                    <span class={`badge badge-${c.status === "active" ? "active" : "disabled"}`}>{c.status === "active" ? "Active" : "Disabled"}</span>
+                  ),
+                },
+                { header: "Key preview", cell: (c) => <code>{c.keyPreview}</code> },
+                { header: "Updated", cell: (c) => dateTime(c.updatedAt) },
+                manage && {
+                  header: "Actions",
+                  className: "row-actions",
+                  cell: (c) => {
                     const name = nameOf(c);
-                    const outcome = tests[c.id];
-                    return [
-                      <tr key={c.id}>
-                        <td>
-                          {providerName(c.provider)}
-                          <br />
-                          <code class="muted">{c.provider}</code>
-                        </td>
-                        <th scope="row">{c.label ?? <span class="muted">—</span>}</th>
-                        <td>
-                          <span class={`badge badge-${c.status === "active" ? "active" : "disabled"}`}>{c.status === "active" ? "Active" : "Disabled"}</span>
-                        </td>
-                        <td>
-                          <code>{c.keyPreview}</code>
-                        </td>
-                        <td>{dateTime(c.updatedAt)}</td>
-                        {manage ? (
-                          <td class="row-actions">
-                            <button type="button" aria-label={`Test ${name}`} disabled={testing !== null} onClick={() => void test(c)}>
-                              {testing === c.id ? "Testing…" : "Test"}
-                            </button>
-                            <button type="button" aria-label={`Rotate ${name}`} onClick={() => (setNotice(""), setForm({ mode: "rotate", credential: c }))}>
-                              Rotate
-                            </button>
-                            <button type="button" aria-label={`Edit ${name}`} onClick={() => (setNotice(""), setForm({ mode: "edit", credential: c }))}>
-                              Edit
-                            </button>
-                            <button
-                              type="button"
-                              aria-label={`${c.status === "active" ? "Disable" : "Enable"} ${name}`}
-                              disabled={action.busy}
-                              onClick={() => void toggle(c)}
-                            >
-                              {c.status === "active" ? "Disable" : "Enable"}
-                            </button>
-                            <button type="button" class="danger-text" aria-label={`Delete ${name}`} onClick={() => setDeleting(c)}>
-                              Delete
-                            </button>
-                          </td>
-                        ) : null}
-                      </tr>,
-                      outcome ? (
-                        <tr key={`${c.id}-test`} class="test-row">
-                          <td colSpan={columns}>
-                            <p role="status" class={outcome.ok ? "notice" : "error test-failed"}>
-                              {outcome.text}
-                            </p>
-                          </td>
-                        </tr>
-                      ) : null,
-                    ];
-                  })}
-                </tbody>
-              </table>
-            </div>
+                    return (
+                      <>
+                        <button type="button" aria-label={`Test ${name}`} disabled={testing !== null} onClick={() => void test(c)}>
+                          {testing === c.id ? "Testing…" : "Test"}
+                        </button>
+                        <button type="button" aria-label={`Rotate ${name}`} onClick={() => (setNotice(""), setForm({ mode: "rotate", credential: c }))}>
+                          Rotate
+                        </button>
+                        <button type="button" aria-label={`Edit ${name}`} onClick={() => (setNotice(""), setForm({ mode: "edit", credential: c }))}>
+                          Edit
+                        </button>
+                        <button
+                          type="button"
+                          aria-label={`${c.status === "active" ? "Disable" : "Enable"} ${name}`}
+                          disabled={action.busy}
+                          onClick={() => void toggle(c)}
+                        >
+                          {c.status === "active" ? "Disable" : "Enable"}
+                        </button>
+                        <button type="button" class="danger-text" aria-label={`Delete ${name}`} onClick={() => setDeleting(c)}>
+                          Delete
+                        </button>
+                      </>
+                    );
+                  },
+                },
+              ]}
+              afterRow={(c, columnCount) => {
+                const outcome = tests[c.id];
+                return outcome ? (
+                  <tr class="test-row">
+                    <td colSpan={columnCount}>
+                      <p role="status" class={outcome.ok ? "notice" : "error test-failed"}>
+                        {outcome.text}
+                      </p>
+                    </td>
+                  </tr>
+                ) : null;
+              }}
+            />
           )
         }
       </Loaded>

@@ -2,9 +2,10 @@
 // monthly digest.
 import { useState } from "preact/hooks";
 import { del, get, patch, post, put } from "../api";
-import { Empty, ErrorNote, Field, Loaded, Page, useAction, useAsync } from "../components";
+import { Empty, ErrorNote, Field, Loaded, Notice, Page, useAction, useAsync } from "../components";
 import { canManage, useApp } from "../context";
 import { count, dateTime, usd } from "../format";
+import { DataTable, type Column } from "../table";
 import type { Workspace } from "../types";
 import type { DigestLeader, ModelPrice, MonthlyDigest } from "../types-admin";
 import { providers } from "./credentials";
@@ -23,11 +24,7 @@ export function SettingsPage() {
   });
   return (
     <Page title="Settings">
-      {deleted ? (
-        <p class="notice" role="status">
-          {deleted}
-        </p>
-      ) : null}
+      <Notice message={deleted} />
       <WorkspaceSection />
       {workspace.role === "owner" ? <DeleteSection /> : null}
       <PricesSection />
@@ -109,11 +106,7 @@ function WorkspaceSection() {
           <dd>{workspace.role}</dd>
         </dl>
       )}
-      {notice ? (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      ) : null}
+      <Notice message={notice} />
       {details.data?.month ? (
         <p class="muted">
           Spent this month: {usd(details.data.month.spentUsd)}
@@ -217,6 +210,66 @@ function PricesSection() {
     setNotice("");
     setRows((all) => (all ?? []).map((row) => (row.key === key ? { ...row, ...change } : row)));
   };
+  const remove = (key: number) => {
+    setNotice("");
+    setRows((all) => (all ?? []).filter((row) => row.key !== key));
+  };
+
+  // Owners and admins edit the prices in place (each control named with its row's number); others read them.
+  const columns: (Column<PriceRow> | false)[] = [
+    {
+      header: "Provider",
+      cell: (row, index) =>
+        manage ? <ProviderSelect provider={row.provider} n={index + 1} onChange={(provider) => update(row.key, { provider })} /> : row.provider,
+    },
+    {
+      header: "Model",
+      rowHeader: !manage,
+      cell: (row, index) =>
+        manage ? (
+          <input
+            type="text"
+            class="model-input"
+            aria-label={`Model, row ${index + 1}`}
+            required
+            placeholder="e.g. gpt-4o"
+            value={row.model}
+            onInput={(event) => update(row.key, { model: (event.target as HTMLInputElement).value })}
+          />
+        ) : (
+          row.model
+        ),
+    },
+    ...priceFields.map(({ field, header, required }): Column<PriceRow> => ({
+      header,
+      numeric: true,
+      cell: (row, index) =>
+        manage ? (
+          <input
+            type="number"
+            step="any"
+            min="0"
+            inputMode="decimal"
+            class="price-input"
+            aria-label={`${header} USD per 1M tokens, row ${index + 1}`}
+            required={required}
+            placeholder={required ? "" : "= input"}
+            value={row[field]}
+            onInput={(event) => update(row.key, { [field]: (event.target as HTMLInputElement).value })}
+          />
+        ) : (
+          priceText(row[field])
+        ),
+    })),
+    manage && {
+      header: "Actions",
+      cell: (row, index) => (
+        <button type="button" class="danger-text" aria-label={`Remove row ${index + 1}`} onClick={() => remove(row.key)}>
+          Remove
+        </button>
+      ),
+    },
+  ];
 
   return (
     <section class="panel settings-section" aria-labelledby="prices-heading">
@@ -244,51 +297,10 @@ function PricesSection() {
               {rows.length === 0 ? (
                 <Empty>No negotiated prices: the gateway's price table applies to every model.</Empty>
               ) : (
-                <div class="table-wrap flat">
-                  <table class="prices">
-                    <caption>Negotiated prices</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Provider</th>
-                        <th scope="col">Model</th>
-                        <th scope="col" class="num">Input</th>
-                        <th scope="col" class="num">Output</th>
-                        <th scope="col" class="num">Cache read</th>
-                        <th scope="col" class="num">Cache write</th>
-                        {manage ? <th scope="col">Actions</th> : null}
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {rows.map((row, index) =>
-                        manage ? (
-                          <EditablePriceRow
-                            key={row.key}
-                            row={row}
-                            n={index + 1}
-                            onChange={(change) => update(row.key, change)}
-                            onRemove={() => (setNotice(""), setRows(rows.filter((r) => r.key !== row.key)))}
-                          />
-                        ) : (
-                          <tr key={row.key}>
-                            <td>{row.provider}</td>
-                            <th scope="row">{row.model}</th>
-                            <td class="num">{row.input === "" ? "—" : usd(Number(row.input))}</td>
-                            <td class="num">{row.output === "" ? "—" : usd(Number(row.output))}</td>
-                            <td class="num">{row.cachedInput === "" ? "—" : usd(Number(row.cachedInput))}</td>
-                            <td class="num">{row.cacheWrite === "" ? "—" : usd(Number(row.cacheWrite))}</td>
-                          </tr>
-                        ),
-                      )}
-                    </tbody>
-                  </table>
-                </div>
+                <DataTable caption="Negotiated prices" wrapClass="flat" tableClass="prices" rows={rows} rowKey={(row) => row.key} columns={columns} />
               )}
               <ErrorNote message={save.error} />
-              {notice ? (
-                <p class="notice" role="status">
-                  {notice}
-                </p>
-              ) : null}
+              <Notice message={notice} />
               {manage ? (
                 <div class="actions">
                   <button type="button" onClick={() => (setNotice(""), setRows([...rows, emptyRow()]))}>
@@ -309,57 +321,28 @@ function PricesSection() {
   );
 }
 
-function EditablePriceRow({ row, n, onChange, onRemove }: { row: PriceRow; n: number; onChange: (change: Partial<PriceRow>) => void; onRemove: () => void }) {
-  const known = providers.some((p) => p.id === row.provider);
-  const money = (field: "input" | "output" | "cachedInput" | "cacheWrite", label: string, required: boolean) => (
-    <td class="num">
-      <input
-        type="number"
-        step="any"
-        min="0"
-        inputMode="decimal"
-        class="price-input"
-        aria-label={`${label} USD per 1M tokens, row ${n}`}
-        required={required}
-        placeholder={required ? "" : "= input"}
-        value={row[field]}
-        onInput={(event) => onChange({ [field]: (event.target as HTMLInputElement).value })}
-      />
-    </td>
-  );
+const priceText = (value: string) => (value === "" ? "—" : usd(Number(value)));
+
+/** The money columns, in the order of the API's ModelPrice; cache read and cache write default to the input price. */
+const priceFields: { field: "input" | "output" | "cachedInput" | "cacheWrite"; header: string; required: boolean }[] = [
+  { field: "input", header: "Input", required: true },
+  { field: "output", header: "Output", required: true },
+  { field: "cachedInput", header: "Cache read", required: false },
+  { field: "cacheWrite", header: "Cache write", required: false },
+];
+
+/** A row's provider: the known ones, and the row's own if the gateway does not know it (a price saved earlier). */
+function ProviderSelect({ provider, n, onChange }: { provider: string; n: number; onChange: (provider: string) => void }) {
+  const known = providers.some((p) => p.id === provider);
   return (
-    <tr>
-      <td>
-        <select aria-label={`Provider, row ${n}`} value={row.provider} onChange={(event) => onChange({ provider: (event.target as HTMLSelectElement).value })}>
-          {known ? null : <option value={row.provider}>{row.provider}</option>}
-          {providers.map((p) => (
-            <option key={p.id} value={p.id}>
-              {p.id}
-            </option>
-          ))}
-        </select>
-      </td>
-      <td>
-        <input
-          type="text"
-          class="model-input"
-          aria-label={`Model, row ${n}`}
-          required
-          placeholder="e.g. gpt-4o"
-          value={row.model}
-          onInput={(event) => onChange({ model: (event.target as HTMLInputElement).value })}
-        />
-      </td>
-      {money("input", "Input", true)}
-      {money("output", "Output", true)}
-      {money("cachedInput", "Cache read", false)}
-      {money("cacheWrite", "Cache write", false)}
-      <td>
-        <button type="button" class="danger-text" aria-label={`Remove row ${n}`} onClick={onRemove}>
-          Remove
-        </button>
-      </td>
-    </tr>
+    <select aria-label={`Provider, row ${n}`} value={provider} onChange={(event) => onChange((event.target as HTMLSelectElement).value)}>
+      {known ? null : <option value={provider}>{provider}</option>}
+      {providers.map((p) => (
+        <option key={p.id} value={p.id}>
+          {p.id}
+        </option>
+      ))}
+    </select>
   );
 }
 

@@ -2,7 +2,7 @@
 // A member sees the members table only, with "Leave workspace" on their own row.
 import { useEffect, useState } from "preact/hooks";
 import { del, get, patch, post } from "../api";
-import { Confirm, CopyButton, Empty, ErrorNote, Field, Loaded, Loading, Page, Select, messageOf, useAction, useAsync, type AsyncState } from "../components";
+import { Confirm, CopyButton, Empty, ErrorNote, Field, Loaded, Loading, Notice, Page, Select, messageOf, useAction, useAsync, type AsyncState } from "../components";
 import { canManage, useApp } from "../context";
 import { dateTime } from "../format";
 import { DataTable } from "../table";
@@ -101,11 +101,7 @@ function MembersSection({ state, onChanged }: { state: AsyncState<{ data: Member
   return (
     <div class="team-section">
       <ErrorNote message={action.error} />
-      {notice ? (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      ) : null}
+      <Notice message={notice} />
       <Loaded state={state}>
         {({ data: members }) =>
           members.length === 0 ? (
@@ -294,11 +290,7 @@ function PendingInvites({ round, onIssued, onCancelled }: { round: number; onIss
   return (
     <div class="team-section">
       <ErrorNote message={action.error} />
-      {notice ? (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      ) : null}
+      <Notice message={notice} />
       <Loaded state={invites}>
         {({ data }) =>
           data.length === 0 ? (
