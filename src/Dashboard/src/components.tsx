@@ -194,27 +194,40 @@ export function Dialog({ title, onClose, children }: { title: string; onClose: (
   );
 }
 
-/** Asks before a destructive action; resolves with the person's answer. */
-export function Confirm({ title, message, confirmLabel, onAnswer }: {
+/** Asks before a destructive action. Either answer closes it; "yes" then runs onConfirm. */
+export function Confirm({ title, message, confirmLabel, onClose, onConfirm }: {
   title: string;
   message: ComponentChildren;
   confirmLabel: string;
-  onAnswer: (confirmed: boolean) => void;
+  onClose: () => void;
+  onConfirm: () => void;
 }) {
   return (
-    <Dialog title={title} onClose={() => onAnswer(false)}>
+    <Dialog title={title} onClose={onClose}>
       <p>{message}</p>
       <div class="actions">
-        <button type="button" class="danger" onClick={() => onAnswer(true)}>
+        <button type="button" class="danger" onClick={() => (onClose(), onConfirm())}>
           {confirmLabel}
         </button>
-        <button type="button" onClick={() => onAnswer(false)}>
+        <button type="button" onClick={onClose}>
           Cancel
         </button>
       </div>
     </Dialog>
   );
 }
+
+/** A form's buttons: submit (disabled while the form's action runs) and Cancel. */
+export const FormActions = ({ submitLabel, busy, onCancel }: { submitLabel: string; busy: boolean; onCancel: () => void }) => (
+  <div class="actions">
+    <button type="submit" class="primary" disabled={busy}>
+      {submitLabel}
+    </button>
+    <button type="button" onClick={onCancel}>
+      Cancel
+    </button>
+  </div>
+);
 
 /** Copies text with the Clipboard API and says so. */
 export function CopyButton({ text, label }: { text: string; label: string }) {

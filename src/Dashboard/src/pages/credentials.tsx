@@ -2,7 +2,7 @@
 // label and settings, disable/enable, delete. Secrets go in and never come back: the page shows the key preview only.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { del, get, patch, post } from "../api";
-import { Confirm, Empty, ErrorNote, Field, Loaded, Notice, Page, Select, messageOf, useAction, useAsync } from "../components";
+import { Confirm, Empty, ErrorNote, Field, FormActions, Loaded, Notice, Page, Select, messageOf, useAction, useAsync } from "../components";
 import { canManage, useApp } from "../context";
 import { dateTime } from "../format";
 import { DataTable } from "../table";
@@ -252,22 +252,20 @@ export function CredentialsPage() {
           title={`Delete ${nameOf(deleting)}?`}
           message="Requests that use this provider through the gateway fail until another credential is added. The secret is erased."
           confirmLabel="Delete"
-          onAnswer={(yes) => {
-            const credential = deleting;
-            setDeleting(null);
-            if (yes)
-              void action.run(async () => {
-                setNotice("");
-                await del(`${base(workspace.id)}/${encodeURIComponent(credential.id)}`);
-                setTests((all) => {
-                  const rest = { ...all };
-                  delete rest[credential.id];
-                  return rest;
-                });
-                setNotice(`${nameOf(credential)} is deleted.`);
-                list.reload();
+          onClose={() => setDeleting(null)}
+          onConfirm={() =>
+            void action.run(async () => {
+              setNotice("");
+              await del(`${base(workspace.id)}/${encodeURIComponent(deleting.id)}`);
+              setTests((all) => {
+                const rest = { ...all };
+                delete rest[deleting.id];
+                return rest;
               });
-          }}
+              setNotice(`${nameOf(deleting)} is deleted.`);
+              list.reload();
+            })
+          }
         />
       ) : null}
     </Page>
@@ -375,14 +373,7 @@ function AddForm({ onCancel, onSaved }: { onCancel: () => void; onSaved: (creden
         <Inputs fields={spec.fields} values={values} onInput={set} />
       </div>
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Save credential
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel="Save credential" busy={busy} onCancel={onCancel} />
     </form>
   );
 }
@@ -415,14 +406,7 @@ function RotateForm({ credential, onCancel, onSaved }: { credential: Credential;
         <Inputs fields={fields} values={values} onInput={set} />
       </div>
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Save new secret
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel="Save new secret" busy={busy} onCancel={onCancel} />
     </form>
   );
 }
@@ -455,14 +439,7 @@ function EditForm({ credential, onCancel, onSaved }: { credential: Credential; o
         <Inputs fields={fields} values={values} onInput={set} />
       </div>
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Save changes
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel="Save changes" busy={busy} onCancel={onCancel} />
     </form>
   );
 }

@@ -2,7 +2,7 @@
 // deactivate and activate.
 import { useState } from "preact/hooks";
 import { get, patch, post } from "../api";
-import { Confirm, CopyButton, Dialog, Empty, ErrorNote, Field, Loaded, Page, useAction, useAsync } from "../components";
+import { Confirm, CopyButton, Dialog, Empty, ErrorNote, Field, FormActions, Loaded, Page, useAction, useAsync } from "../components";
 import { canManage, useApp } from "../context";
 import { dateTime, usd } from "../format";
 import { StatusBadge } from "../projectStatus";
@@ -107,12 +107,10 @@ export function ProjectsPage() {
           title={`Regenerate the key of ${regenerating.name}?`}
           message="The current key stops working at once. Backends using it need the new one."
           confirmLabel="Regenerate"
-          onAnswer={(yes) => {
-            const project = regenerating;
-            setRegenerating(null);
-            if (yes)
-              void action.run(async () => afterKey(await post<KeyAnswer>(`/api/projects/${encodeURIComponent(project.id)}/regenerate-key`)));
-          }}
+          onClose={() => setRegenerating(null)}
+          onConfirm={() =>
+            void action.run(async () => afterKey(await post<KeyAnswer>(`/api/projects/${encodeURIComponent(regenerating.id)}/regenerate-key`)))
+          }
         />
       ) : null}
       {shownKey ? <KeyDialog answer={shownKey} onDone={() => setShownKey(null)} /> : null}
@@ -187,14 +185,7 @@ function ProjectForm({ project, onCancel, onCreated, onSaved }: {
         <Field label="Alert email" type="email" value={alertEmail} onInput={setAlertEmail} hint="Told at 80% and 100% of a limit." />
       </div>
       <ErrorNote message={error} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {project ? "Save changes" : "Create project"}
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submitLabel={project ? "Save changes" : "Create project"} busy={busy} onCancel={onCancel} />
     </form>
   );
 }

@@ -167,18 +167,16 @@ function MembersSection({ state, onChanged }: { state: AsyncState<{ data: Member
           title={`Remove ${removing.email}?`}
           message="They lose access to this workspace at once. You can invite them again later."
           confirmLabel="Remove"
-          onAnswer={(yes) => {
-            const member = removing;
-            setRemoving(null);
-            if (yes)
-              void action.run(async () => {
-                setNotice("");
-                await del(`${ws(workspace.id)}/members/${encodeURIComponent(member.userId)}`);
-                setNotice(`${member.email} is removed.`);
-                onChanged();
-                state.reload();
-              });
-          }}
+          onClose={() => setRemoving(null)}
+          onConfirm={() =>
+            void action.run(async () => {
+              setNotice("");
+              await del(`${ws(workspace.id)}/members/${encodeURIComponent(removing.userId)}`);
+              setNotice(`${removing.email} is removed.`);
+              onChanged();
+              state.reload();
+            })
+          }
         />
       ) : null}
       {leaving ? (
@@ -186,14 +184,13 @@ function MembersSection({ state, onChanged }: { state: AsyncState<{ data: Member
           title={`Leave ${workspace.name}?`}
           message="You lose access to this workspace at once. Someone with admin rights has to invite you again to come back."
           confirmLabel="Leave"
-          onAnswer={(yes) => {
-            setLeaving(false);
-            if (yes)
-              void action.run(async () => {
-                await del(`${ws(workspace.id)}/members/${encodeURIComponent(user.id)}`);
-                await refreshWorkspaces();
-              });
-          }}
+          onClose={() => setLeaving(false)}
+          onConfirm={() =>
+            void action.run(async () => {
+              await del(`${ws(workspace.id)}/members/${encodeURIComponent(user.id)}`);
+              await refreshWorkspaces();
+            })
+          }
         />
       ) : null}
     </div>
