@@ -120,6 +120,14 @@ export interface FieldProps {
 let fieldIds = 0;
 const useId = (prefix: string) => useRef(`${prefix}-${++fieldIds}`).current;
 
+/** A field's hint; its control points at it with aria-describedby={`${id}-hint`}. */
+export const Hint = ({ id, text }: { id: string; text?: string }) =>
+  text ? (
+    <small id={`${id}-hint`} class="muted">
+      {text}
+    </small>
+  ) : null;
+
 export function Field({ label, value, onInput, type = "text", required, placeholder, autoComplete, hint, step, min }: FieldProps) {
   const id = useId("field");
   return (
@@ -131,11 +139,7 @@ export function Field({ label, value, onInput, type = "text", required, placehol
         aria-describedby={hint ? `${id}-hint` : undefined}
         onInput={(event) => onInput((event.target as HTMLInputElement).value)}
       />
-      {hint ? (
-        <small id={`${id}-hint`} class="muted">
-          {hint}
-        </small>
-      ) : null}
+      <Hint id={id} text={hint} />
     </div>
   );
 }
@@ -226,6 +230,20 @@ export const FormActions = ({ submitLabel, busy, onCancel }: { submitLabel: stri
     <button type="button" onClick={onCancel}>
       Cancel
     </button>
+  </div>
+);
+
+/** A report's filter buttons: "Apply filters" (off while the report loads) and, if given, one that resets them. */
+export const FilterActions = ({ loading, reset }: { loading: boolean; reset?: { label: string; onClick: () => void } }) => (
+  <div class="filter-actions">
+    <button type="submit" class="primary" disabled={loading}>
+      Apply filters
+    </button>
+    {reset ? (
+      <button type="button" onClick={reset.onClick}>
+        {reset.label}
+      </button>
+    ) : null}
   </div>
 );
 

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { download, get } from "../api";
 import { ChartFigure } from "../charts";
-import { Empty, ErrorNote, Field, Loaded, Page, Select, useAction, useAsync } from "../components";
+import { Empty, ErrorNote, Field, FilterActions, Loaded, Page, Select, useAction, useAsync } from "../components";
 import { useApp } from "../context";
 import { count, dateTime, daysAgo, percent, usd } from "../format";
 import { DataTable } from "../table";
@@ -91,21 +91,17 @@ export function AnalyticsPage() {
         <Field label="Provider" value={draft.provider} onInput={set("provider")} placeholder="e.g. openai" />
         <Select label="Project" value={draft.projectId} onChange={set("projectId")} options={projectOptions} />
         <Field label="Model" value={draft.model} onInput={set("model")} placeholder="part of a name, e.g. mini" />
-        <div class="filter-actions">
-          <button type="submit" class="primary" disabled={state.loading}>
-            Apply filters
-          </button>
-          <button
-            type="button"
-            onClick={() => {
+        <FilterActions
+          loading={state.loading}
+          reset={{
+            label: "Reset",
+            onClick: () => {
               const reset = lastThirtyDays();
               setDraft(reset);
               setApplied(reset);
-            }}
-          >
-            Reset
-          </button>
-        </div>
+            },
+          }}
+        />
       </form>
       <ErrorNote message={exporting.error} />
       <ErrorNote message={projectList.error} />

@@ -2,7 +2,7 @@
 // label and settings, disable/enable, delete. Secrets go in and never come back: the page shows the key preview only.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { del, get, patch, post } from "../api";
-import { Confirm, Empty, ErrorNote, Field, FormActions, Loaded, Notice, Page, Select, messageOf, useAction, useAsync } from "../components";
+import { Confirm, Empty, ErrorNote, Field, FormActions, Hint, Loaded, Notice, Page, Select, messageOf, useAction, useAsync } from "../components";
 import { canManage, useApp } from "../context";
 import { dateTime } from "../format";
 import { DataTable } from "../table";
@@ -315,11 +315,7 @@ function SecretArea({ label, value, onInput, hint, required }: { label: string; 
         aria-describedby={hint ? `${id}-hint` : undefined}
         onInput={(event) => onInput((event.target as HTMLTextAreaElement).value)}
       />
-      {hint ? (
-        <small id={`${id}-hint`} class="muted">
-          {hint}
-        </small>
-      ) : null}
+      <Hint id={id} text={hint} />
     </div>
   );
 }

@@ -3,7 +3,7 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get } from "../api";
-import { Empty, ErrorNote, Field, Loaded, Page, Select, useAction, useAsync } from "../components";
+import { Empty, ErrorNote, Field, FilterActions, Loaded, Page, Select, useAction, useAsync } from "../components";
 import { useApp } from "../context";
 import { count, usd } from "../format";
 import { DataTable } from "../table";
@@ -110,21 +110,17 @@ export function RequestsPage() {
         <Select label="Mode" value={draft.mode} onChange={set("mode")} options={modes} />
         <Field label="From" type="date" value={draft.from} onInput={set("from")} />
         <Field label="To" type="date" value={draft.to} onInput={set("to")} />
-        <div class="filter-actions">
-          <button type="submit" class="primary" disabled={first.loading}>
-            Apply filters
-          </button>
-          <button
-            type="button"
-            onClick={() => {
+        <FilterActions
+          loading={first.loading}
+          reset={{
+            label: "Clear",
+            onClick: () => {
               setOpen(null);
               setDraft(noFilters);
               setApplied(noFilters);
-            }}
-          >
-            Clear
-          </button>
-        </div>
+            },
+          }}
+        />
       </form>
       <ErrorNote message={projectList.error} />
       {open ? <TraceDetails trace={open} projectName={projectName(open.projectId)} onClose={() => setOpen(null)} /> : null}

@@ -5,7 +5,7 @@ import { Chart } from "chart.js";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { get } from "../api";
 import "../charts"; // registers Chart.js's controllers and elements
-import { Field, Kpi, Loaded, Page, useAsync } from "../components";
+import { Field, FilterActions, Kpi, Loaded, Page, useAsync } from "../components";
 import { useApp } from "../context";
 import { count, daysAgo, percent, usd } from "../format";
 import { DataTable } from "../table";
@@ -40,11 +40,7 @@ export function SavingsPage() {
       >
         <Field label="From" type="date" value={draft.from} onInput={(from) => setDraft((d) => ({ ...d, from }))} />
         <Field label="To" type="date" value={draft.to} onInput={(to) => setDraft((d) => ({ ...d, to }))} />
-        <div class="filter-actions">
-          <button type="submit" class="primary" disabled={state.loading}>
-            Apply filters
-          </button>
-        </div>
+        <FilterActions loading={state.loading} />
       </form>
       <Loaded state={state}>
         {({ roi, summary }) => {
