@@ -2,7 +2,7 @@
 // monthly digest.
 import { useState } from "preact/hooks";
 import { del, get, patch, post, put } from "../api";
-import { Empty, ErrorNote, Field, Loaded, Notice, Page, useAction, useAsync } from "../components";
+import { ErrorNote, Field, Loaded, Notice, Page, useAction, useAsync } from "../components";
 import { canManage, useApp } from "../context";
 import { count, dateTime, usd } from "../format";
 import { DataTable, type Column } from "../table";
@@ -294,11 +294,15 @@ function PricesSection() {
                 });
               }}
             >
-              {rows.length === 0 ? (
-                <Empty>No negotiated prices: the gateway's price table applies to every model.</Empty>
-              ) : (
-                <DataTable caption="Negotiated prices" wrapClass="flat" tableClass="prices" rows={rows} rowKey={(row) => row.key} columns={columns} />
-              )}
+              <DataTable
+                caption="Negotiated prices"
+                wrapClass="flat"
+                tableClass="prices"
+                rows={rows}
+                rowKey={(row) => row.key}
+                columns={columns}
+                empty="No negotiated prices: the gateway's price table applies to every model."
+              />
               <ErrorNote message={save.error} />
               <Notice message={notice} />
               {manage ? (
