@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { get, patch, post } from "../api";
 import { Confirm, CopyButton, Dialog, Empty, ErrorNote, Field, FormActions, Loaded, Page, useAction, useAsync } from "../components";
 import { canManage, useApp } from "../context";
-import { dateTime, usd } from "../format";
+import { usd } from "../format";
 import { StatusBadge } from "../projectStatus";
 import { DataTable } from "../table";
 import type { Project } from "../types";
@@ -74,7 +74,6 @@ export function ProjectsPage() {
                 { header: "This month", cell: (p) => spendText(p.spend?.month.spentUsd, p.monthlyBudgetUsd) },
                 { header: "Fallback model", cell: (p) => p.fallbackModel ?? "—" },
                 { header: "Key", cell: (p) => <code>{p.keyPreview}</code> },
-                { header: "Last used", cell: (p) => dateTime(p.lastUsedAt) },
                 manage && {
                   header: "Actions",
                   className: "row-actions",

@@ -429,7 +429,7 @@ function AuditLog({ members, changes }: { members: Member[]; changes: number }) 
               ),
             },
             { header: "Target", className: "email", cell: (e) => <Email value={target(e)} /> },
-            { header: "Details", cell: (e) => <AuditDetails event={e} /> },
+            { header: "Details", className: "wrap", cell: (e) => <AuditDetails event={e} /> },
           ]}
         />
       )}
