@@ -72,7 +72,9 @@ export function ChartFigure({ title, kind, labels, series }: ChartProps) {
             : {
                 x: { ticks: { autoSkip: true, maxRotation: 0, callback: (_v, index) => shortDay(labels[index] ?? "") } },
                 y: { beginAtZero: true, ticks: { callback: (v) => formatOf(series[0]?.unit ?? "count")(Number(v)) } },
-                ...(twoAxes ? { y1: { beginAtZero: true, position: "right" as const, grid: { drawOnChartArea: false } } } : {}),
+                ...(twoAxes
+                  ? { y1: { beginAtZero: true, position: "right" as const, grid: { drawOnChartArea: false }, ticks: { callback: (v) => formatOf(series[1].unit)(Number(v)) } } }
+                  : {}),
               },
       },
     };

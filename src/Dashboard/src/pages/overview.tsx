@@ -46,8 +46,8 @@ export function OverviewPage() {
               kind="line"
               labels={days.map((d) => d.date)}
               series={[
-                { label: "Spend", unit: "usd", data: days.map((d) => d.spendUsd) },
                 { label: "Requests", unit: "count", data: days.map((d) => d.requests) },
+                { label: "Spend", unit: "usd", data: days.map((d) => d.spendUsd) },
               ]}
             />
             {overview.budgetRisk.length > 0 ? (
