@@ -298,6 +298,94 @@ public sealed class DashboardJourneyTests
     }
 
     [TestMethod]
+    public async Task Journey_RegenerateDeactivateActivate_RotateDisableEnableDelete_EachTakesEffectAtOnce()
+    {
+        await using var session = await OpenAsync("owner");
+        var page = session.Page;
+        const string project = "Lifecycle bot";
+        const string rotated = "sk-dashboard-rotated-secret-9876543210fedcba";
+        _completionTokens = 10;
+
+        await SignUpAsync(session, "Lee Lifecycle", NewEmail("lifecycle"));
+        await GoToAsync(page, "Provider credentials");
+        await Button(page, "Add credential").ClickAsync();
+        await Label(page, "Provider").SelectOptionAsync("openai");
+        await Label(page, "Label").FillAsync("Primary");
+        await Label(page, "API key").FillAsync(ProviderSecret);
+        await Button(page, "Save credential").ClickAsync();
+        var credentials = Table(page, "Credentials");
+        await Expect(Row(credentials, "Primary")).ToHaveCountAsync(1);
+
+        await GoToAsync(page, "Projects");
+        await Button(page, "New project").ClickAsync();
+        await Label(page, "Project name").FillAsync(project);
+        await Button(page, "Create project").ClickAsync();
+        var first = await TakeKeyFromDialogAsync(page);
+        await ChatAsync(first, "gpt-4o-mini");
+
+        // Regenerate (confirmed in the page): a new key shown once; the old one dies at once.
+        await Button(page, $"Regenerate key for {project}").ClickAsync();
+        await Button(page, "Regenerate").ClickAsync();
+        var second = await TakeKeyFromDialogAsync(page);
+        Assert.AreNotEqual(first, second, "regenerating shows a new key");
+        await AssertNowhereOnPageAsync(page, second, "the regenerated key after \"Done\"");
+        await ChatAsync(first, "gpt-4o-mini", expectStatus: 401);
+        await ChatAsync(second, "gpt-4o-mini");
+
+        // Deactivate: "Inactive", and the key is refused; activate: "Active" again, and it works.
+        var projects = Table(page, "Projects");
+        await Button(page, $"Deactivate {project}").ClickAsync();
+        await Expect(StatusBadge(projects, project, "Inactive")).ToBeVisibleAsync();
+        await ChatAsync(second, "gpt-4o-mini", expectStatus: 401);
+        await Button(page, $"Activate {project}").ClickAsync();
+        await Expect(StatusBadge(projects, project, "Active")).ToBeVisibleAsync();
+        await ChatAsync(second, "gpt-4o-mini");
+
+        // Rotate the credential: the provider gets the new secret from the next call on; it is never shown back.
+        await GoToAsync(page, "Provider credentials");
+        await Button(page, "Rotate Primary").ClickAsync();
+        await Expect(Label(page, "API key")).ToHaveAttributeAsync("type", "password");
+        await Label(page, "API key").FillAsync(rotated);
+        await Button(page, "Save new secret").ClickAsync();
+        await Expect(Button(page, "Save new secret")).ToHaveCountAsync(0);
+        await AssertNowhereOnPageAsync(page, rotated, "the rotated secret");
+        await ChatAsync(second, "gpt-4o-mini");
+        Assert.AreEqual("Bearer " + rotated, _openai.Requests[^1].Header("authorization"), "the next call uses the rotated secret");
+
+        // Disable: calls need a credential again; enable: they work.
+        await Button(page, "Disable Primary").ClickAsync();
+        await Expect(Button(page, "Enable Primary")).ToBeVisibleAsync();
+        var refused = await ChatAsync(second, "gpt-4o-mini", expectStatus: 400);
+        Assert.AreEqual("provider_credential_required", refused["error"]!["code"]!.GetValue<string>());
+        await Button(page, "Enable Primary").ClickAsync();
+        await Expect(Button(page, "Disable Primary")).ToBeVisibleAsync();
+        await ChatAsync(second, "gpt-4o-mini");
+
+        // Delete (confirmed in the page): gone from the table, and calls need a credential again.
+        await Button(page, "Delete Primary").ClickAsync();
+        await Button(page, "Delete").ClickAsync();
+        await Expect(page.GetByText("No provider credentials yet.")).ToBeVisibleAsync();
+        await ReloadAsync(page, "Provider credentials");
+        await Expect(page.GetByText("No provider credentials yet.")).ToBeVisibleAsync();
+        await ChatAsync(second, "gpt-4o-mini", expectStatus: 400);
+        await session.ScreenshotAsync("credentials-after-delete");
+        session.AssertNoConsoleErrors();
+    }
+
+    /// <summary>The key dialog after create/regenerate: reads the key, "Done", and checks the dialog and the key are gone.</summary>
+    private static async Task<string> TakeKeyFromDialogAsync(IPage page)
+    {
+        var dialog = page.GetByRole(AriaRole.Dialog).Filter(new() { Has = page.GetByRole(AriaRole.Heading, new() { Name = "Your new API key", Exact = true }) });
+        await Expect(dialog).ToBeVisibleAsync();
+        await Expect(dialog.GetByText("Copy it now: you will not see this key again.")).ToBeVisibleAsync();
+        var key = ApiKeyPattern().Match(await dialog.GetByText(ApiKeyPattern()).InnerTextAsync()).Value;
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Done", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Dialog)).ToHaveCountAsync(0);
+        await AssertNowhereOnPageAsync(page, key, "the API key after \"Done\"");
+        return key;
+    }
+
+    [TestMethod]
     public async Task Journey_OwnerInvites_InviteeSignsUpOnTheLinkAndAccepts_AMemberSeesNoTeamManagement()
     {
         var workspace = "Acme Research " + Guid.NewGuid().ToString("N")[..6];
@@ -405,6 +493,12 @@ public sealed class DashboardJourneyTests
         Assert.IsNull(await SessionTokenAsync(page), "the ended session's token is cleared");
         await session.ScreenshotAsync("session-ended");
 
+        await Label(page, "Email").FillAsync(email);
+        await Label(page, "Password").FillAsync("not the password");
+        await Button(page, "Sign in").ClickAsync();
+        await Expect(Alert(page)).ToBeVisibleAsync();
+        await Expect(Alert(page)).Not.ToBeEmptyAsync();
+        await Expect(Heading(page, "Sign in")).ToBeVisibleAsync();
         await SignInAsync(page, email);
         await LoadedAsync(page);
         var second = await SessionTokenAsync(page);
