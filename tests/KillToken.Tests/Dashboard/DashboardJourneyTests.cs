@@ -279,6 +279,15 @@ public sealed class DashboardJourneyTests
         await Expect(Table(page, "Models")).ToContainTextAsync("gpt-4.1-mini");
         await Expect(Table(page, "Projects")).ToContainTextAsync(project);
         await session.ScreenshotAsync("analytics", DocsName("Analytics"));
+        var download = await page.RunAndWaitForDownloadAsync(() => Button(page, "Export CSV").ClickAsync());
+        StringAssert.StartsWith(download.SuggestedFilename, "killtoken-usage-");
+        StringAssert.EndsWith(download.SuggestedFilename, ".csv");
+        var csvPath = Path.Combine(Path.GetTempPath(), $"killtoken-dashboard-{Guid.NewGuid():N}.csv");
+        await download.SaveAsAsync(csvPath);
+        var csv = await File.ReadAllTextAsync(csvPath);
+        File.Delete(csvPath);
+        StringAssert.Contains(csv, project, "the export holds the project's traffic");
+        StringAssert.Contains(csv, "gpt-4.1-mini", "the export holds the fallback calls");
 
         await GoToAsync(page, "Savings & ROI");
         await Expect(page.GetByRole(AriaRole.Region, new() { Name = "Realized savings", Exact = true })).ToBeVisibleAsync();
@@ -290,10 +299,16 @@ public sealed class DashboardJourneyTests
         await Label(page, "Workspace name").FillAsync("Checkout team");
         await Button(page, "Rename").ClickAsync();
         await Expect(SelectedOption(WorkspaceSelect(page))).ToHaveTextAsync("Checkout team");
+        await Button(page, "Send test digest").ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Preview below (email not configured)" })).ToBeVisibleAsync();
         await Button(page, "Add row").ClickAsync(); // no negotiated prices yet: the table appears with a row to fill
         await Expect(Table(page, "Negotiated prices")).ToBeVisibleAsync();
         await session.ScreenshotAsync("settings", DocsName("Settings"));
 
+        var token = await SessionTokenAsync(page);
+        Assert.IsFalse(string.IsNullOrEmpty(token));
+        Assert.IsEmpty(session.RequestUrls.Where(u => u.Contains(token, StringComparison.Ordinal)).ToList(), "the session token was in a URL");
+        Assert.IsEmpty(session.RequestUrls.Where(u => u.Contains(apiKey, StringComparison.Ordinal)).ToList(), "the API key was in a URL");
         session.AssertNoConsoleErrors();
     }
 
@@ -455,6 +470,12 @@ public sealed class DashboardJourneyTests
         await Expect(Table(invitee.Page, "Audit log")).ToHaveCountAsync(0);
         await Expect(Table(invitee.Page, "Pending invites")).ToHaveCountAsync(0);
         await invitee.ScreenshotAsync("team-as-member");
+
+        // Switching to the invitee's own workspace reloads the page's data: there the invitee is the owner.
+        var own = (await WorkspaceSelect(invitee.Page).GetByRole(AriaRole.Option).AllInnerTextsAsync()).Select(t => t.Trim()).Single(t => t != workspace);
+        await WorkspaceSelect(invitee.Page).SelectOptionAsync(new SelectOptionValue { Label = own });
+        await Expect(Heading(invitee.Page, "Invite someone")).ToBeVisibleAsync();
+        await Expect(Row(members, ownerName)).ToHaveCountAsync(0);
 
         // The owner sees the new member with the role, and the invite no longer pending.
         await ReloadAsync(owner.Page, "Team");
