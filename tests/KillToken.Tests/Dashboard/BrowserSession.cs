@@ -51,7 +51,13 @@ internal sealed class BrowserSession : IAsyncDisposable
     /// A console error the test itself causes on purpose (the browser logs every 401 response it fetched as
     /// "Failed to load resource…"); everything else still fails the test.
     /// </summary>
-    public void AllowConsoleError(Regex pattern) => _allowedConsoleErrors.Add(pattern);
+    public void AllowConsoleError(Regex pattern)
+    {
+        lock (_allowedConsoleErrors)
+        {
+            _allowedConsoleErrors.Add(pattern);
+        }
+    }
 
     private void Watch(IPage page)
     {
@@ -65,12 +71,13 @@ internal sealed class BrowserSession : IAsyncDisposable
 
         page.Console += (_, message) =>
         {
-            var text = message.Text;
             if (message.Type != "error")
             {
                 return;
             }
 
+            // The text with where it came from: a failed resource names its URL only there.
+            var text = message.Text + (message.Location is { Length: > 0 } l ? $" (at {l})" : "");
             lock (_allowedConsoleErrors)
             {
                 if (_allowedConsoleErrors.Any(p => p.IsMatch(text)))
@@ -79,8 +86,7 @@ internal sealed class BrowserSession : IAsyncDisposable
                 }
             }
 
-            var location = message.Location is { Length: > 0 } l ? $" (at {l})" : "";
-            _problems.Enqueue($"[{Who}] console error on {SafeUrl(page)}: {text}{location}");
+            _problems.Enqueue($"[{Who}] console error on {SafeUrl(page)}: {text}");
         };
         page.PageError += (_, error) => _problems.Enqueue($"[{Who}] uncaught error on {SafeUrl(page)}: {error}");
         page.Crash += (_, _) => _problems.Enqueue($"[{Who}] the page crashed: {SafeUrl(page)}");

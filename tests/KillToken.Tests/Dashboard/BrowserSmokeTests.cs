@@ -62,7 +62,9 @@ public sealed class BrowserSmokeTests
         await session.Page.EvaluateAsync("() => { console.error('planted by the test'); setTimeout(() => { throw new Error('thrown by the test'); }, 0); }");
 
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (session.Problems.Count < 2 && DateTime.UtcNow < deadline)
+        // The page error event arrives after the script ran (and /health's favicon 404 may come first): wait for both.
+        while (!(session.Problems.Any(p => p.Contains("planted by the test", StringComparison.Ordinal)) && session.Problems.Any(p => p.Contains("thrown by the test", StringComparison.Ordinal)))
+               && DateTime.UtcNow < deadline)
         {
             await session.Page.WaitForTimeoutAsync(50);
         }

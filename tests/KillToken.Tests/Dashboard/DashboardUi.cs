@@ -116,6 +116,10 @@ internal static partial class DashboardUi
         return [.. rows];
     }
 
+    /// <summary>The column headers of a table (the cells of its first row without data cells).</summary>
+    public static Task<string[]> HeadersAsync(ILocator table) => table.EvaluateAsync<string[]>(
+        "t => Array.from(Array.from(t.querySelectorAll('tr')).find(r => !r.querySelector('td'))?.querySelectorAll('th') ?? []).map(c => c.textContent.trim())");
+
     /// <summary>
     /// Fails when <paramref name="secret"/> is anywhere a person or a script on the page could read it: the DOM (text
     /// and attributes), the values of form fields, localStorage and sessionStorage.
