@@ -140,8 +140,9 @@ internal static partial class DashboardUi
             () => {
               const width = window.innerWidth, scroll = document.scrollingElement.scrollWidth;
               if (scroll <= width + 1) return "";
+              const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) if (getComputedStyle(a).overflowX !== 'visible') return true; return false; };
               const wide = Array.from(document.querySelectorAll('body *'))
-                .filter(e => e.getBoundingClientRect().right > width + 1)
+                .filter(e => e.getBoundingClientRect().right > width + 1 && !clipped(e))
                 .slice(0, 5)
                 .map(e => `<${e.tagName.toLowerCase()}${e.className ? ' class="' + e.className + '"' : ''}> right=${Math.round(e.getBoundingClientRect().right)}`);
               return `scrollWidth ${scroll} > innerWidth ${width}; sticking out: ${wide.join('; ')}`;
