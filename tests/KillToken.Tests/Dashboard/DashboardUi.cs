@@ -134,20 +134,24 @@ internal static partial class DashboardUi
     }
 
     /// <summary>Fails when the page scrolls sideways (names the elements that stick out).</summary>
-    public static async Task AssertNoHorizontalScrollAsync(IPage page, string what)
+    public static async Task AssertNoHorizontalScrollAsync(IPage page, string what) =>
+        Assert.AreEqual("", await SidewaysScrollAsync(page), $"{what} scrolls horizontally at {page.ViewportSize?.Width}px");
+
+    /// <summary>Empty when the page does not scroll sideways; else the widths and the elements that stick out.</summary>
+    public static async Task<string> SidewaysScrollAsync(IPage page)
     {
-        var result = await page.EvaluateAsync<string>("""
+        return await page.EvaluateAsync<string>("""
             () => {
               const width = window.innerWidth, scroll = document.scrollingElement.scrollWidth;
               if (scroll <= width + 1) return "";
+              const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) if (getComputedStyle(a).overflowX !== 'visible') return true; return false; };
               const wide = Array.from(document.querySelectorAll('body *'))
-                .filter(e => e.getBoundingClientRect().right > width + 1)
+                .filter(e => e.getBoundingClientRect().right > width + 1 && !clipped(e))
                 .slice(0, 5)
                 .map(e => `<${e.tagName.toLowerCase()}${e.className ? ' class="' + e.className + '"' : ''}> right=${Math.round(e.getBoundingClientRect().right)}`);
               return `scrollWidth ${scroll} > innerWidth ${width}; sticking out: ${wide.join('; ')}`;
             }
             """);
-        Assert.AreEqual("", result, $"{what} scrolls horizontally at {page.ViewportSize?.Width}px");
     }
 
     /// <summary>The visible inputs, selects and text areas that have no accessible name (no label, aria-label or aria-labelledby).</summary>
