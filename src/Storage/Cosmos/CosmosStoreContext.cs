@@ -112,9 +112,8 @@ internal sealed partial class CosmosStoreContext : IDisposable
         // (the period close at start-up racing a request) could fail that fetch.
         foreach (var container in new[] { Workspaces, Traces })
         {
-            var (warmUp, page) = await FirstPageAsync(() => container.GetItemQueryStreamIterator("SELECT TOP 1 c.id FROM c"), CancellationToken.None);
-            warmUp.Dispose();
-            page?.Dispose();
+            using var warmUp = container.GetItemQueryStreamIterator("SELECT TOP 1 c.id FROM c");
+            using var page = await warmUp.ReadNextAsync(CancellationToken.None);
         }
 
         LogContainersReady(_logger, _options.DatabaseName);
@@ -286,17 +285,15 @@ internal sealed partial class CosmosStoreContext : IDisposable
     {
         var options = new QueryRequestOptions { PartitionKey = new PartitionKey(partitionKey), MaxItemCount = Math.Min(maxResults, 1000) };
         var results = new List<T>();
-        var (iterator, page) = await FirstPageAsync(() => container.GetItemQueryStreamIterator(query, continuationToken: null, options), cancellationToken);
-        using (iterator)
+        using var iterator = container.GetItemQueryStreamIterator(query, continuationToken: null, options);
+        while (iterator.HasMoreResults && results.Count < maxResults)
         {
-            while (page is not null)
+            using var page = await iterator.ReadNextAsync(cancellationToken);
+            page.EnsureSuccessStatusCode();
+            using var body = await JsonDocument.ParseAsync(page.Content, cancellationToken: cancellationToken);
+            foreach (var item in body.RootElement.GetProperty("Documents").EnumerateArray())
             {
-                using (page)
-                {
-                    results.AddRange(await DocumentsAsync<T>(page, cancellationToken));
-                }
-
-                page = iterator.HasMoreResults && results.Count < maxResults ? await iterator.ReadNextAsync(cancellationToken) : null;
+                results.Add(item.Deserialize<T>(Json)!);
             }
         }
 
@@ -308,59 +305,25 @@ internal sealed partial class CosmosStoreContext : IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var options = new QueryRequestOptions { MaxItemCount = pageSize };
-        var (iterator, page) = await FirstPageAsync(() => container.GetItemQueryStreamIterator(query, continuationToken: null, options), cancellationToken);
-        using (iterator)
+        using var iterator = container.GetItemQueryStreamIterator(query, continuationToken: null, options);
+        while (iterator.HasMoreResults)
         {
-            while (page is not null)
+            var items = new List<T>();
+            using (var page = await iterator.ReadNextAsync(cancellationToken))
             {
-                List<T> items;
-                using (page)
+                page.EnsureSuccessStatusCode();
+                using var body = await JsonDocument.ParseAsync(page.Content, cancellationToken: cancellationToken);
+                foreach (var item in body.RootElement.GetProperty("Documents").EnumerateArray())
                 {
-                    items = await DocumentsAsync<T>(page, cancellationToken);
+                    items.Add(item.Deserialize<T>(Json)!);
                 }
+            }
 
-                foreach (var item in items)
-                {
-                    yield return item;
-                }
-
-                page = iterator.HasMoreResults ? await iterator.ReadNextAsync(cancellationToken) : null;
+            foreach (var item in items)
+            {
+                yield return item;
             }
         }
-    }
-
-    /// <summary>
-    /// Opens a query and reads its first page. The SDK answers a query whose partition key ranges it could not resolve
-    /// from a stale cache with a 404 <see cref="CosmosException"/> and refreshes that cache, so the next attempt succeeds
-    /// (seen on the local emulator when a new container's first queries race); a read is safe to ask again, twice at most.
-    /// </summary>
-    private static async Task<(FeedIterator Iterator, ResponseMessage? FirstPage)> FirstPageAsync(Func<FeedIterator> open, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            var iterator = open();
-            try
-            {
-                return (iterator, iterator.HasMoreResults ? await iterator.ReadNextAsync(cancellationToken) : null);
-            }
-            catch (CosmosException e) when (e.StatusCode == HttpStatusCode.NotFound && attempt < 3)
-            {
-                iterator.Dispose();
-                await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), cancellationToken);
-            }
-            catch
-            {
-                iterator.Dispose();
-                throw;
-            }
-        }
-    }
-
-    private static async Task<List<T>> DocumentsAsync<T>(ResponseMessage page, CancellationToken cancellationToken)
-    {
-        page.EnsureSuccessStatusCode();
-        using var body = await JsonDocument.ParseAsync(page.Content, cancellationToken: cancellationToken);
-        return [.. body.RootElement.GetProperty("Documents").EnumerateArray().Select(item => item.Deserialize<T>(Json)!)];
     }
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Cosmos DB database {Database} and its containers are ready (created where missing)")]
