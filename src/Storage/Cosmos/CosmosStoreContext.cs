@@ -107,15 +107,6 @@ internal sealed partial class CosmosStoreContext : IDisposable
         await database.CreateContainerIfNotExistsAsync(
             new ContainerProperties(_options.TracesContainer, "/workspaceId") { DefaultTimeToLive = -1 }, cancellationToken: CancellationToken.None);
 
-        // One query per queried container before anyone else runs one: the client then fetches each new container's
-        // partition key ranges once, alone. Concurrent first queries on a container the local emulator has just created
-        // (the period close at start-up racing a request) could fail that fetch.
-        foreach (var container in new[] { Workspaces, Traces })
-        {
-            using var warmUp = container.GetItemQueryStreamIterator("SELECT TOP 1 c.id FROM c");
-            using var page = await warmUp.ReadNextAsync(CancellationToken.None);
-        }
-
         LogContainersReady(_logger, _options.DatabaseName);
     }
 

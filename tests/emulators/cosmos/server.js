@@ -69,6 +69,18 @@ function makeCertificate() {
 }
 
 // ---------------------------------------------------------------------------
+// Resource ids in Cosmos DB's alphabet. The package writes a _rid in standard
+// base64, so every 64th database (and its containers) got a '/' in its id; the
+// SDK puts those ids in paths (dbs/{rid}/colls/{rid}/pkranges), the lookup went
+// to the wrong route, and the SDK's partition-key-range cache answered the
+// query with a 404 (a 500 in the gateway). Cosmos DB writes '-' for '/'. The
+// package's decoder also replaced only the first '-'.
+// ---------------------------------------------------------------------------
+const ResourceId = lib("account/resource-id.js").default;
+ResourceId.toBase64String = (buffer) => buffer.toString("base64").replace(/\//g, "-");
+ResourceId.fromBase64String = (text) => Buffer.from(text.replace(/-/g, "/"), "base64");
+
+// ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 const nowSeconds = () => Math.floor(Date.now() / 1000);
