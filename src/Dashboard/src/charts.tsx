@@ -3,6 +3,7 @@ import {
   ArcElement, BarController, BarElement, CategoryScale, Chart, DoughnutController, Filler, Legend, LinearScale,
   LineController, LineElement, PointElement, Tooltip, type ChartConfiguration,
 } from "chart.js";
+import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import { count, usd } from "./format";
 
@@ -23,6 +24,9 @@ export interface ChartProps {
   kind: "line" | "bar" | "doughnut";
   labels: string[];
   series: Series[];
+  /** A visible table of the same numbers, shown instead of the hidden one (one table per name). */
+  children?: ComponentChildren;
+  className?: string;
 }
 
 /** "2026-12-04" reads as "Dec 4" on an axis; other labels stay as they are. */
@@ -33,7 +37,7 @@ function shortDay(label: string): string {
 
 const formatOf = (unit: Series["unit"]) => (unit === "usd" ? usd : count);
 
-export function ChartFigure({ title, kind, labels, series }: ChartProps) {
+export function ChartFigure({ title, kind, labels, series, children, className }: ChartProps) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!canvas.current) return;
@@ -83,12 +87,13 @@ export function ChartFigure({ title, kind, labels, series }: ChartProps) {
   }, [kind, JSON.stringify(labels), JSON.stringify(series)]);
 
   return (
-    <figure class="chart">
+    <figure class={className ? `chart ${className}` : "chart"}>
       <figcaption>{title}</figcaption>
       <div class="chart-box">
         <canvas ref={canvas} role="img" aria-label={title} />
       </div>
       {/* A table ignores height and overflow, so the wrapper is what hides it. */}
+      {children ?? (
       <div class="visually-hidden">
       <table>
         <caption>{title}</caption>
@@ -114,6 +119,7 @@ export function ChartFigure({ title, kind, labels, series }: ChartProps) {
         </tbody>
       </table>
       </div>
+      )}
     </figure>
   );
 }

@@ -1,10 +1,9 @@
 // Savings & ROI: what the gateway saved over a range of UTC days (realized, estimated, potential, cache), the one next
 // step that would save the most, and the savings per feature and the costliest templates. Both reports cover the whole
 // workspace: they take from/to only.
-import { Chart } from "chart.js";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { get } from "../api";
-import "../charts"; // registers Chart.js's controllers and elements
+import { ChartFigure } from "../charts";
 import { Field, FilterActions, Kpi, Loaded, Page, useAsync } from "../components";
 import { useApp } from "../context";
 import { count, daysAgo, percent, usd } from "../format";
@@ -93,43 +92,19 @@ export function SavingsPage() {
   );
 }
 
-/**
- * The chart "Savings by feature" with its numbers as the visible table of the same name. ChartFigure would add a
- * second, hidden table named "Savings by feature" too, and two tables of one name are ambiguous to screen readers and tests.
- */
+/** The chart "Savings by feature", with its numbers as the visible table of the same name. */
 function FeatureSavings({ features }: { features: FeatureSummary[] }) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    if (!canvas.current) return;
-    const chart = new Chart(canvas.current, {
-      type: "bar",
-      data: {
-        labels: features.map((f) => f.feature),
-        datasets: [
-          { label: "Realized", data: features.map((f) => f.savedUsd), backgroundColor: "#0d9488cc", borderColor: "#0d9488" },
-          { label: "Estimated", data: features.map((f) => f.estimatedSavingsUsd), backgroundColor: "#4f46e5cc", borderColor: "#4f46e5" },
-        ],
-      },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
-        plugins: {
-          legend: { display: true, position: "bottom" },
-          tooltip: { callbacks: { label: (item) => `${item.dataset.label ?? ""}: ${usd(Number(item.raw))}` } },
-        },
-        scales: { y: { beginAtZero: true, ticks: { callback: (v) => usd(Number(v)) } } },
-      },
-    });
-    return () => chart.destroy();
-  }, [JSON.stringify(features)]);
-
   return (
-    <figure class="chart savings-figure">
-      <figcaption>Savings by feature</figcaption>
-      <div class="chart-box">
-        <canvas ref={canvas} role="img" aria-label="Savings by feature" />
-      </div>
+    <ChartFigure
+      title="Savings by feature"
+      kind="bar"
+      className="savings-figure"
+      labels={features.map((f) => f.feature)}
+      series={[
+        { label: "Realized", unit: "usd", data: features.map((f) => f.savedUsd) },
+        { label: "Estimated", unit: "usd", data: features.map((f) => f.estimatedSavingsUsd) },
+      ]}
+    >
       <DataTable
         caption="Savings by feature"
         captionClass="visually-hidden"
@@ -147,6 +122,6 @@ function FeatureSavings({ features }: { features: FeatureSummary[] }) {
         ]}
         empty="No traffic in this range, so no savings by feature yet."
       />
-    </figure>
+    </ChartFigure>
   );
 }
