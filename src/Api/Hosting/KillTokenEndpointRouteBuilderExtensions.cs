@@ -100,6 +100,10 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.InvitePage, (HttpContext c, string token) => DashboardPages.Invite(c, token));
         app.MapGet(Routes.DashboardAsset, (HttpContext c, string file) => DashboardPages.Asset(c, file));
         app.MapGet(Routes.DashboardProject, (HttpContext c, string project) => DashboardPages.Project(c, project));
+        app.MapGet(Routes.OpenApiDocument, Handle(ApiReferencePages.OpenApiDocument));
+        app.MapGet(Routes.ApiReference, Handle(ApiReferencePages.Reference));
+        app.MapGet(Routes.ApiReferenceAsset, (HttpContext c, string file) => ApiReferencePages.Asset(c, file));
+        app.MapGet(Routes.LlmsTxt, Handle(ApiReferencePages.LlmsTxt));
         return app;
     }
 

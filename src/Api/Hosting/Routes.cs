@@ -76,6 +76,11 @@ public static class Routes
     public const string DashboardAsset = "assets/{file}";
     /// <summary>The project link of a budget alert mail (<c>{FRONTEND_URL}/projects/{id}</c>): the dashboard opens its project.</summary>
     public const string DashboardProject = "projects/{project}";
+    // The API's description, its reference page (Scalar, served from this app: no CDN) and the guide for coding assistants.
+    public const string OpenApiDocument = "openapi/v1.json";
+    public const string ApiReference = "docs";
+    public const string ApiReferenceAsset = "docs/{file}";
+    public const string LlmsTxt = "llms.txt";
     // Seed 002's analytics (session, workspace chosen by ?workspaceId=).
     public const string AnalyticsOverview = "api/analytics/overview";
     public const string AnalyticsTrends = "api/analytics/trends";

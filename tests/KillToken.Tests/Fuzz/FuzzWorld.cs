@@ -287,8 +287,9 @@ internal sealed class FuzzWorld : IAsyncDisposable
         "userId" => tenant.UserId,
         "inviteId" => tenant.InviteId,
         "token" => tenant.InviteToken,
-        // The site root's token may only be empty; an asset is one of the dashboard's files.
+        // The site root's token may only be empty; an asset is one of the dashboard's (or the reference page's) files.
         "home" => "",
+        "file" when route.Pattern == KillToken.Api.Hosting.Routes.ApiReferenceAsset => foreign ? "scalar.js" : "reference.js",
         "file" => foreign ? "app.css" : "app.js",
         "project" => tenant.ProjectId,
         "model" when route.Shape == ErrorShape.Gemini => foreign ? "gemini-1.5-pro" : "gemini-2.0-flash",

@@ -1,0 +1,130 @@
+using System.Collections.Frozen;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using KillToken.Api.Http;
+using KillToken.Api.OpenApi;
+using KillToken.Core.Gateway;
+using Microsoft.AspNetCore.Http;
+
+namespace KillToken.Api.Handlers;
+
+/// <summary>
+/// What a developer reads: the OpenAPI document (<c>/openapi/v1.json</c>), its reference page (<c>/docs</c>, Scalar's
+/// bundle as the Scalar.AspNetCore package embeds it, served from here: no CDN) and <c>/llms.txt</c> for coding
+/// assistants. The same for both hosts.
+/// </summary>
+public static class ApiReferencePages
+{
+    /// <summary>
+    /// Scalar styles itself with inline style elements at run time, so this page (unlike the dashboard) allows inline
+    /// styles; scripts and connections stay this origin's own.
+    /// </summary>
+    public const string Policy =
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+        + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    private const string ResourcePrefix = "KillToken.Api.ApiReference.";
+
+    private static readonly Lazy<FrozenDictionary<string, ReferenceAsset>> Assets = new(LoadAssets);
+
+    public static async Task<IResult> OpenApiDocument(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var json = await OpenApiDocumentSource.GetJsonAsync(context.RequestAborted);
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
+        return Results.Bytes(json, "application/json; charset=utf-8");
+    }
+
+    public static Task<IResult> Reference(HttpContext context) => Task.FromResult(Serve(context, "index.html"));
+
+    public static Task<IResult> Asset(HttpContext context, string file) =>
+        Task.FromResult(file is "index.html" or "llms.txt" ? NotFound(context) : Serve(context, file));
+
+    public static Task<IResult> LlmsTxt(HttpContext context) => Task.FromResult(Serve(context, "llms.txt"));
+
+    private static IResult Serve(HttpContext context, string name)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!Assets.Value.TryGetValue(name, out var asset))
+        {
+            return NotFound(context);
+        }
+
+        var headers = context.Response.Headers;
+        headers.ContentSecurityPolicy = Policy;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.CacheControl = "no-cache";
+        headers.ETag = asset.ETag;
+        if (context.Request.Headers.IfNoneMatch.ToString() == asset.ETag)
+        {
+            return Results.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        if (asset.Gzipped is { } gzipped)
+        {
+            headers.Vary = "Accept-Encoding";
+            if (context.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+            {
+                headers.ContentEncoding = "gzip";
+                return Results.Bytes(gzipped, asset.ContentType);
+            }
+        }
+
+        return Results.Bytes(asset.Content.Value, asset.ContentType);
+    }
+
+    private static IResult NotFound(HttpContext context) => GatewayJson.Error(context, GatewayError.NotFound("Page"));
+
+    private static FrozenDictionary<string, ReferenceAsset> LoadAssets()
+    {
+        var assets = new Dictionary<string, ReferenceAsset>(StringComparer.Ordinal);
+        var own = typeof(ApiReferencePages).Assembly;
+        foreach (var resource in own.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
+        {
+            var content = Read(own, resource);
+            assets[resource[ResourcePrefix.Length..]] = new ReferenceAsset(new Lazy<byte[]>(content), null, ContentTypeOf(resource), ETagOf(content));
+        }
+
+        // Scalar's standalone bundle, embedded gzip-compressed in Scalar.AspNetCore: sent as it is to browsers that take gzip
+        // (all do), unpacked once for a client that does not.
+        var scalar = typeof(Scalar.AspNetCore.ScalarOptions).Assembly;
+        var bundle = Read(scalar, "ScalarStaticAssets.scalar.js");
+        assets["scalar.js"] = new ReferenceAsset(new Lazy<byte[]>(() => Gunzip(bundle)), bundle, "text/javascript; charset=utf-8", ETagOf(bundle));
+        return assets.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    private static byte[] Read(System.Reflection.Assembly assembly, string resource)
+    {
+        using var stream = assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The embedded resource '{resource}' is missing from {assembly.GetName().Name}.");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    private static byte[] Gunzip(byte[] gzipped)
+    {
+        using var unpacked = new MemoryStream();
+        using (var gzip = new GZipStream(new MemoryStream(gzipped), CompressionMode.Decompress))
+        {
+            gzip.CopyTo(unpacked);
+        }
+
+        return unpacked.ToArray();
+    }
+
+    private static string ETagOf(byte[] content) => $"\"{Convert.ToHexStringLower(SHA256.HashData(content))[..32]}\"";
+
+    private static string ContentTypeOf(string name) => Path.GetExtension(name) switch
+    {
+        ".html" => "text/html; charset=utf-8",
+        ".js" => "text/javascript; charset=utf-8",
+        ".txt" => "text/markdown; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+
+    private sealed record ReferenceAsset(Lazy<byte[]> Content, byte[]? Gzipped, string ContentType, string ETag);
+}
