@@ -62,7 +62,7 @@ public static class StartupSummary
         Line("cache", settings.Gateway.CacheEnabled ? $"exact cache on, entries kept {settings.Gateway.CacheTtl.TotalSeconds:0} s" : "exact cache off");
         var root = baseUrl ?? string.Empty;
         Line("dashboard", $"{root}/ (sign up there, or sign in; invite links open {root}/invites/…)");
-        Line("API reference", $"{root}/openapi/v1.json — not in this build yet (planned); the README lists every route");
+        Line("API reference", $"{root}/docs (the OpenAPI 3.1 document: {root}/openapi/v1.json; for coding assistants: {root}/llms.txt)");
         Line("health", $"{root}/health (alive), {root}/ready (store, vault, keys)");
         return text.ToString().TrimEnd('\n');
     }

@@ -39,7 +39,8 @@ public sealed class StartupSummaryTests
         StringAssert.Contains(block, "/health");
         StringAssert.Contains(block, "CORS for https://app.example.com");
         StringAssert.Contains(block, "dashboard");
-        StringAssert.Contains(block, "openapi");
+        StringAssert.Contains(block, host.BaseAddress.ToString().TrimEnd('/') + "/docs");
+        StringAssert.Contains(block, "/openapi/v1.json");
         foreach (var line in host.Logs.Lines)
         {
             foreach (var secret in new[] { SmtpPassword, JwtSecret, UrlPassword, UrlToken })
