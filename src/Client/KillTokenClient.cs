@@ -80,7 +80,9 @@ public class KillTokenClient
         var body = JsonSerializer.SerializeToUtf8Bytes(ChatRequestBody.From(request, stream: false), KillTokenJsonContext.Default.ChatRequestBody);
         var answer = await SendJsonAsync(HttpMethod.Post, "v1/chat", body, retrySafe: request.IdempotencyKey is not null,
             KillTokenJsonContext.Default.ChatResponseBody, cancellationToken).ConfigureAwait(false);
-        return new ChatResult(answer.Response, answer.Metrics);
+        return answer.Metrics is null || answer.Response.ValueKind == JsonValueKind.Undefined
+            ? throw new KillTokenRequestException(200, null, "The gateway's answer has no 'response' and 'metrics': is the endpoint a KillToken gateway?")
+            : new ChatResult(answer.Response, answer.Metrics);
     }
 
     /// <summary>

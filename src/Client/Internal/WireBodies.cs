@@ -72,7 +72,7 @@ internal sealed class ErrorBody
     public string? RequestId { get; init; }
 
     [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Details { get; init; }
+    public Dictionary<string, JsonElement>? Details { get; set; }
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
