@@ -176,8 +176,16 @@ public class KillTokenClient
     {
         var response = await _pipeline.SendAsync(HttpMethod.Get, "v1/exports/requests.csv" + QueryString(TraceFilters(query, paging: false)), null,
             retrySafe: true, streamed: true, cancellationToken).ConfigureAwait(false);
-        // Disposing the content stream releases the connection; the response has nothing else to free.
-        return await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Disposing the content stream releases the connection; the response has nothing else to free.
+            return await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
     }
 
     /// <summary><c>GET /v1/exports/analytics.json</c>: every analytics report of the range in one stamped document.</summary>
