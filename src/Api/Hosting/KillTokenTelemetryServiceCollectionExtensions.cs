@@ -112,11 +112,19 @@ internal static class TelemetryRedaction
         }
     }
 
+    /// <summary>An outgoing request's URL without its query, and without an invite token should one ever be in its path.</summary>
     public static void RedactClientSpan(Activity activity)
     {
-        if (activity.GetTagItem("url.full") is string full && full.IndexOf('?', StringComparison.Ordinal) is var query and >= 0)
+        if (activity.GetTagItem("url.full") is not string full || !Uri.TryCreate(full, UriKind.Absolute, out var url))
         {
-            activity.SetTag("url.full", full[..query]);
+            return;
+        }
+
+        var path = url.AbsolutePath;
+        var redacted = url.GetLeftPart(UriPartial.Authority) + (RedactPath(path) ?? path);
+        if (!string.Equals(redacted, full, StringComparison.Ordinal))
+        {
+            activity.SetTag("url.full", redacted);
         }
     }
 
