@@ -100,6 +100,11 @@ public sealed class KillTokenTelemetry : IDisposable
     /// <summary>The provider answered (or failed): the model span's response attributes, and the GenAI client metrics.</summary>
     public void EndModelCall(Activity? span, in ModelCallResult result)
     {
+        if (span is null && !_operationDuration.Enabled && !_tokenUsage.Enabled)
+        {
+            return;
+        }
+
         var provider = GenAi.ProviderNameOf(result.Provider);
         if (_operationDuration.Enabled)
         {
@@ -155,6 +160,11 @@ public sealed class KillTokenTelemetry : IDisposable
     {
         ArgumentNullException.ThrowIfNull(call);
         ArgumentNullException.ThrowIfNull(outcome);
+        if (span is null && !_requests.Enabled && !_requestDuration.Enabled && !_cost.Enabled)
+        {
+            return;
+        }
+
         var metrics = outcome.Metrics;
         var errorType = outcome.Error?.Code;
         var result = OutcomeOf(outcome);
