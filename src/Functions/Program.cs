@@ -5,6 +5,7 @@ using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 
 namespace KillToken.Functions;
 
@@ -24,6 +25,13 @@ public static class Program
         // Kestrel (default 30 MB) stays above that setting's maximum (64 MB).
         builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
         builder.Services.AddKillToken(builder.Configuration);
+        // With an exporter on (AddKillToken wires it), the worker's own OpenTelemetry defaults too: the Functions resource
+        // (service.name = the site, cloud.*), the worker's invocation spans, and telling the host the worker sends its own.
+        if (TelemetryExport.Read(name => builder.Configuration[name], []).IsExporting)
+        {
+            builder.Services.AddOpenTelemetry().UseFunctionsWorkerDefaults();
+        }
+
         // Read on the first unmatched request, not at start-up.
         builder.Services.AddSingleton(_ => new FunctionRouteTable(AppContext.BaseDirectory));
 

@@ -35,6 +35,7 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton(settings.Gateway);
         services.AddSingleton(secrets);
         services.TryAddSingleton(TimeProvider.System);
+        services.AddKillTokenTelemetry(settings.Telemetry);
 
         // One credential for every Azure service, created only when one is used: the app's managed identity in Azure.
         var azureCredential = new Lazy<TokenCredential>(() => new DefaultAzureCredential());

@@ -30,6 +30,8 @@ public sealed record KillTokenSettings
     /// <summary>Origins allowed to call the API from a browser (CORS_ORIGIN, else FRONTEND_URL's origin); none by default.</summary>
     public CorsOrigins Cors { get; init; } = CorsOrigins.None;
     public required Notifications.SmtpOptions Smtp { get; init; }
+    /// <summary>Where traces and metrics are exported (OTLP, Application Insights); nowhere by default.</summary>
+    public TelemetryExport Telemetry { get; init; } = TelemetryExport.None;
 
     public static KillTokenSettings Read(IConfiguration configuration)
     {
@@ -74,6 +76,7 @@ public sealed record KillTokenSettings
             Frontend = frontend,
             Cors = cors,
             Smtp = smtp,
+            Telemetry = TelemetryExport.Read(name => configuration[name], errors),
         };
 
         if (store == "cosmos" && settings.CosmosEndpoint is null && settings.CosmosConnectionString is null)

@@ -42,6 +42,21 @@ public static class SettingNames
     /// <summary>The same account by name, with managed identity: <c>https://{name}.table.core.windows.net</c>.</summary>
     public const string AzureWebJobsStorageAccountName = "AzureWebJobsStorage__accountName";
 
+    /// <summary>
+    /// Telemetry export, in the names the OpenTelemetry SDK and Application Insights define (their SDKs read them too):
+    /// OTLP when the endpoint is set, Application Insights when the connection string is; nothing is exported otherwise.
+    /// </summary>
+    public const string OtlpEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    public const string OtlpProtocol = "OTEL_EXPORTER_OTLP_PROTOCOL";
+    public const string ApplicationInsightsConnectionString = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+    public const string ApplicationInsightsAuthenticationString = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING";
+
+    /// <summary>
+    /// The telemetry settings KillToken reads. They are the SDKs' and the platform's own names — main.bicep sets the
+    /// Application Insights ones, local.settings.sample.json leaves the OTLP endpoint empty — so they are not in <see cref="All"/>.
+    /// </summary>
+    public static IReadOnlyList<string> Telemetry { get; } = [OtlpEndpoint, OtlpProtocol, ApplicationInsightsConnectionString, ApplicationInsightsAuthenticationString];
+
     /// <summary>Google's OAuth2 token endpoint for Vertex AI service accounts (tests, sovereign clouds).</summary>
     public const string GoogleTokenUrl = "KILLTOKEN_GOOGLE_TOKEN_URL";
 

@@ -59,6 +59,7 @@ public static class StartupSummary
         Line("browsers", settings.Cors.IsEnabled
             ? "CORS for " + string.Join(", ", settings.Cors.Origins)
             : $"no CORS (set {SettingNames.CorsOrigin} or {SettingNames.FrontendUrl} to let a web page on another origin call the API)");
+        Line("telemetry", settings.Telemetry.Describe());
         Line("cache", settings.Gateway.CacheEnabled ? $"exact cache on, entries kept {settings.Gateway.CacheTtl.TotalSeconds:0} s" : "exact cache off");
         var root = baseUrl ?? string.Empty;
         Line("dashboard", $"{root}/ (sign up there, or sign in; invite links open {root}/invites/…)");

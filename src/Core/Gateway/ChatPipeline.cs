@@ -8,6 +8,7 @@ using KillToken.Core.Caching;
 using KillToken.Core.Credentials;
 using KillToken.Core.Domain;
 using KillToken.Core.Idempotency;
+using KillToken.Core.Observability;
 using KillToken.Core.Optimization;
 using KillToken.Core.Ports;
 using KillToken.Core.Pricing;
@@ -56,6 +57,7 @@ public sealed partial class ChatPipeline(
     WorkspacePricing workspacePricing,
     ITraceStore traces,
     TimeProvider time,
+    KillTokenTelemetry telemetry,
     ILogger<ChatPipeline> logger)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -69,29 +71,38 @@ public sealed partial class ChatPipeline(
             throw new ArgumentException("A streaming call goes through ExecuteStreamAsync.", nameof(call));
         }
 
-        var begun = await BeginAsync(call, cancellationToken);
-        if (begun.Flight is not { } flight)
-        {
-            return begun.Outcome!;
-        }
-
-        var sentAt = time.GetTimestamp();
+        var state = NewCallState(call);
         try
         {
-            // 7. The provider call.
-            var response = await flight.Adapter.SendAsync(flight.ProviderCall!, cancellationToken);
-            return response.IsSuccess
-                ? await SucceedAsync(flight, response.Body ?? new JsonObject(), response.Usage, response.Latency, cancellationToken)
-                : await FailAsync(flight, response.Error!, response.Usage, response.Latency, cancellationToken);
+            var begun = await BeginAsync(state, cancellationToken);
+            if (begun.Flight is not { } flight)
+            {
+                return begun.Outcome!;
+            }
+
+            var sentAt = StartModelCall(flight);
+            try
+            {
+                // 7. The provider call.
+                var response = await flight.Adapter.SendAsync(flight.ProviderCall!, cancellationToken);
+                return response.IsSuccess
+                    ? await SucceedAsync(flight, response.Body ?? new JsonObject(), response.Usage, response.Latency, cancellationToken)
+                    : await FailAsync(flight, response.Error!, response.Usage, response.Latency, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                await FailAsync(flight, ClientClosed(), TokenUsage.None, time.GetElapsedTime(sentAt), CancellationToken.None);
+                throw;
+            }
+            finally
+            {
+                await ReleaseAsync(flight);
+            }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!state.TelemetryEnded)
         {
-            await FailAsync(flight, ClientClosed(), TokenUsage.None, time.GetElapsedTime(sentAt), CancellationToken.None);
+            EndUnfinished(state, ex);
             throw;
-        }
-        finally
-        {
-            await ReleaseAsync(flight);
         }
     }
 
@@ -108,73 +119,84 @@ public sealed partial class ChatPipeline(
             throw new ArgumentException("A non-streaming call goes through ExecuteAsync.", nameof(call));
         }
 
-        var begun = await BeginAsync(call, cancellationToken);
-        if (begun.Flight is not { } flight)
-        {
-            var outcome = begun.Outcome!;
-            if (outcome.Error is null && outcome.ProviderBody is { } body && begun.BodyProvider is { } bodyProvider
-                && providers.TryGet(bodyProvider, out var replayAdapter) && replayAdapter is IStreamingProviderAdapter replayer)
-            {
-                var events = replayer.Replay(body, call.Request.ProviderOptions);
-                return new ChatStreamResult
-                {
-                    Stream = new ChatStream(bodyProvider, outcome.Metrics.FinalModel ?? call.Request.Model, events.ToAsyncEnumerable(), abandon: null) { IsReplay = true, Outcome = outcome },
-                };
-            }
-
-            return new ChatStreamResult { Outcome = outcome };
-        }
-
-        ProviderStreamStart start;
-        var sentAt = time.GetTimestamp();
+        var state = NewCallState(call);
         try
         {
-            // 7. The provider call, as a stream. BeginAsync only lets through adapters that stream this provider.
-            start = await ((IStreamingProviderAdapter)flight.Adapter).OpenStreamAsync(flight.ProviderCall!, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
+            var begun = await BeginAsync(state, cancellationToken);
+            if (begun.Flight is not { } flight)
+            {
+                var outcome = begun.Outcome!;
+                if (outcome.Error is null && outcome.ProviderBody is { } body && begun.BodyProvider is { } bodyProvider
+                    && providers.TryGet(bodyProvider, out var replayAdapter) && replayAdapter is IStreamingProviderAdapter replayer)
+                {
+                    var events = replayer.Replay(body, call.Request.ProviderOptions);
+                    return new ChatStreamResult
+                    {
+                        Stream = new ChatStream(bodyProvider, outcome.Metrics.FinalModel ?? call.Request.Model, events.ToAsyncEnumerable(), abandon: null) { IsReplay = true, Outcome = outcome },
+                    };
+                }
+
+                return new ChatStreamResult { Outcome = outcome };
+            }
+
+            ProviderStreamStart start;
+            var sentAt = StartModelCall(flight);
             try
             {
-                await FailAsync(flight, ClientClosed(), TokenUsage.None, time.GetElapsedTime(sentAt), CancellationToken.None);
+                // 7. The provider call, as a stream. BeginAsync only lets through adapters that stream this provider.
+                start = await ((IStreamingProviderAdapter)flight.Adapter).OpenStreamAsync(flight.ProviderCall!, cancellationToken);
             }
-            finally
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await FailAsync(flight, ClientClosed(), TokenUsage.None, time.GetElapsedTime(sentAt), CancellationToken.None);
+                }
+                finally
+                {
+                    await ReleaseAsync(flight);
+                }
+
+                throw;
+            }
+            catch
             {
                 await ReleaseAsync(flight);
+                throw;
             }
 
+            if (start.Stream is not { } upstream)
+            {
+                try
+                {
+                    return new ChatStreamResult { Outcome = await FailAsync(flight, start.Error!, TokenUsage.None, start.Latency, cancellationToken) };
+                }
+                finally
+                {
+                    await ReleaseAsync(flight);
+                }
+            }
+
+            ChatStream? stream = null;
+            var openedAt = time.GetTimestamp();
+            stream = new ChatStream(
+                flight.State.FinalProvider,
+                flight.State.FinalModel,
+                PumpAsync(flight, upstream, start.Latency, openedAt, () => stream!.MarkStarted(), outcome => stream!.Outcome = outcome, cancellationToken),
+                abandon: async () =>
+                {
+                    // Nobody read the events (the client left before the first byte): no settlement, so no outcome to record.
+                    EndUnfinished(flight.State, ErrorCodes.ClientClosedRequest);
+                    await upstream.DisposeAsync();
+                    await ReleaseAsync(flight);
+                });
+            return new ChatStreamResult { Stream = stream };
+        }
+        catch (Exception ex) when (!state.TelemetryEnded)
+        {
+            EndUnfinished(state, ex);
             throw;
         }
-        catch
-        {
-            await ReleaseAsync(flight);
-            throw;
-        }
-
-        if (start.Stream is not { } upstream)
-        {
-            try
-            {
-                return new ChatStreamResult { Outcome = await FailAsync(flight, start.Error!, TokenUsage.None, start.Latency, cancellationToken) };
-            }
-            finally
-            {
-                await ReleaseAsync(flight);
-            }
-        }
-
-        ChatStream? stream = null;
-        var openedAt = time.GetTimestamp();
-        stream = new ChatStream(
-            flight.State.FinalProvider,
-            flight.State.FinalModel,
-            PumpAsync(flight, upstream, start.Latency, openedAt, () => stream!.MarkStarted(), outcome => stream!.Outcome = outcome, cancellationToken),
-            abandon: async () =>
-            {
-                await upstream.DisposeAsync();
-                await ReleaseAsync(flight);
-            });
-        return new ChatStreamResult { Stream = stream };
     }
 
     /// <summary>
@@ -241,22 +263,31 @@ public sealed partial class ChatPipeline(
             finally
             {
                 // Whatever happened above, the reservation and the idempotency key are released.
+                EndUnfinished(flight.State, "_OTHER");
                 await ReleaseAsync(flight);
             }
         }
     }
 
-    private Task<ChatOutcome> SettleStreamAsync(Flight flight, ProviderStreamResult result, TimeSpan latency, bool clientGone)
+    private async Task<ChatOutcome> SettleStreamAsync(Flight flight, ProviderStreamResult result, TimeSpan latency, bool clientGone)
     {
-        if (result.Completed && result.Failure is null)
+        try
         {
-            return SucceedAsync(flight, result.Response ?? new JsonObject(), result.Usage, latency, CancellationToken.None);
-        }
+            if (result.Completed && result.Failure is null)
+            {
+                return await SucceedAsync(flight, result.Response ?? new JsonObject(), result.Usage, latency, CancellationToken.None);
+            }
 
-        var error = clientGone
-            ? ClientClosed()
-            : result.Failure ?? new GatewayError(502, ErrorCodes.ProviderError, "The provider's stream ended before its terminator.");
-        return FailAsync(flight, error, UsageSoFar(flight, result), latency, CancellationToken.None);
+            var error = clientGone
+                ? ClientClosed()
+                : result.Failure ?? new GatewayError(502, ErrorCodes.ProviderError, "The provider's stream ended before its terminator.");
+            return await FailAsync(flight, error, UsageSoFar(flight, result), latency, CancellationToken.None);
+        }
+        catch (Exception ex) when (!flight.State.TelemetryEnded)
+        {
+            EndUnfinished(flight.State, ex);
+            throw;
+        }
     }
 
     private static GatewayError ClientClosed() =>
@@ -283,10 +314,10 @@ public sealed partial class ChatPipeline(
     /// §3 steps 1 (streaming support) to 5 and 4b: everything before the provider call. Either the call is ready to send
     /// (a <see cref="Flight"/> holding its reservation and idempotency key) or it already has its outcome.
     /// </summary>
-    private async Task<Begun> BeginAsync(ChatCall call, CancellationToken cancellationToken)
+    private async Task<Begun> BeginAsync(CallState state, CancellationToken cancellationToken)
     {
+        var call = state.Call;
         var request = call.Request;
-        var state = new CallState(call) { RequestHash = request.IdempotencyKey is null ? null : CanonicalRequest.RequestHash(request) };
 
         // 1. A stream needs a provider whose wire format KillToken streams (before any credential work).
         if (request.Stream && !CanStream(request.Provider))
@@ -339,6 +370,13 @@ public sealed partial class ChatPipeline(
 
             // 4a. Budget plan: blocked at 100%, on the fallback model from 80% when one is set.
             var plan = await budget.PlanAsync(call.Project, cancellationToken);
+            state.BudgetState = plan switch
+            {
+                { Rejection: not null } => KillTokenTelemetry.BudgetStates.Blocked,
+                { FallbackModel: not null } => KillTokenTelemetry.BudgetStates.NearLimit,
+                { HasLimits: true } => KillTokenTelemetry.BudgetStates.Within,
+                _ => KillTokenTelemetry.BudgetStates.Unlimited,
+            };
             if (plan.FallbackModel is not null)
             {
                 var route = await FallbackRouteAsync(state, plan.FallbackModel, plan.FallbackProvider, credential, adapter, cancellationToken);
@@ -396,11 +434,17 @@ public sealed partial class ChatPipeline(
                     state.FallbackSkipped = skipped;
                 }
 
+                state.BudgetState = KillTokenTelemetry.BudgetStates.Blocked;
+
                 return Finished(await FinishAsync(state, admission.Rejection, cancellationToken));
             }
 
             flight.Reservation = admission.Reservation;
             (state.OutputCap, state.OutputLowered) = (admission.OutputCap, admission.OutputLowered);
+            if (state.OutputLowered)
+            {
+                state.BudgetState = KillTokenTelemetry.BudgetStates.Capped;
+            }
             if (admission.Candidate > 0)
             {
                 (credential, flight.Adapter) = (fallback!.Credential!, fallback.Adapter!);
@@ -499,6 +543,7 @@ public sealed partial class ChatPipeline(
         state.ProviderLatency = latency;
         (state.Usage, state.Cost) = Charge(state, usage);
         state.SavedUsd = SavedUsd(state);
+        EndModelCall(flight, usage, GenAi.ResponseModelOf(body), null, latency);
 
         // The reservation stays with the call until its trace is written: the settlement goes into the same write.
         if (cache.Enabled && request.CachePolicy is CachePolicy.WriteOnly or CachePolicy.ReadWrite)
@@ -521,6 +566,8 @@ public sealed partial class ChatPipeline(
         {
             (state.Usage, state.Cost) = Charge(state, usage);
         }
+
+        EndModelCall(flight, usage, null, error.Code, latency);
 
         return await FinishAsync(state, error, cancellationToken);
     }
@@ -585,7 +632,69 @@ public sealed partial class ChatPipeline(
         }
 
         await WriteTraceAsync(state, outcome, cancellationToken);
+        EndGatewayCall(state, outcome);
         return outcome;
+    }
+
+    /// <summary>A call's bookkeeping, with its span started (null when no one listens).</summary>
+    private CallState NewCallState(ChatCall call) => new(call)
+    {
+        RequestHash = call.Request.IdempotencyKey is null ? null : CanonicalRequest.RequestHash(call.Request),
+        Span = telemetry.StartGatewayCall(call),
+    };
+
+    /// <summary>The model call's span, opened just before the provider request (which becomes its child); returns the send time.</summary>
+    private long StartModelCall(Flight flight)
+    {
+        var state = flight.State;
+        state.ModelSpan = telemetry.StartModelCall(state.Span, flight.ProviderCall!, state.OutputCap ?? CallerOutputCap(state.Call.Request));
+        state.ModelCallOpen = true;
+        return state.ModelSentAt = time.GetTimestamp();
+    }
+
+    private void EndModelCall(Flight flight, TokenUsage usage, string? responseModel, string? errorType, TimeSpan latency)
+    {
+        var state = flight.State;
+        if (!state.ModelCallOpen)
+        {
+            return;
+        }
+
+        state.ModelCallOpen = false;
+        telemetry.EndModelCall(state.ModelSpan, new ModelCallResult(flight.ProviderCall!.Provider, flight.ProviderCall.Model, responseModel, usage,
+            state.Cost.CostUsd, errorType, latency));
+    }
+
+    private void EndGatewayCall(CallState state, ChatOutcome outcome)
+    {
+        if (state.TelemetryEnded)
+        {
+            return;
+        }
+
+        state.TelemetryEnded = true;
+        telemetry.EndGatewayCall(state.Span, state.Call, outcome, state.BudgetState);
+    }
+
+    /// <summary>A call that ends without an outcome: an exception (recorded by its type, never its message), or a stream nobody read.</summary>
+    private void EndUnfinished(CallState state, Exception exception) => EndUnfinished(state, exception.GetType().FullName ?? exception.GetType().Name);
+
+    private void EndUnfinished(CallState state, string errorType)
+    {
+        if (state.TelemetryEnded)
+        {
+            return;
+        }
+
+        state.TelemetryEnded = true;
+        if (state.ModelCallOpen)
+        {
+            state.ModelCallOpen = false;
+            telemetry.EndModelCall(state.ModelSpan, new ModelCallResult(state.FinalProvider, state.FinalModel, null, TokenUsage.None, null, errorType,
+                time.GetElapsedTime(state.ModelSentAt)));
+        }
+
+        telemetry.EndUnfinished(state.Span, state.Call, errorType, time.GetElapsedTime(state.Call.StartedAt));
     }
 
     private bool CanStream(ProviderId provider) =>
@@ -615,6 +724,7 @@ public sealed partial class ChatPipeline(
             LatencyMs = elapsed,
             OverheadMs = elapsed,
         };
+        telemetry.RecordRejection(endpoint, request?.Provider.Value, error, TimeSpan.FromMilliseconds(elapsed));
         return SafeAppendAsync(trace, null, CancellationToken.None);
     }
 
@@ -671,6 +781,7 @@ public sealed partial class ChatPipeline(
         };
         var outcome = new ChatOutcome { Status = stored.Status, ProviderBody = JsonNode.Parse(stored.BodyJson), Metrics = metrics };
         await SafeAppendAsync(TraceFrom(state, outcome), null, cancellationToken);
+        EndGatewayCall(state, outcome);
         return outcome;
     }
 
@@ -814,6 +925,16 @@ public sealed partial class ChatPipeline(
         }
 
         public string? RequestHash { get; init; }
+
+        /// <summary>The gateway call's span and the model call's (null when no one listens); ended once, by whichever end comes first.</summary>
+        public Activity? Span { get; init; }
+        public Activity? ModelSpan { get; set; }
+        public bool ModelCallOpen { get; set; }
+        public long ModelSentAt { get; set; }
+        public bool TelemetryEnded { get; set; }
+
+        /// <summary>Where the project stood against its limits (<see cref="KillTokenTelemetry.BudgetStates"/>); null before the budget step.</summary>
+        public string? BudgetState { get; set; }
         public bool HoldsIdempotencyKey { get; set; }
         /// <summary>Money held for the call until its trace is written with the settlement.</summary>
         public BudgetReservation? Reservation { get; set; }

@@ -107,6 +107,33 @@ public sealed partial class SettingsParityTests
     }
 
     [TestMethod]
+    public void InAzure_TelemetryGoesToWorkspaceBasedApplicationInsights_WithTheAppsIdentity()
+    {
+        var bicep = BicepAppSettingNames();
+        Assert.IsTrue(bicep.Contains(SettingNames.ApplicationInsightsConnectionString),
+            $"infra must set {SettingNames.ApplicationInsightsConnectionString}: it is what turns the app's trace and metric export on in Azure.");
+        Assert.IsTrue(bicep.Contains(SettingNames.ApplicationInsightsAuthenticationString),
+            $"the component has local auth off: infra must set {SettingNames.ApplicationInsightsAuthenticationString}=Authorization=AAD so the exporter signs in.");
+        var main = File.ReadAllText(Path.Combine(RepoRoot, "infra", "main.bicep"));
+        StringAssert.Contains(main, "APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString", "the setting is wired from the component's connection string");
+        var monitoring = File.ReadAllText(Path.Combine(RepoRoot, "infra", "app", "monitoring.bicep"));
+        StringAssert.Contains(monitoring, "Microsoft.OperationalInsights/workspaces", "a Log Analytics workspace");
+        StringAssert.Contains(monitoring, "Microsoft.Insights/components", "an Application Insights component");
+        StringAssert.Contains(monitoring, "WorkspaceResourceId: logAnalytics.id", "workspace-based, as the Functions azd templates make it");
+        var rbac = File.ReadAllText(Path.Combine(RepoRoot, "infra", "app", "rbac.bicep"));
+        StringAssert.Contains(rbac, "3913510d-42f4-4e42-8a64-420c390055eb", "the app's identity needs Monitoring Metrics Publisher on the component to send telemetry.");
+    }
+
+    [TestMethod]
+    public void LocalSettingsSample_LeavesTheOtlpEndpointEmpty()
+    {
+        var values = LocalSettingsValues();
+        Assert.IsTrue(values.TryGetValue(SettingNames.OtlpEndpoint, out var endpoint),
+            $"local.settings.sample.json documents {SettingNames.OtlpEndpoint} (empty: nothing is exported until a collector is named).");
+        Assert.AreEqual(string.Empty, endpoint, "a sample that exports by default would dial a collector nobody started");
+    }
+
+    [TestMethod]
     public void HostJson_HasEmptyRoutePrefix()
     {
         using var document = ReadJson("host.json");
@@ -147,6 +174,7 @@ public sealed partial class SettingsParityTests
     private static bool IsKnownSetting(string name) =>
         SettingNames.All.Contains(name)
         || SettingNames.ProviderBaseUrls.Contains(name)
+        || SettingNames.Telemetry.Contains(name)
         || HostSettingPrefixes.Any(prefix => name.StartsWith(prefix, StringComparison.Ordinal));
 
     private static Dictionary<string, string?> LocalSettingsValues()
