@@ -136,6 +136,7 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<AccountHandlers>();
         services.AddSingleton<TeamHandlers>();
         services.AddSingleton<HealthHandlers>();
+        services.AddHealthChecks().AddCheck<ResponseCacheHealthCheck>(ResponseCacheHealthCheck.Name).AddCheck<SessionSigningHealthCheck>(SessionSigningHealthCheck.Name);
         services.AddSingleton<TraceExports>();
         services.AddSingleton<AnalyticsHandlers>();
         return services;
