@@ -93,6 +93,7 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<WorkspaceSettings>();
         services.AddSingleton<WorkspacePricing>();
         services.TryAddSingleton<IPromptOptimizer, PromptOptimizer>();
+        services.AddHostedService<TokenizerWarmUp>();
         services.AddSingleton(settings.Smtp);
         services.AddSingleton<KillToken.Api.Notifications.SmtpMailer>();
         services.TryAddSingleton<IBudgetAlertSender, KillToken.Api.Notifications.SmtpAlertSender>();

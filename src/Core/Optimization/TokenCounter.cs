@@ -88,6 +88,9 @@ public sealed class TokenCounter
         name.StartsWith(family, StringComparison.OrdinalIgnoreCase)
         && (name.Length == family.Length || name[family.Length] is '-' or ':' or '.');
 
+    /// <summary>Builds this counter's tokenizer now if it is not built yet (the first count would otherwise wait for it).</summary>
+    public void WarmUp() => _ = _tokenizer?.Value;
+
     public long CountText(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
