@@ -1,34 +1,27 @@
-using KillToken.Core.Caching;
-using KillToken.Core.Ports;
 using KillToken.Api.Http;
-using KillToken.Api.Security;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace KillToken.Api.Handlers;
 
-/// <summary><c>/health</c> (liveness, no I/O) and <c>/ready</c> (store, vault, cache and auth config; no secrets).</summary>
-public sealed class HealthHandlers(IEnumerable<IHealthProbe> probes, IResponseCache cache, SessionTokens sessions)
+/// <summary>
+/// <c>/health</c> (liveness, no I/O) and <c>/ready</c>: every registered health check (store, vault, cache, auth config),
+/// run by <see cref="HealthCheckService"/> and reported in the contract's body — a check's name, whether it is healthy, and
+/// its description, never an exception's message (it may carry endpoints or tenant details; its type names the cause).
+/// </summary>
+public sealed class HealthHandlers(HealthCheckService checks)
 {
     public IResult Health() => GatewayJson.Ok(new { status = "ok" });
 
     public async Task<IResult> ReadyAsync(HttpContext context)
     {
-        var checks = new List<HealthCheckResult>();
-        foreach (var probe in probes)
-        {
-            try
-            {
-                checks.Add(await probe.CheckAsync(context.RequestAborted));
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                checks.Add(new HealthCheckResult(probe.GetType().Name, false, ex.GetType().Name));
-            }
-        }
-
-        checks.Add(new HealthCheckResult("cache", true, cache.Enabled ? "enabled" : "disabled"));
-        checks.Add(new HealthCheckResult("auth", sessions is not null, "jwt HS256 session signing configured"));
-        var ready = checks.TrueForAll(c => c.Healthy);
-        return GatewayJson.Ok(new { status = ready ? "ready" : "not_ready", checks }, ready ? 200 : 503);
+        var report = await checks.CheckHealthAsync(context.RequestAborted);
+        var results = report.Entries
+            .Select(e => new ReadyCheck(e.Key, e.Value.Status == HealthStatus.Healthy, e.Value.Exception?.GetType().Name ?? e.Value.Description ?? ""))
+            .ToList();
+        var ready = results.TrueForAll(c => c.Healthy);
+        return GatewayJson.Ok(new { status = ready ? "ready" : "not_ready", checks = results }, ready ? 200 : 503);
     }
+
+    private sealed record ReadyCheck(string Name, bool Healthy, string Detail);
 }

@@ -94,6 +94,7 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<WorkspaceSettings>();
         services.AddSingleton<WorkspacePricing>();
         services.TryAddSingleton<IPromptOptimizer, PromptOptimizer>();
+        services.AddHostedService<TokenizerWarmUp>();
         services.AddSingleton(settings.Smtp);
         services.AddSingleton<KillToken.Api.Notifications.SmtpMailer>();
         services.TryAddSingleton<IBudgetAlertSender, KillToken.Api.Notifications.SmtpAlertSender>();
@@ -137,6 +138,7 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<AccountHandlers>();
         services.AddSingleton<TeamHandlers>();
         services.AddSingleton<HealthHandlers>();
+        services.AddHealthChecks().AddCheck<ResponseCacheHealthCheck>(ResponseCacheHealthCheck.Name).AddCheck<SessionSigningHealthCheck>(SessionSigningHealthCheck.Name);
         services.AddSingleton<TraceExports>();
         services.AddSingleton<AnalyticsHandlers>();
         return services;

@@ -305,8 +305,9 @@ public sealed partial class ChatPipeline(
             return reported; // no figure of it is trusted, nor estimated around: charged the worst case
         }
 
-        var input = reported.InputTokens > 0 ? reported.InputTokens : TokenEstimator.EstimateMessages(flight.ProviderCall!.Messages);
-        var output = Math.Max(reported.OutputTokens, result.OutputText.Length == 0 ? 0 : TokenEstimator.EstimateText(result.OutputText));
+        var counter = TokenCounter.For(flight.ProviderCall!.Provider, flight.ProviderCall.Model);
+        var input = reported.InputTokens > 0 ? reported.InputTokens : counter.CountMessages(flight.ProviderCall.Messages);
+        var output = Math.Max(reported.OutputTokens, result.OutputText.Length == 0 ? 0 : counter.CountText(result.OutputText));
         return reported with { InputTokens = input, OutputTokens = output, Reported = true };
     }
 
@@ -393,7 +394,8 @@ public sealed partial class ChatPipeline(
 
             // 6. Optimizer (measure_only changes nothing), then 5. the exact cache on the final model and sent messages.
             state.PriceOverrides = await workspacePricing.GetAsync(call.Project.WorkspaceId, cancellationToken);
-            var optimized = optimizer.Optimize(request.Messages, request.OptimizationMode, call.Project.WorkspaceId);
+            var counter = TokenCounter.For(state.FinalProvider, state.FinalModel);
+            var optimized = optimizer.Optimize(request.Messages, request.OptimizationMode, call.Project.WorkspaceId, counter);
             state.Optimization = optimized;
             state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel, state.PriceOverrides)?.Input;
 

@@ -22,18 +22,20 @@ public sealed class PromptOptimizer : IPromptOptimizer
 
     public PromptOptimizer(IReadOnlyList<IPromptTransform> transforms) => _transforms = transforms;
 
-    public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode, string? workspaceId = null)
+    public OptimizationResult Optimize(IReadOnlyList<JsonObject> messages, OptimizationMode mode, string? workspaceId = null, TokenCounter? counter = null)
     {
+        counter ??= TokenCounter.Estimate;
+
         // Transforms return untouched messages as the same objects, so each message's estimate is computed once.
         var estimates = new Dictionary<JsonObject, long>(ReferenceEqualityComparer.Instance);
         long Estimate(IReadOnlyList<JsonObject> list)
         {
-            long total = TokenEstimator.PerRequestOverhead;
+            var total = counter.PerRequest;
             foreach (var message in list)
             {
                 if (!estimates.TryGetValue(message, out var tokens))
                 {
-                    tokens = TokenEstimator.EstimateMessage(message);
+                    tokens = counter.CountMessage(message);
                     estimates[message] = tokens;
                 }
 
@@ -68,7 +70,7 @@ public sealed class PromptOptimizer : IPromptOptimizer
         if (workspaceId is not null && !RememberTemplate(workspaceId + "/" + templateId))
         {
             var systemTokens = messages.Where(m => ChatRequestParser.AsString(m["role"]) is "system" or "developer")
-                .Sum(m => TokenEstimator.EstimateText(TokenEstimator.TextOf(m)));
+                .Sum(m => counter.CountText(TokenEstimator.TextOf(m)));
             if (systemTokens > 0)
             {
                 waste[TemplateBoilerplate] = systemTokens;

@@ -5,7 +5,8 @@ using KillToken.Core.Gateway;
 namespace KillToken.Core.Optimization;
 
 /// <summary>
-/// Token counts before the provider has reported usage (budget reservations, waste measurement). A single
+/// Token counts for models whose provider publishes no tokenizer (Anthropic, Gemini, Bedrock, …: <see cref="TokenCounter.Estimate"/>;
+/// OpenAI-family models are counted exactly by <see cref="TokenCounter"/>). A single
 /// allocation-free pass of character-class rules that mirror how the o200k and cl100k BPE tokenizers split text, tuned
 /// to never fall more than <see cref="StatedUnderCountMargin"/> below the larger of the two counts on the fixture set in
 /// <c>tests/KillToken.Tests/Optimization/Fixtures/token-fixtures.json</c> (English, German, CJK, Arabic, emoji, code, JSON,
@@ -14,6 +15,7 @@ namespace KillToken.Core.Optimization;
 /// </summary>
 public static class TokenEstimator
 {
+    /// <summary>The cookbook's 3 tokens of framing per message plus 1 for the role (every role is one token).</summary>
     public const int PerMessageOverhead = 4;
     public const int PerRequestOverhead = 3;
 

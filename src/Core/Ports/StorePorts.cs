@@ -229,14 +229,6 @@ public interface IAuditLog
     Task<AuditPage> ListAsync(string workspaceId, AuditQuery query, CancellationToken cancellationToken = default);
 }
 
-/// <summary>Readiness of one dependency, without secrets.</summary>
-public sealed record HealthCheckResult(string Name, bool Healthy, string Detail);
-
-public interface IHealthProbe
-{
-    Task<HealthCheckResult> CheckAsync(CancellationToken cancellationToken = default);
-}
-
 /// <summary>A page cursor the store did not issue; the API answers 400.</summary>
 public sealed class InvalidCursorException : Exception
 {

@@ -8,6 +8,7 @@ using KillToken.Core.Domain;
 using KillToken.Core.Ports;
 using KillToken.Storage.Sqlite;
 using Microsoft.Azure.Cosmos;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using static KillToken.Storage.Cosmos.CosmosStoreContext;
 
@@ -760,11 +761,12 @@ internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudg
     internal static string OrderKey(long ticks, string id) => Ticks(ticks) + "|" + id;
 }
 
-internal sealed class CosmosHealthProbe(CosmosStoreContext db) : IHealthProbe
+/// <summary>The <c>store</c> readiness check: one point read through the client, database and container.</summary>
+internal sealed class CosmosHealthCheck(CosmosStoreContext db) : IHealthCheck
 {
     private const string ProbeId = "health:probe";
 
-    public async Task<HealthCheckResult> CheckAsync(CancellationToken cancellationToken = default)
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -772,15 +774,15 @@ internal sealed class CosmosHealthProbe(CosmosStoreContext db) : IHealthProbe
             // A point read of an id that never exists: ~1 RU, proves endpoint, credential, database and container.
             using var response = await db.Lookups.ReadItemStreamAsync(ProbeId, new PartitionKey(ProbeId), cancellationToken: cancellationToken);
             var healthy = response.StatusCode == HttpStatusCode.OK || IsMissingItem(response);
-            return new HealthCheckResult("store", healthy, healthy ? "cosmos" : $"cosmos status {(int)response.StatusCode}");
+            return healthy ? HealthCheckResult.Healthy("cosmos") : HealthCheckResult.Unhealthy($"cosmos status {(int)response.StatusCode}");
         }
         catch (CosmosException ex)
         {
-            return new HealthCheckResult("store", false, $"cosmos status {(int)ex.StatusCode}");
+            return HealthCheckResult.Unhealthy($"cosmos status {(int)ex.StatusCode}");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            return new HealthCheckResult("store", false, $"cosmos unreachable ({ex.GetType().Name})");
+            return HealthCheckResult.Unhealthy($"cosmos unreachable ({ex.GetType().Name})");
         }
     }
 }

@@ -8,9 +8,11 @@ using KillToken.Core.Caching;
 using KillToken.Core.Idempotency;
 using KillToken.Core.Ports;
 using KillToken.Storage.Cosmos;
+using KillToken.Storage.Hosting;
 using KillToken.Storage.KeyVault;
 using KillToken.Storage.Tables;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -52,7 +54,7 @@ public static class CloudStorageServiceCollectionExtensions
             sp.GetRequiredService<CosmosBudgetLedger>(),
             sp.GetRequiredService<CosmosUsageRollups>(),
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosTraceStore>()));
-        services.AddSingleton<IHealthProbe, CosmosHealthProbe>();
+        services.AddHealthChecks().AddCheck<CosmosHealthCheck>(ReadinessCheckNames.Store);
         // The gateway's own ports: without them the app would fall back to unlimited budgets, no cache, no idempotency, no rollups.
         services.AddSingleton<IIdempotencyStore>(sp => new CosmosIdempotencyStore(
             sp.GetRequiredService<CosmosStoreContext>(),
@@ -95,7 +97,7 @@ public static class CloudStorageServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(vaultUri);
         services.AddSingleton(_ => new KeyVaultSecretVault(new SecretClient(vaultUri, credential ?? new DefaultAzureCredential(), options ?? new SecretClientOptions())));
         services.AddSingleton<ISecretVault>(sp => sp.GetRequiredService<KeyVaultSecretVault>());
-        services.AddSingleton<IHealthProbe>(sp => sp.GetRequiredService<KeyVaultSecretVault>());
+        services.AddHealthChecks().Add(new HealthCheckRegistration(ReadinessCheckNames.Vault, sp => sp.GetRequiredService<KeyVaultSecretVault>(), null, null));
         return services;
     }
 }

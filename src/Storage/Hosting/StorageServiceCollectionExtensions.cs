@@ -1,6 +1,8 @@
 using KillToken.Core.Ports;
 using KillToken.Storage.LocalVault;
+using KillToken.Storage.Hosting;
 using KillToken.Storage.Sqlite;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -23,7 +25,7 @@ public static class StorageServiceCollectionExtensions
             _ = sp.GetRequiredService<SqliteUsageRollups>();
             return new SqliteTraceStore(sp.GetRequiredService<SqliteDatabase>());
         });
-        services.AddSingleton<IHealthProbe, SqliteHealthProbe>();
+        services.AddHealthChecks().AddCheck<SqliteHealthCheck>(ReadinessCheckNames.Store);
         services.AddSingleton<KillToken.Core.Idempotency.IIdempotencyStore, SqliteIdempotencyStore>();
         services.AddSingleton<KillToken.Core.Caching.ICacheStore, SqliteCacheStore>();
         services.AddSingleton<KillToken.Core.Budgets.IBudgetLedger, SqliteBudgetLedger>();
@@ -40,7 +42,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(sp =>
             new LocalSecretVault(sp.GetService<SqliteDatabase>() ?? new SqliteDatabase(Path.Combine(dataDirectory, "vault.db")), masterKey()));
         services.AddSingleton<ISecretVault>(sp => sp.GetRequiredService<LocalSecretVault>());
-        services.AddSingleton<IHealthProbe>(sp => sp.GetRequiredService<LocalSecretVault>());
+        services.AddHealthChecks().Add(new HealthCheckRegistration(ReadinessCheckNames.Vault, sp => sp.GetRequiredService<LocalSecretVault>(), null, null));
         return services;
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Azure;
 using Azure.Security.KeyVault.Secrets;
 using KillToken.Core.Ports;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace KillToken.Storage.KeyVault;
 
@@ -12,7 +13,7 @@ namespace KillToken.Storage.KeyVault;
 /// Because a version never changes, values are kept in memory by (name, version) — a bounded cache that spares the hot
 /// path a Key Vault round trip (and its throttling limits) per provider call; a delete drops every version of the name.
 /// </summary>
-public sealed class KeyVaultSecretVault(SecretClient client) : ISecretVault, IHealthProbe
+public sealed class KeyVaultSecretVault(SecretClient client) : ISecretVault, IHealthCheck
 {
     /// <summary>A name that is never written: a 404 for it proves the vault answers and our identity may read.</summary>
     private const string ProbeName = "kt-health-probe";
@@ -78,25 +79,25 @@ public sealed class KeyVaultSecretVault(SecretClient client) : ISecretVault, IHe
         }
     }
 
-    public async Task<HealthCheckResult> CheckAsync(CancellationToken cancellationToken = default)
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
             await client.GetSecretAsync(ProbeName, cancellationToken: cancellationToken);
-            return new HealthCheckResult("vault", true, "key vault");
+            return HealthCheckResult.Healthy("key vault");
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
-            return new HealthCheckResult("vault", true, "key vault");
+            return HealthCheckResult.Healthy("key vault");
         }
         catch (RequestFailedException ex)
         {
-            return new HealthCheckResult("vault", false, $"key vault status {ex.Status}");
+            return HealthCheckResult.Unhealthy($"key vault status {ex.Status}");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Credential or network failures: the type names the cause; messages may carry tenant details.
-            return new HealthCheckResult("vault", false, $"key vault unreachable ({ex.GetType().Name})");
+            return HealthCheckResult.Unhealthy($"key vault unreachable ({ex.GetType().Name})");
         }
     }
 

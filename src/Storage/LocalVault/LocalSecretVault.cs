@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using KillToken.Core.Ports;
 using KillToken.Storage.Sqlite;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace KillToken.Storage.LocalVault;
 
@@ -11,7 +12,7 @@ namespace KillToken.Storage.LocalVault;
 /// the data key is wrapped by the master key (KILLTOKEN_ENCRYPTION_KEY or the generated file), whose id is kept
 /// beside it so the master key can be rotated by re-wrapping data keys, not re-encrypting every secret.
 /// </summary>
-public sealed class LocalSecretVault : ISecretVault, IHealthProbe
+public sealed class LocalSecretVault : ISecretVault, IHealthCheck
 {
     private const byte FormatVersion = 1;
     private const int NonceSize = 12;
@@ -74,11 +75,12 @@ public sealed class LocalSecretVault : ISecretVault, IHealthProbe
             return await command.ExecuteNonQueryAsync(cancellationToken);
         }, cancellationToken);
 
-    public Task<HealthCheckResult> CheckAsync(CancellationToken cancellationToken = default)
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         // A round trip through the cipher proves the master key is usable, without touching stored secrets.
         var probe = Open("probe", "0", Seal("probe", "0", "ok"u8.ToArray()));
-        return Task.FromResult(new HealthCheckResult("vault", probe.AsSpan().SequenceEqual("ok"u8), "local AES-256-GCM"));
+        return Task.FromResult(new HealthCheckResult(
+            probe.AsSpan().SequenceEqual("ok"u8) ? HealthStatus.Healthy : HealthStatus.Unhealthy, "local AES-256-GCM"));
     }
 
     // Layout: [format][master key id:8][wrap nonce:12][wrapped data key:32][wrap tag:16][nonce:12][tag:16][ciphertext]

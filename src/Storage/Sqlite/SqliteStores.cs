@@ -6,6 +6,7 @@ using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
 using KillToken.Core.Ports;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using static KillToken.Storage.Sqlite.SqliteDocuments;
 
 namespace KillToken.Storage.Sqlite;
@@ -501,9 +502,10 @@ public static class TraceCursor
     }
 }
 
-internal sealed class SqliteHealthProbe(SqliteDatabase db) : IHealthProbe
+/// <summary>The <c>store</c> readiness check: a query answered by the database file.</summary>
+internal sealed class SqliteHealthCheck(SqliteDatabase db) : IHealthCheck
 {
-    public async Task<HealthCheckResult> CheckAsync(CancellationToken cancellationToken = default)
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -513,11 +515,11 @@ internal sealed class SqliteHealthProbe(SqliteDatabase db) : IHealthProbe
                 command.CommandText = "SELECT 1";
                 return await command.ExecuteScalarAsync(cancellationToken);
             });
-            return new HealthCheckResult("store", true, "sqlite");
+            return HealthCheckResult.Healthy("sqlite");
         }
         catch (SqliteException ex)
         {
-            return new HealthCheckResult("store", false, $"sqlite error {ex.SqliteErrorCode}");
+            return HealthCheckResult.Unhealthy($"sqlite error {ex.SqliteErrorCode}");
         }
     }
 }

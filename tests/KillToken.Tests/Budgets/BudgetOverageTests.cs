@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using KillToken.Core.Optimization;
+using KillToken.Core.Providers;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.AspNetCore.Http;
 
@@ -45,9 +46,9 @@ public sealed class BudgetOverageTests
         await _openai.DisposeAsync();
     }
 
-    /// <summary>What a call with <see cref="Prompt"/> and <see cref="OutputCap"/> reserves: input estimate + output cap at gpt-4.1's prices.</summary>
+    /// <summary>What a call with <see cref="Prompt"/> and <see cref="OutputCap"/> reserves: the prompt's gpt-4.1 tokens + output cap at gpt-4.1's prices.</summary>
     private static decimal Reservation { get; } =
-        ((TokenEstimator.EstimateMessages([new JsonObject { ["role"] = "user", ["content"] = Prompt }]) * InputPrice) + (OutputCap * OutputPrice)) / 1_000_000m;
+        ((TokenCounter.For(ProviderId.OpenAI, "gpt-4.1").CountMessages([new JsonObject { ["role"] = "user", ["content"] = Prompt }]) * InputPrice) + (OutputCap * OutputPrice)) / 1_000_000m;
 
     private static decimal Cost(int prompt, int completion) => ((prompt * InputPrice) + (completion * OutputPrice)) / 1_000_000m;
 

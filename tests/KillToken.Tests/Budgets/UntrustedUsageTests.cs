@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using KillToken.Core.Optimization;
+using KillToken.Core.Providers;
 using KillToken.Tests.Streaming;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.AspNetCore.Http;
@@ -174,7 +175,9 @@ public sealed class UntrustedUsageTests
         var response = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("openai", "gpt-4o-mini")), 200);
 
         var metrics = response["metrics"]!;
-        var worst = Math.Round(((InputEstimate * 0.15m) + (OutputCap * 0.60m)) / 1_000_000m, 10);
+        // gpt-4o-mini's prompt is counted exactly (o200k), not estimated as the house endpoint's is.
+        var input = TokenCounter.For(ProviderId.OpenAI, "gpt-4o-mini").CountMessages([new JsonObject { ["role"] = "user", ["content"] = Prompt }]);
+        var worst = Math.Round(((input * 0.15m) + (OutputCap * 0.60m)) / 1_000_000m, 10);
         Assert.AreEqual("estimated", metrics["costStatus"]!.GetValue<string>());
         Assert.AreEqual(worst, metrics["costUsd"]!.GetValue<decimal>());
         Assert.IsTrue(metrics["inputTokens"]!.GetValue<long>() >= 0);

@@ -1,6 +1,10 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using KillToken.Api.Handlers;
 using KillToken.Tests.TestInfrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace KillToken.Tests.Gateway;
 
@@ -90,6 +94,38 @@ public sealed class HealthTests
         Assert.IsTrue(keyFiles >= 2, "the embedded default keeps its JWT secret and key pepper in the data folder");
         Assert.IsFalse(ready.Contains(_host.DataDirectory, StringComparison.Ordinal), "/ready does not reveal server paths");
         Assert.IsFalse(ready.Contains("sk-health-tenant", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A failing dependency: 503 not_ready, the failing check named; a check that throws is reported by its exception's
+    /// type, never its message (which may carry endpoints or tenant details). The real handler over the real
+    /// HealthCheckService, with one check that fails and one that throws.
+    /// </summary>
+    [TestMethod]
+    public async Task Ready_WithAFailingCheck_503NotReady_NamingIt_WithoutExceptionMessages()
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddHealthChecks()
+            .AddCheck("store", () => HealthCheckResult.Healthy("sqlite"))
+            .AddCheck("vault", () => HealthCheckResult.Unhealthy("key vault status 403"))
+            .AddCheck("cache", () => throw new InvalidOperationException("https://tenant-secret.vault.azure.net/ refused"));
+        await using var provider = services.BuildServiceProvider();
+        var context = new DefaultHttpContext { RequestServices = provider };
+        context.Response.Body = new MemoryStream();
+
+        var result = await new HealthHandlers(provider.GetRequiredService<HealthCheckService>()).ReadyAsync(context);
+        await result.ExecuteAsync(context);
+
+        Assert.AreEqual(503, context.Response.StatusCode);
+        var text = Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray());
+        Assert.IsFalse(text.Contains("tenant-secret", StringComparison.Ordinal), text);
+        var body = JsonNode.Parse(text)!;
+        Assert.AreEqual("not_ready", body["status"]!.GetValue<string>());
+        var checks = body["checks"]!.AsArray().ToDictionary(c => c!["name"]!.GetValue<string>(), c => (c!["healthy"]!.GetValue<bool>(), c["detail"]!.GetValue<string>()));
+        Assert.AreEqual((true, "sqlite"), checks["store"]);
+        Assert.AreEqual((false, "key vault status 403"), checks["vault"]);
+        Assert.AreEqual((false, nameof(InvalidOperationException)), checks["cache"]);
+        Assert.HasCount(3, body["checks"]!.AsArray()[0]!.AsObject(), "each check is exactly {name, healthy, detail}");
     }
 
     private static string ReadShared(string path)

@@ -3,6 +3,7 @@ using KillToken.Storage.Cosmos;
 using KillToken.Storage.KeyVault;
 using KillToken.Storage.LocalVault;
 using KillToken.Storage.Tables;
+using KillToken.Tests.TestInfrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -85,7 +86,8 @@ public sealed class CloudStoreSelectionTests
         Assert.AreEqual("killtoken", context.Workspaces.Database.Id);
         Assert.IsNull(context.Client.ClientOptions.ServerCertificateCustomValidationCallback, "Azure keeps full certificate checks");
         Assert.AreEqual(Microsoft.Azure.Cosmos.ConnectionMode.Direct, context.Client.ClientOptions.ConnectionMode);
-        Assert.IsFalse(services.GetServices<IHealthProbe>().Any(p => p is LocalSecretVault), "no local vault beside Key Vault");
+        Assert.IsInstanceOfType<KeyVaultSecretVault>(RegisteredHealthChecks.Check(services, "vault"), "/ready checks Key Vault");
+        Assert.IsNull(services.GetService<LocalSecretVault>(), "no local vault beside Key Vault");
         Assert.IsInstanceOfType<TableAuditLog>(services.GetRequiredService<IAuditLog>(), "the audit log in the host's Table Storage");
         Assert.AreEqual(new Uri("https://kttest.table.core.windows.net/"), services.GetRequiredService<KillToken.Api.Hosting.KillTokenSettings>().TableServiceUri);
     }

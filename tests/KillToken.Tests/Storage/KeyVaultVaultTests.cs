@@ -4,6 +4,7 @@ using KillToken.Storage.KeyVault;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace KillToken.Tests.Storage;
 
@@ -129,7 +130,7 @@ public sealed class KeyVaultVaultTests : VaultContractTests
     public void TheKeyVaultVaultIsRegisteredForSecretsAndHealth()
     {
         Assert.IsInstanceOfType<KeyVaultSecretVault>(Vault);
-        Assert.IsTrue(_services.GetServices<IHealthProbe>().Any(p => p is KeyVaultSecretVault));
+        Assert.AreSame<object>(Vault, RegisteredHealthChecks.Check(_services, "vault"), "/ready's vault check is the vault itself");
     }
 
     [TestMethod]
@@ -171,14 +172,12 @@ public sealed class KeyVaultVaultTests : VaultContractTests
     [TestMethod]
     public async Task HealthProbe_IsReady_AndReportsAFailingVaultWithoutDetail()
     {
-        var probe = _services.GetRequiredService<KeyVaultSecretVault>();
-        var ok = await probe.CheckAsync();
-        Assert.AreEqual(("vault", true, "key vault"), (ok.Name, ok.Healthy, ok.Detail));
+        var ok = await RegisteredHealthChecks.RunAsync(_services, "vault");
+        Assert.AreEqual((HealthStatus.Healthy, "key vault"), (ok.Status, ok.Description));
 
         _server.FailNextRequests(403, errorCode: "Forbidden");
-        var denied = await probe.CheckAsync();
-        Assert.IsFalse(denied.Healthy);
-        Assert.AreEqual("key vault status 403", denied.Detail);
+        var denied = await RegisteredHealthChecks.RunAsync(_services, "vault");
+        Assert.AreEqual((HealthStatus.Unhealthy, "key vault status 403"), (denied.Status, denied.Description));
     }
 
     [TestMethod]

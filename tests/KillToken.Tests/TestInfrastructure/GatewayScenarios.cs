@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using KillToken.Core.Optimization;
+using KillToken.Core.Providers;
 using Microsoft.AspNetCore.Http;
 
 namespace KillToken.Tests.TestInfrastructure;
@@ -42,7 +43,7 @@ internal static class GatewayScenarios
         var tenant = await TenantWithBudgetAsync(host, new { dailyBudgetUsd = 1.00m });
 
         // gpt-4.1: $2 in / $8 out per 1M. Reserve exactly $0.02 (input estimate + max_tokens), cost exactly $0.01.
-        var estimate = TokenEstimator.EstimateMessages([new JsonObject { ["role"] = "user", ["content"] = "hi" }]);
+        var estimate = TokenCounter.For(ProviderId.OpenAI, "gpt-4.1").CountMessages([new JsonObject { ["role"] = "user", ["content"] = "hi" }]);
         Assert.AreEqual(0, (20_000 - (2 * estimate)) % 8, "the reservation must come out at exactly $0.02");
         var maxTokens = (int)((20_000 - (2 * estimate)) / 8);
         openai.Handler = Usage(prompt: 1000, completion: 1000);
