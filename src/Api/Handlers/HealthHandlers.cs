@@ -23,5 +23,5 @@ public sealed class HealthHandlers(HealthCheckService checks)
         return GatewayJson.Ok(new { status = ready ? "ready" : "not_ready", checks = results }, ready ? 200 : 503);
     }
 
-    private sealed record ReadyCheck(string Name, bool Healthy, string Detail);
+    internal sealed record ReadyCheck(string Name, bool Healthy, string Detail);
 }

@@ -93,7 +93,7 @@ internal sealed record PageBody<T>(IReadOnlyList<T> Data, [property: Description
 
 internal sealed record HealthBody([property: Description("ok")] string Status);
 
-internal sealed record ReadyBody([property: Description("ready or not_ready (503).")] string Status, IReadOnlyList<Core.Ports.HealthCheckResult> Checks);
+internal sealed record ReadyBody([property: Description("ready or not_ready (503).")] string Status, IReadOnlyList<Handlers.HealthHandlers.ReadyCheck> Checks);
 
 internal sealed record OpenAIModelListBody([property: Description("list")] string Object, IReadOnlyList<JsonObject> Data);
 #pragma warning restore CA1812
