@@ -44,7 +44,9 @@ public sealed class SessionTokens
         {
             Issuer = Issuer,
             Audience = Audience,
-            Subject = new ClaimsIdentity([new Claim("sub", userId), new Claim("email", email)]),
+            // jti: two sessions issued in the same second are still two different tokens (one can be told from the other
+            // in logs and scans, and a future revocation list has something to name).
+            Subject = new ClaimsIdentity([new Claim("sub", userId), new Claim("email", email), new Claim("jti", Guid.NewGuid().ToString("N"))]),
             IssuedAt = now,
             NotBefore = now,
             Expires = now + Lifetime,

@@ -39,6 +39,21 @@ public sealed class AuthTests
     }
 
     [TestMethod]
+    public async Task EverySignIn_IsItsOwnSession_EvenInTheSameSecond()
+    {
+        var email = NewEmail();
+        var signUp = await GatewayHost.ReadJsonAsync(await _host.Client.PostAsJsonAsync("api/auth/signup", new { email, password = Password }), 201);
+        var tokens = new List<string> { signUp["token"]!.GetValue<string>() };
+        var logins = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => _host.Client.PostAsJsonAsync("api/auth/login", new { email, password = Password })));
+        foreach (var login in logins)
+        {
+            tokens.Add((await GatewayHost.ReadJsonAsync(login, 200))["token"]!.GetValue<string>());
+        }
+
+        Assert.HasCount(4, tokens.Distinct(StringComparer.Ordinal), "two sessions must never be the same token");
+    }
+
+    [TestMethod]
     public async Task SignUp_DuplicateEmail_Conflict_EvenInOtherCase()
     {
         var email = NewEmail();
