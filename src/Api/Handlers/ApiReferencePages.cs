@@ -1,6 +1,5 @@
 using System.Collections.Frozen;
 using System.IO.Compression;
-using System.Security.Cryptography;
 using KillToken.Api.Http;
 using KillToken.Api.OpenApi;
 using KillToken.Core.Gateway;
@@ -51,24 +50,18 @@ public static class ApiReferencePages
             return NotFound(context);
         }
 
-        var headers = context.Response.Headers;
-        headers.ContentSecurityPolicy = Policy;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers["Referrer-Policy"] = "no-referrer";
-        headers.CacheControl = "no-cache";
-        headers.ETag = asset.ETag;
-        if (context.Request.Headers.IfNoneMatch.ToString() == asset.ETag)
+        var notModified = EmbeddedPages.WriteHeaders(context, Policy, "no-cache", asset.ETag);
+        if (notModified is not null)
         {
-            return Results.StatusCode(StatusCodes.Status304NotModified);
+            return notModified;
         }
 
         if (asset.Gzipped is { } gzipped)
         {
-            headers.Vary = "Accept-Encoding";
+            context.Response.Headers.Vary = "Accept-Encoding";
             if (context.Request.Headers.AcceptEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
             {
-                headers.ContentEncoding = "gzip";
+                context.Response.Headers.ContentEncoding = "gzip";
                 return Results.Bytes(gzipped, asset.ContentType);
             }
         }
@@ -80,29 +73,14 @@ public static class ApiReferencePages
 
     private static FrozenDictionary<string, ReferenceAsset> LoadAssets()
     {
-        var assets = new Dictionary<string, ReferenceAsset>(StringComparer.Ordinal);
-        var own = typeof(ApiReferencePages).Assembly;
-        foreach (var resource in own.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
-        {
-            var content = Read(own, resource);
-            assets[resource[ResourcePrefix.Length..]] = new ReferenceAsset(new Lazy<byte[]>(content), null, ContentTypeOf(resource), ETagOf(content));
-        }
+        var assets = EmbeddedPages.Load(typeof(ApiReferencePages).Assembly, ResourcePrefix)
+            .ToDictionary(f => f.Key, f => new ReferenceAsset(new Lazy<byte[]>(f.Value.Content), null, ContentTypeOf(f.Key), f.Value.ETag), StringComparer.Ordinal);
 
         // Scalar's standalone bundle, embedded gzip-compressed in Scalar.AspNetCore: sent as it is to browsers that take gzip
         // (all do), unpacked once for a client that does not.
-        var scalar = typeof(Scalar.AspNetCore.ScalarOptions).Assembly;
-        var bundle = Read(scalar, "ScalarStaticAssets.scalar.js");
-        assets["scalar.js"] = new ReferenceAsset(new Lazy<byte[]>(() => Gunzip(bundle)), bundle, "text/javascript; charset=utf-8", ETagOf(bundle));
+        var bundle = EmbeddedPages.Read(typeof(Scalar.AspNetCore.ScalarOptions).Assembly, "ScalarStaticAssets.scalar.js");
+        assets["scalar.js"] = new ReferenceAsset(new Lazy<byte[]>(() => Gunzip(bundle)), bundle, "text/javascript; charset=utf-8", EmbeddedPages.ETagOf(bundle));
         return assets.ToFrozenDictionary(StringComparer.Ordinal);
-    }
-
-    private static byte[] Read(System.Reflection.Assembly assembly, string resource)
-    {
-        using var stream = assembly.GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"The embedded resource '{resource}' is missing from {assembly.GetName().Name}.");
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
     }
 
     private static byte[] Gunzip(byte[] gzipped)
@@ -116,15 +94,9 @@ public static class ApiReferencePages
         return unpacked.ToArray();
     }
 
-    private static string ETagOf(byte[] content) => $"\"{Convert.ToHexStringLower(SHA256.HashData(content))[..32]}\"";
-
-    private static string ContentTypeOf(string name) => Path.GetExtension(name) switch
-    {
-        ".html" => "text/html; charset=utf-8",
-        ".js" => "text/javascript; charset=utf-8",
-        ".txt" => "text/markdown; charset=utf-8",
-        _ => "application/octet-stream",
-    };
+    /// <summary>llms.txt is markdown; everything else as any embedded page.</summary>
+    private static string ContentTypeOf(string name) =>
+        name.EndsWith(".txt", StringComparison.Ordinal) ? "text/markdown; charset=utf-8" : EmbeddedPages.ContentTypeOf(name);
 
     private sealed record ReferenceAsset(Lazy<byte[]> Content, byte[]? Gzipped, string ContentType, string ETag);
 }

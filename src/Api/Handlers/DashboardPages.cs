@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using System.Security.Cryptography;
 using KillToken.Api.Http;
 using KillToken.Core.Gateway;
 using Microsoft.AspNetCore.Http;
@@ -20,7 +19,8 @@ public static class DashboardPages
 
     private const string ResourcePrefix = "KillToken.Api.Dashboard.";
 
-    private static readonly FrozenDictionary<string, EmbeddedAsset> Assets = LoadAssets();
+    private static readonly FrozenDictionary<string, EmbeddedFile> Assets =
+        EmbeddedPages.Load(typeof(DashboardPages).Assembly, ResourcePrefix).ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary><c>/</c>: the dashboard. <paramref name="home"/> is the root route's always-empty token (see Routes.Dashboard).</summary>
     public static Task<IResult> Home(HttpContext context, string? home) =>
@@ -55,52 +55,9 @@ public static class DashboardPages
                 "The dashboard was not built into this gateway: build it with Node.js and npm installed (src/Dashboard).")));
         }
 
-        var headers = context.Response.Headers;
-        headers.ContentSecurityPolicy = Policy;
-        headers.XContentTypeOptions = "nosniff";
-        headers.XFrameOptions = "DENY";
-        headers["Referrer-Policy"] = "no-referrer";
-        headers.CacheControl = cache;
-        if (cache != "no-store")
-        {
-            headers.ETag = asset.ETag;
-            if (context.Request.Headers.IfNoneMatch.ToString() == asset.ETag)
-            {
-                return Task.FromResult(Results.StatusCode(StatusCodes.Status304NotModified));
-            }
-        }
-
-        return Task.FromResult(Results.Bytes(asset.Content, asset.ContentType));
+        var notModified = EmbeddedPages.WriteHeaders(context, Policy, cache, cache == "no-store" ? null : asset.ETag);
+        return Task.FromResult(notModified ?? Results.Bytes(asset.Content, asset.ContentType));
     }
 
     private static Task<IResult> NotFound(HttpContext context) => Task.FromResult(GatewayJson.Error(context, GatewayError.NotFound("Page")));
-
-    private static FrozenDictionary<string, EmbeddedAsset> LoadAssets()
-    {
-        var assembly = typeof(DashboardPages).Assembly;
-        var assets = new Dictionary<string, EmbeddedAsset>(StringComparer.Ordinal);
-        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
-        {
-            using var stream = assembly.GetManifestResourceStream(resource)!;
-            using var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            var content = copy.ToArray();
-            var name = resource[ResourcePrefix.Length..];
-            assets[name] = new EmbeddedAsset(content, ContentTypeOf(name), $"\"{Convert.ToHexStringLower(SHA256.HashData(content))[..32]}\"");
-        }
-
-        return assets.ToFrozenDictionary(StringComparer.Ordinal);
-    }
-
-    private static string ContentTypeOf(string name) => Path.GetExtension(name) switch
-    {
-        ".html" => "text/html; charset=utf-8",
-        ".js" => "text/javascript; charset=utf-8",
-        ".css" => "text/css; charset=utf-8",
-        ".txt" => "text/plain; charset=utf-8",
-        ".svg" => "image/svg+xml",
-        _ => "application/octet-stream",
-    };
-
-    private sealed record EmbeddedAsset(byte[] Content, string ContentType, string ETag);
 }
