@@ -10,6 +10,7 @@ using KillToken.Core.Gateway;
 using KillToken.Core.Idempotency;
 using KillToken.Core.Management;
 using KillToken.Core.Optimization;
+using KillToken.Core.Ports;
 using KillToken.Core.Pricing;
 using KillToken.Core.Security;
 using KillToken.Api.Handlers;
@@ -114,6 +115,13 @@ public static class KillTokenServiceCollectionExtensions
             ? new IdempotencyGate(idempotencyStore, sp.GetRequiredService<GatewayOptions>(), sp.GetRequiredService<TimeProvider>())
             : new NoIdempotencyGate());
         services.TryAddSingleton<KillToken.Core.Analytics.IUsageRollups, KillToken.Core.Analytics.NoUsageRollups>();
+        // Calls write their traces behind their answers; readers of traces and reports wait for those writes, and a
+        // clean stop waits for all of them, after every hosted service (the server included) has stopped.
+        services.AddSingleton<PendingTraceWrites>();
+        services.AddHostedService<PendingTraceWritesDrain>();
+        services.Decorate<ITraceStore>((sp, store) => new TracesAfterPendingWrites(store, sp.GetRequiredService<PendingTraceWrites>()));
+        services.Decorate<KillToken.Core.Analytics.IUsageRollups>((sp, rollups) =>
+            new RollupsAfterPendingWrites(rollups, sp.GetRequiredService<PendingTraceWrites>()));
         services.AddSingleton<KillToken.Core.Analytics.ReportService>();
         services.AddSingleton<KillToken.Core.Analytics.MonthlyDigestBuilder>();
         services.AddSingleton<KillToken.Core.Analytics.AnalyticsService>();
@@ -142,6 +150,22 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton<TraceExports>();
         services.AddSingleton<AnalyticsHandlers>();
         return services;
+    }
+
+    /// <summary>Wraps the last registration of <typeparamref name="TService"/> (a singleton) in <paramref name="decorate"/>.</summary>
+    private static void Decorate<TService>(this IServiceCollection services, Func<IServiceProvider, TService, TService> decorate)
+        where TService : class
+    {
+        var index = services.ToList().FindLastIndex(d => d.ServiceType == typeof(TService) && !d.IsKeyedService);
+        if (index < 0)
+        {
+            throw new InvalidOperationException($"{typeof(TService).Name} is not registered.");
+        }
+
+        var inner = services[index];
+        services[index] = ServiceDescriptor.Singleton<TService>(sp => decorate(sp, (TService)(inner.ImplementationInstance
+            ?? inner.ImplementationFactory?.Invoke(sp)
+            ?? ActivatorUtilities.CreateInstance(sp, inner.ImplementationType!))));
     }
 
     /// <summary>The Functions host's Table service, where the audit log lives beside Cosmos DB.</summary>

@@ -56,6 +56,7 @@ public sealed partial class ChatPipeline(
     IPricingCatalog pricing,
     WorkspacePricing workspacePricing,
     ITraceStore traces,
+    PendingTraceWrites pendingTraceWrites,
     TimeProvider time,
     KillTokenTelemetry telemetry,
     ILogger<ChatPipeline> logger)
@@ -633,7 +634,7 @@ public sealed partial class ChatPipeline(
             state.HoldsIdempotencyKey = false;
         }
 
-        await WriteTraceAsync(state, outcome, cancellationToken);
+        WriteTrace(state, outcome);
         EndGatewayCall(state, outcome);
         return outcome;
     }
@@ -703,7 +704,7 @@ public sealed partial class ChatPipeline(
         providers.TryGet(provider, out var adapter) && adapter is IStreamingProviderAdapter streaming && streaming.CanStream(provider);
 
     /// <summary>Traces a request refused before the pipeline (validation) so failures show in the list too.</summary>
-    public Task TraceRejectionAsync(ProjectRecord project, string requestId, string endpoint, long startedAt, GatewayError error, ChatRequest? request, string feature)
+    public void TraceRejection(ProjectRecord project, string requestId, string endpoint, long startedAt, GatewayError error, ChatRequest? request, string feature)
     {
         var elapsed = time.GetElapsedTime(startedAt).TotalMilliseconds;
         var trace = new RequestTrace
@@ -727,7 +728,7 @@ public sealed partial class ChatPipeline(
             OverheadMs = elapsed,
         };
         telemetry.RecordRejection(endpoint, request?.Provider.Value, error, TimeSpan.FromMilliseconds(elapsed));
-        return SafeAppendAsync(trace, null, CancellationToken.None);
+        WriteTraceBehind(trace, null);
     }
 
     private async Task<ChatOutcome?> TryCacheAsync(CallState state, string cacheKey, CancellationToken cancellationToken)
@@ -782,22 +783,29 @@ public sealed partial class ChatPipeline(
             OverheadMs = elapsed,
         };
         var outcome = new ChatOutcome { Status = stored.Status, ProviderBody = JsonNode.Parse(stored.BodyJson), Metrics = metrics };
-        await SafeAppendAsync(TraceFrom(state, outcome), null, cancellationToken);
+        WriteTraceBehind(TraceFrom(state, outcome), null);
         EndGatewayCall(state, outcome);
         return outcome;
     }
 
     private static decimal SavedUsd(CallState state) => state.UsdOfInput(state.Optimization?.SavedTokens ?? 0);
 
-    /// <summary>Writes the call's trace together with the settlement of the reservation it still holds.</summary>
-    private async Task WriteTraceAsync(CallState state, ChatOutcome outcome, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts writing the call's trace together with the settlement of the reservation it still holds, without waiting:
+    /// the answer goes out meanwhile. Until the write is committed the reservation stays held (a concurrent call sees the
+    /// budget fuller than it is, never emptier); reports wait for it (<see cref="PendingTraceWrites"/>).
+    /// </summary>
+    private void WriteTrace(CallState state, ChatOutcome outcome)
     {
         var settling = state.Reservation is { } reservation ? new Settling(state.Call.Project, reservation, state.Cost.CostUsd ?? 0m) : null;
         state.Reservation = null; // settled by this write (or, if it fails, right after it): never twice
-        await SafeAppendAsync(TraceFrom(state, outcome), settling, cancellationToken);
+        WriteTraceBehind(TraceFrom(state, outcome), settling);
     }
 
-    private async Task SafeAppendAsync(RequestTrace trace, Settling? settling, CancellationToken cancellationToken)
+    private void WriteTraceBehind(RequestTrace trace, Settling? settling) =>
+        pendingTraceWrites.Start(() => SafeAppendAsync(trace, settling));
+
+    private async Task SafeAppendAsync(RequestTrace trace, Settling? settling)
     {
         var settlement = settling is { } s && (s.Reservation.AmountUsd != 0 || s.CostUsd != 0)
             ? new BudgetSettlement(s.Project.Id, s.Reservation.Periods, s.Reservation.AmountUsd, s.CostUsd, s.Reservation.IncludesWorkspace)
@@ -806,7 +814,7 @@ public sealed partial class ChatPipeline(
         {
             await traces.AppendAsync(trace, settlement, CancellationToken.None);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (Exception ex)
         {
             // A trace that cannot be written must not fail a call the provider already answered (and billed); its
             // settlement was not written either (the store's promise), so it is written on its own.
