@@ -119,5 +119,11 @@ public sealed partial class GatewayHandlers(
     private static IResult Respond(HttpContext context, ChatOutcome outcome) =>
         outcome.Error is not null
             ? WireFormats.Error(Wire.KillToken, context, outcome.Error, outcome.Metrics)
-            : GatewayJson.Ok(new JsonObject { ["response"] = outcome.ProviderBody?.DeepClone(), ["metrics"] = GatewayJson.ToNode(outcome.Metrics) }, outcome.Status);
+            : GatewayJson.Ok(new ChatAnswer(outcome.ProviderBody, outcome.Metrics), outcome.Status);
+
+    /// <summary>
+    /// <c>{ "response": …, "metrics": … }</c>: written straight from the provider's document and the metrics record
+    /// (no copy of the one, no intermediate document of the other).
+    /// </summary>
+    private sealed record ChatAnswer(JsonNode? Response, ChatMetrics Metrics);
 }

@@ -10,6 +10,9 @@ namespace KillToken.Core.Gateway;
 /// </summary>
 public sealed class TracesAfterPendingWrites(ITraceStore store, PendingTraceWrites pending) : ITraceStore
 {
+    /// <summary>The store underneath.</summary>
+    public ITraceStore Store => store;
+
     public Task AppendAsync(RequestTrace trace, BudgetSettlement? settlement = null, CancellationToken cancellationToken = default) =>
         store.AppendAsync(trace, settlement, cancellationToken);
 

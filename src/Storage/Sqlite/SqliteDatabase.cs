@@ -35,6 +35,7 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
     private int _checkpointing;
     private long _generation;
     private SqliteConnection? _writer;
+    private readonly Dictionary<string, SqliteCommand> _writerStatements = new(StringComparer.Ordinal);
 
     public SqliteDatabase(string path)
     {
@@ -226,20 +227,37 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
         {
             _writer ??= await OpenWriterAsync();
             await ExecuteAsync(_writer, "BEGIN");
-            foreach (var pending in batch)
+            if (batch.Count == 1)
             {
-                await ExecuteAsync(_writer, "SAVEPOINT one_append");
+                // Alone in its group (the common case below saturation): the transaction is its savepoint.
                 try
                 {
-                    await pending.RunAsync(_writer);
-                    await ExecuteAsync(_writer, "RELEASE one_append");
+                    await batch[0].RunAsync(_writer);
                 }
-                catch (Exception ex) when (ex is not SqliteException { SqliteErrorCode: 13 or 10 or 11 }) // full, I/O, corrupt: the whole group fails
+                catch (Exception ex) when (!FailsTheGroup(ex))
                 {
-                    // Undo this append alone; the others in the group still commit.
-                    await ExecuteAsync(_writer, "ROLLBACK TO one_append");
-                    await ExecuteAsync(_writer, "RELEASE one_append");
-                    pending.Fail(ex);
+                    await ExecuteAsync(_writer, "ROLLBACK");
+                    batch[0].Fail(ex);
+                    return;
+                }
+            }
+            else
+            {
+                foreach (var pending in batch)
+                {
+                    await ExecuteAsync(_writer, "SAVEPOINT one_append");
+                    try
+                    {
+                        await pending.RunAsync(_writer);
+                        await ExecuteAsync(_writer, "RELEASE one_append");
+                    }
+                    catch (Exception ex) when (!FailsTheGroup(ex))
+                    {
+                        // Undo this append alone; the others in the group still commit.
+                        await ExecuteAsync(_writer, "ROLLBACK TO one_append");
+                        await ExecuteAsync(_writer, "RELEASE one_append");
+                        pending.Fail(ex);
+                    }
                 }
             }
 
@@ -262,15 +280,42 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
         }
     }
 
-    private static async Task ExecuteAsync(SqliteConnection connection, string sql)
+    /// <summary>Disk full, I/O error, corruption: the whole group fails, not one append.</summary>
+    private static bool FailsTheGroup(Exception ex) => ex is SqliteException { SqliteErrorCode: 13 or 10 or 11 };
+
+    private Task ExecuteAsync(SqliteConnection writer, string sql) => WriterStatement(writer, sql).ExecuteNonQueryAsync(CancellationToken.None);
+
+    /// <summary>
+    /// A statement of the writer's, compiled once and kept with the writer connection (appends run the same few
+    /// statements on every call). Owned by the database: callers set its parameters and run it, never dispose it.
+    /// </summary>
+    public SqliteCommand WriterStatement(SqliteConnection writer, string sql)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync(CancellationToken.None);
+        if (!ReferenceEquals(writer, _writer))
+        {
+            throw new InvalidOperationException("Writer statements belong to the writer connection.");
+        }
+
+        if (!_writerStatements.TryGetValue(sql, out var command))
+        {
+            command = writer.CreateCommand();
+            command.CommandText = sql;
+            command.Prepare();
+            _writerStatements[sql] = command;
+        }
+
+        command.Parameters.Clear();
+        return command;
     }
 
     private void ResetWriter()
     {
+        foreach (var command in _writerStatements.Values)
+        {
+            command.Dispose();
+        }
+
+        _writerStatements.Clear();
         _writer?.Dispose();
         _writer = null;
     }
@@ -285,7 +330,7 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
             await _appender.Value;
         }
 
-        _writer?.Dispose();
+        ResetWriter();
         _writeGate.Dispose();
     }
 

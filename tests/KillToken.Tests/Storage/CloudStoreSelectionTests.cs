@@ -1,3 +1,4 @@
+using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
 using KillToken.Storage.Cosmos;
 using KillToken.Storage.KeyVault;
@@ -81,7 +82,7 @@ public sealed class CloudStoreSelectionTests
 
         Assert.IsInstanceOfType<KeyVaultSecretVault>(services.GetRequiredService<ISecretVault>());
         Assert.AreEqual("CosmosUserStore", services.GetRequiredService<IUserStore>().GetType().Name);
-        Assert.AreEqual("CosmosTraceStore", services.GetRequiredService<ITraceStore>().GetType().Name);
+        Assert.AreEqual("CosmosTraceStore", ((TracesAfterPendingWrites)services.GetRequiredService<ITraceStore>()).Store.GetType().Name, "traces in Cosmos DB, read after the writes calls left under way");
         var context = services.GetRequiredService<CosmosStoreContext>();
         Assert.AreEqual("killtoken", context.Workspaces.Database.Id);
         Assert.IsNull(context.Client.ClientOptions.ServerCertificateCustomValidationCallback, "Azure keeps full certificate checks");

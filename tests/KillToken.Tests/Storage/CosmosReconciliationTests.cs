@@ -1,6 +1,7 @@
 using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
+using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
 using KillToken.Core.Security;
 using KillToken.Storage.Cosmos;
@@ -48,7 +49,7 @@ public sealed class CosmosReconciliationTests
 
         // The stopped instance: two calls reserved and wrote their trace, then nothing; a third reserved and never finished.
         var ledger = _host.Services.GetRequiredService<IBudgetLedger>();
-        var traces = (CosmosTraceStore)_host.Services.GetRequiredService<ITraceStore>();
+        var traces = (CosmosTraceStore)((TracesAfterPendingWrites)_host.Services.GetRequiredService<ITraceStore>()).Store;
         var now = DateTimeOffset.UtcNow;
         var periods = BudgetPeriods.At(now);
         for (var i = 0; i < 3; i++)
