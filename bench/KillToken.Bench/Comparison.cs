@@ -138,8 +138,10 @@ internal sealed class ComparisonReport(Options options, IReadOnlyList<RoundLevel
         sb.AppendLine();
         sb.AppendLine("## Per round");
         sb.AppendLine();
-        sb.AppendLine("| round | C | target | p50 ms | p99 ms | first byte p50 ms | req/s | ok | errors | gateway CPU µs/req | upstream calls | machine busy | VmHWM after |");
-        sb.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("Sent counts warm-up and stragglers too; upstream calls are the fake's count over the same time (every gateway call must reach it).");
+        sb.AppendLine();
+        sb.AppendLine("| round | C | target | p50 ms | p99 ms | first byte p50 ms | req/s | ok | errors | sent | upstream calls | gateway CPU µs/req | settled after ms | machine busy | VmHWM after |");
+        sb.AppendLine("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rounds)
         {
             RawRow(sb, r, "direct", r.Direct, null);
@@ -153,9 +155,9 @@ internal sealed class ComparisonReport(Options options, IReadOnlyList<RoundLevel
     private static void RawRow(StringBuilder sb, RoundLevel r, string target, Phase phase, ProcMemory? after)
     {
         var l = phase.Load;
-        var gateway = target == "direct";
+        var direct = target == "direct";
         sb.AppendLine(string.Create(Inv,
-            $"| {r.Round} | {r.Concurrency} | {target} | {l.P50Ms:0.000} | {l.P99Ms:0.000} | {l.FirstByteP50Ms:0.000} | {l.Rps:N0} | {l.Ok} | {l.Errors} | {(gateway ? "" : phase.GatewayCpuUsPerRequest.ToString("N0", Inv))} | {(gateway ? "" : phase.UpstreamCalls.ToString(Inv))} | {phase.MachineBusyPercent:0}% | {(after is null ? "" : Program.Mb(after.VmHwmKb) + " MB")} |"));
+            $"| {r.Round} | {r.Concurrency} | {target} | {l.P50Ms:0.000} | {l.P99Ms:0.000} | {l.FirstByteP50Ms:0.000} | {l.Rps:N0} | {l.Ok} | {l.Errors} | {l.Sent} | {(direct ? "" : phase.UpstreamCalls.ToString(Inv))} | {(direct ? "" : phase.GatewayCpuUsPerRequest.ToString("N0", Inv))} | {(direct ? "" : phase.SettleMs.ToString("0", Inv))} | {phase.MachineBusyPercent:0}% | {(after is null ? "" : Program.Mb(after.VmHwmKb) + " MB")} |"));
     }
 
     private List<RoundLevel> Level(int concurrency) => [.. rounds.Where(r => r.Concurrency == concurrency)];
