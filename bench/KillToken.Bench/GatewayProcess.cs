@@ -40,7 +40,7 @@ internal sealed record ProcMemory(long VmRssKb, long VmHwmKb, int Threads)
 /// throw-away data folder. Its stdout/stderr go to a file through <c>sh -c 'exec …'</c>, so the pid is the gateway's
 /// and draining its logs costs the load generator nothing.
 /// </summary>
-internal sealed class GatewayProcess : IAsyncDisposable
+internal sealed class GatewayProcess : IMeasuredProcess, IAsyncDisposable
 {
     private readonly Process _process;
 
@@ -53,6 +53,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Kill();
     }
 
+    public string Name => "killtoken";
     public Uri BaseAddress { get; }
     /// <summary>The throw-away folder holding data/, cwd/ and gateway.log.</summary>
     public string RootDirectory { get; }
@@ -123,43 +124,9 @@ internal sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Lines the gateway has logged so far (console logger, stdout and stderr).</summary>
-    public long LogLines()
-    {
-        long lines = 0;
-        using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var buffer = new byte[64 * 1024];
-        int read;
-        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
-        {
-            lines += buffer.AsSpan(0, read).Count((byte)'\n');
-        }
+    public long LogLines() => LogFile.CountLines(LogPath);
 
-        return lines;
-    }
-
-    public string LogTail(int lines)
-    {
-        try
-        {
-            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream);
-            var tail = new Queue<string>();
-            while (reader.ReadLine() is { } line)
-            {
-                tail.Enqueue(line);
-                if (tail.Count > lines)
-                {
-                    tail.Dequeue();
-                }
-            }
-
-            return string.Join('\n', tail);
-        }
-        catch (IOException ex)
-        {
-            return $"(no log: {ex.Message})";
-        }
-    }
+    public string LogTail(int lines) => LogFile.Tail(LogPath, lines);
 
     private async Task WaitForHealthAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -235,7 +202,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

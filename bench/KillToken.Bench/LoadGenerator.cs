@@ -65,14 +65,15 @@ internal sealed record LoadResult
 /// <summary>
 /// A closed-loop load generator: <c>concurrency</c> workers, each sending the next request as soon as the previous
 /// one is fully read, over one <see cref="HttpClient"/> on one <see cref="SocketsHttpHandler"/> with a connection per
-/// worker. Runs warm-up then the measured window back to back; only requests that both start and finish inside the
-/// window count. Latencies go into per-worker preallocated arrays (no locks, no allocation while measuring).
+/// worker — the same for every target; only the URL, the bearer and a target's routing headers differ. Runs warm-up
+/// then the measured window back to back; only requests that both start and finish inside the window count.
+/// Latencies go into per-worker preallocated arrays (no locks, no allocation while measuring).
 /// </summary>
 internal static class LoadGenerator
 {
     public static async Task<LoadResult> RunAsync(
-        string target, Uri url, byte[] body, string bearer, int concurrency, double? rate, TimeSpan warmup, TimeSpan duration, int sampleEvery,
-        CancellationToken cancellationToken)
+        string target, Uri url, byte[] body, string bearer, IReadOnlyList<KeyValuePair<string, string>> headers, int concurrency, double? rate,
+        TimeSpan warmup, TimeSpan duration, int sampleEvery, CancellationToken cancellationToken)
     {
         using var handler = new SocketsHttpHandler
         {
@@ -91,7 +92,7 @@ internal static class LoadGenerator
         var workers = new Worker[concurrency];
         for (var i = 0; i < concurrency; i++)
         {
-            workers[i] = new Worker(client, url, body, bearer, perWorker, sampleEvery);
+            workers[i] = new Worker(client, url, body, bearer, headers, perWorker, sampleEvery);
         }
 
         var startedUtc = DateTimeOffset.UtcNow;
@@ -152,7 +153,8 @@ internal static class LoadGenerator
         };
     }
 
-    private sealed class Worker(HttpClient client, Uri url, byte[] body, string bearer, int capacity, int sampleEvery)
+    private sealed class Worker(
+        HttpClient client, Uri url, byte[] body, string bearer, IReadOnlyList<KeyValuePair<string, string>> headers, int capacity, int sampleEvery)
     {
         private readonly byte[] _buffer = new byte[16 * 1024];
 
@@ -201,6 +203,10 @@ internal static class LoadGenerator
                     };
                     request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
                     request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+                    foreach (var (name, value) in headers)
+                    {
+                        request.Headers.TryAddWithoutValidation(name, value);
+                    }
                     using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
                     await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
                     while (await stream.ReadAsync(_buffer, cancellationToken) > 0)

@@ -24,11 +24,18 @@ internal sealed record Options
     /// <summary>Leave the gateway's data folder (SQLite file, gateway.log) behind for inspection.</summary>
     public bool KeepData { get; init; }
     public string? GatewayDll { get; init; }
+    /// <summary>The peer gateway measured beside KillToken; <see cref="PeerChoice.Auto"/> means Portkey when node is on PATH.</summary>
+    public PeerChoice Peer { get; init; } = PeerChoice.Auto;
+    /// <summary>Interleaved rounds: each round runs direct, KillToken and the peer at every concurrency level.</summary>
+    public int Rounds { get; init; } = 3;
+    /// <summary>The command line as given, for the results file.</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
     /// <summary>Extra environment for the gateway process (A/B experiments, e.g. Logging__LogLevel__Default=Warning).</summary>
     public List<KeyValuePair<string, string>> GatewayEnvironment { get; } = [];
 
     public const string Usage = """
-        KillToken.Bench: the latency and memory the gateway adds in front of an instant OpenAI-shaped upstream.
+        KillToken.Bench: the latency, CPU and memory the gateway adds in front of an instant OpenAI-shaped upstream,
+        side by side with Portkey's gateway (the peer), in interleaved rounds.
 
           --concurrency N          concurrent connections of the loaded phase (default 50)
           --seconds S              measured seconds per phase (default 15)
@@ -41,12 +48,16 @@ internal sealed record Options
           --gateway-env KEY=VALUE  extra environment for the gateway process (repeatable)
           --gateway-dll PATH       gateway to run (default src/SelfHost/bin/Release/net10.0/KillToken.SelfHost.dll)
           --build                  run `dotnet build src/SelfHost -c Release` first even if the DLL exists
-          --keep-data              keep the gateway's temp data folder (SQLite file, gateway.log) afterwards
+          --keep-data              keep the gateway's temp data folder (SQLite file, gateway.log, portkey.log) afterwards
+          --rounds N               interleaved rounds of direct / KillToken / peer per concurrency (default 3)
+          --peer portkey|none      the peer gateway (default: portkey when node is on PATH; bench/portkey is installed
+                                   with `npm ci` when its node_modules is missing). A run with a peer writes
+                                   bench/results/<utc>-gateway-vs-portkey.md
         """;
 
     public static Options Parse(string[] args)
     {
-        var options = new Options();
+        var options = new Options { Arguments = [.. args] };
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -83,6 +94,20 @@ internal sealed record Options
                 case "--gateway-dll":
                     options = options with { GatewayDll = Next() };
                     break;
+                case "--rounds":
+                    options = options with { Rounds = PositiveInt(arg, Next()) };
+                    break;
+                case "--peer":
+                    options = options with
+                    {
+                        Peer = Next() switch
+                        {
+                            "portkey" => PeerChoice.Portkey,
+                            "none" => PeerChoice.None,
+                            var other => throw new ArgumentException($"--peer takes portkey or none, not '{other}'."),
+                        },
+                    };
+                    break;
                 case "--gateway-env":
                     var pair = Next();
                     var eq = pair.IndexOf('=', StringComparison.Ordinal);
@@ -111,4 +136,13 @@ internal sealed record Options
 
     private static double PositiveDouble(string name, string value) =>
         double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0 ? d : throw new ArgumentException($"{name} must be a positive number.");
+}
+
+/// <summary>Which peer gateway runs beside KillToken.</summary>
+internal enum PeerChoice
+{
+    /// <summary>Portkey when <c>node</c> is on PATH, else none (with a note).</summary>
+    Auto,
+    Portkey,
+    None,
 }
