@@ -122,6 +122,10 @@ public static class KillTokenServiceCollectionExtensions
         services.Decorate<ITraceStore>((sp, store) => new TracesAfterPendingWrites(store, sp.GetRequiredService<PendingTraceWrites>()));
         services.Decorate<KillToken.Core.Analytics.IUsageRollups>((sp, rollups) =>
             new RollupsAfterPendingWrites(rollups, sp.GetRequiredService<PendingTraceWrites>()));
+        if (services.Any(d => d.ServiceType == typeof(IBudgetLedger)))
+        {
+            services.Decorate<IBudgetLedger>((sp, ledger) => new LedgerAfterPendingWrites(ledger, sp.GetRequiredService<PendingTraceWrites>()));
+        }
         services.AddSingleton<KillToken.Core.Analytics.ReportService>();
         services.AddSingleton<KillToken.Core.Analytics.MonthlyDigestBuilder>();
         services.AddSingleton<KillToken.Core.Analytics.AnalyticsService>();

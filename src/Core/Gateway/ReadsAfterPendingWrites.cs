@@ -1,4 +1,5 @@
 using KillToken.Core.Analytics;
+using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
 using KillToken.Core.Ports;
 
@@ -32,10 +33,46 @@ public sealed class TracesAfterPendingWrites(ITraceStore store, PendingTraceWrit
 /// <summary>The rollups as reports see them: after the trace writes started before the report (each trace counts in them).</summary>
 public sealed class RollupsAfterPendingWrites(IUsageRollups rollups, PendingTraceWrites pending) : IUsageRollups
 {
+    /// <summary>The rollups underneath.</summary>
+    public IUsageRollups Rollups => rollups;
+
     public async Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension,
         CancellationToken cancellationToken = default)
     {
         await pending.WhenWrittenAsync(cancellationToken);
         return await rollups.QueryAsync(workspaceId, fromDay, toDay, dimension, cancellationToken);
     }
+}
+
+/// <summary>
+/// Budget spend as the budget gate, reports and views see it: after the settlements calls left under way, so a project's
+/// spend includes the calls already answered. (A settlement not yet written still holds its reservation: reading
+/// without waiting would only ever show the budget fuller than it is.)
+/// </summary>
+public sealed class LedgerAfterPendingWrites(IBudgetLedger ledger, PendingTraceWrites pending) : IBudgetLedger
+{
+    /// <summary>The ledger underneath.</summary>
+    public IBudgetLedger Ledger => ledger;
+
+    public async Task<BudgetUsage> GetAsync(string workspaceId, string projectId, BudgetPeriods periods, CancellationToken cancellationToken = default)
+    {
+        await pending.WhenWrittenAsync(cancellationToken);
+        return await ledger.GetAsync(workspaceId, projectId, periods, cancellationToken);
+    }
+
+    public Task<(bool Reserved, BudgetUsage Usage)> TryReserveAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal amount,
+        decimal? dailyLimit, decimal? monthlyLimit, CancellationToken cancellationToken = default) =>
+        ledger.TryReserveAsync(workspaceId, projectId, periods, amount, dailyLimit, monthlyLimit, cancellationToken);
+
+    public Task SettleAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal reserved, decimal actual, CancellationToken cancellationToken = default) =>
+        ledger.SettleAsync(workspaceId, projectId, periods, reserved, actual, cancellationToken);
+
+    public Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
+        ledger.TryClaimAlertAsync(workspaceId, projectId, period, thresholdPercent, cancellationToken);
+
+    public Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default) =>
+        ledger.SeedWorkspaceAsync(workspaceId, periods, cancellationToken);
+
+    public Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default) =>
+        ledger.TryMarkClosedAsync(period, cancellationToken);
 }

@@ -4,6 +4,7 @@ using System.Text;
 using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
+using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
 using KillToken.Core.Security;
 using KillToken.Storage.Cosmos;
@@ -64,7 +65,7 @@ public sealed class AnalyticsStoreCostTests
     [TestMethod]
     public async Task EveryAnalyticsRoute_ReadsTheSame_WithFiveTimesTheTraces()
     {
-        Assert.IsInstanceOfType<CosmosUsageRollups>(_host.Services.GetRequiredService<IUsageRollups>(), "the gateway under test keeps its rollups on Cosmos DB");
+        Assert.IsInstanceOfType<CosmosUsageRollups>(((RollupsAfterPendingWrites)_host.Services.GetRequiredService<IUsageRollups>()).Rollups, "the gateway under test keeps its rollups on Cosmos DB");
         var (token, workspaceId) = await _host.SignUpAsync();
         var (alpha, apiKey) = await _host.CreateProjectAsync(token, workspaceId, new { name = "alpha", dailyBudgetUsd = 50m });
         var (beta, _) = await _host.CreateProjectAsync(token, workspaceId, new { name = "beta", monthlyBudgetUsd = 500m });

@@ -1,6 +1,7 @@
 using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
 using KillToken.Core.Caching;
+using KillToken.Core.Gateway;
 using KillToken.Core.Idempotency;
 using KillToken.Storage.Cosmos;
 using KillToken.Tests.TestInfrastructure;
@@ -46,7 +47,7 @@ public sealed class CosmosGatewayBudgetTests
         Assert.IsInstanceOfType<CosmosBudgetLedger>(_host.Services.GetRequiredService<IBudgetLedger>());
         Assert.IsInstanceOfType<CosmosIdempotencyStore>(_host.Services.GetRequiredService<IIdempotencyStore>());
         Assert.IsInstanceOfType<CosmosCacheStore>(_host.Services.GetRequiredService<ICacheStore>());
-        Assert.IsInstanceOfType<CosmosUsageRollups>(_host.Services.GetRequiredService<IUsageRollups>());
+        Assert.IsInstanceOfType<CosmosUsageRollups>(((RollupsAfterPendingWrites)_host.Services.GetRequiredService<IUsageRollups>()).Rollups);
         Assert.IsInstanceOfType<BudgetGate>(_host.Services.GetRequiredService<IBudgetGate>(), "budgets are enforced, not unlimited");
         Assert.IsInstanceOfType<IdempotencyGate>(_host.Services.GetRequiredService<KillToken.Core.Idempotency.IIdempotencyGate>());
         Assert.IsInstanceOfType<ExactResponseCache>(_host.Services.GetRequiredService<IResponseCache>());

@@ -6,7 +6,8 @@ namespace KillToken.Tests.TestInfrastructure;
 
 /// <summary>
 /// The self-host as a process of its own (the same build the tests reference, started with <c>dotnet</c>), so a test can
-/// kill it the way a crash would (SIGKILL: no shutdown, no flush) and start it again on the same data folder.
+/// kill it the way a crash would (SIGKILL: no shutdown, no flush), or stop it cleanly (SIGTERM), and start it again on
+/// the same data folder.
 /// </summary>
 internal sealed class GatewayProcess : IAsyncDisposable
 {
@@ -82,6 +83,19 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
 
         await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM, as a service manager or the platform stops an instance: the host shuts down cleanly.</summary>
+    public async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            using var signal = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })
+                ?? throw new InvalidOperationException("Could not run kill.");
+            await signal.WaitForExitAsync();
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
     }
 
     public async ValueTask DisposeAsync()
