@@ -3,7 +3,6 @@ using KillToken.Core.Budgets;
 using KillToken.Storage.Cosmos;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace KillToken.Tests.Storage;
 
@@ -22,11 +21,7 @@ public sealed class CosmosDeferredCountersTests
         await using var openai = await FakeUpstream.StartAsync(FakeUpstream.Json(Fixtures.OpenAIChatCompletion(prompt: 1000, completion: 500)));
         var settings = CosmosGatewaySettings.For(CosmosEmulator.Shared, database, openai);
         // A flush interval far longer than the test: whatever reaches Cosmos DB was written by the stop.
-        var first = await GatewayHost.StartAsync(settings, services => services.AddSingleton(sp => new CosmosDeferredCounters(
-            sp.GetRequiredService<CosmosUsageRollups>(),
-            sp.GetRequiredService<CosmosBudgetLedger>(),
-            TimeSpan.FromHours(1),
-            sp.GetRequiredService<ILogger<CosmosDeferredCounters>>())));
+        var first = await GatewayHost.StartAsync(settings, CosmosHeldCounters.HoldForAnHour);
         Tenant tenant;
         decimal costOfOne;
         try
