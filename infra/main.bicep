@@ -170,8 +170,8 @@ module storage './app/storage.bicep' = {
 // Traces get their own container (same /workspaceId key) rather than living in
 // `workspaces`: they are the bulk of writes and storage, so (1) a container-level default
 // TTL ages them out without the code stamping `ttl` on each one, (2) their indexing policy
-// can be trimmed (tracesExcludedPaths) to cut write RUs without touching the small,
-// query-heavy tenant documents, and (3) a busy workspace's traces cannot fill the 20 GB
+// (app/cosmos.bicep: only the request list's filters) is their own, and (3) a busy
+// workspace's traces cannot fill the 20 GB
 // logical-partition limit its metadata shares. In serverless an idle container costs
 // nothing, so the split is free until used.
 module cosmos './app/cosmos.bicep' = {

@@ -27,27 +27,27 @@ param databaseName string
 @description('Default TTL in seconds for the traces container. -1 = TTL on but only per-item `ttl` expires documents.')
 param tracesDefaultTtl int = -1
 
-@description('Extra index exclusions for the traces container, e.g. [\'/request/*\', \'/response/*\'] for large payload fields no query filters on. Fewer indexed paths = fewer RU per write.')
-param tracesExcludedPaths array = []
-
+// Each container indexes only the properties the store's queries filter or order on ('/*' excluded): a write is charged
+// for every path it indexes, and trace payloads, budget days, rollup numbers and cached answers are never queried.
+// Keep these lists equal to CosmosIndexing in src/Storage/Cosmos/CosmosStoreContext.cs (a test compares them).
 var containers = [
   {
     name: 'workspaces'
     partitionKeyPath: '/workspaceId'
     defaultTtl: -1
-    excludedPaths: []
+    includedPaths: ['/workspaceId/?', '/type/?', '/status/?', '/day/?', '/dimension/?', '/month/?', '/projectId/?']
   }
   {
     name: 'lookups'
     partitionKeyPath: '/id'
     defaultTtl: -1
-    excludedPaths: []
+    includedPaths: []
   }
   {
     name: 'traces'
     partitionKeyPath: '/workspaceId'
     defaultTtl: tracesDefaultTtl
-    excludedPaths: tracesExcludedPaths
+    includedPaths: ['/workspaceId/?', '/type/?', '/orderKey/?', '/provider/?', '/finalProvider/?', '/finalModel/?', '/optimizationMode/?', '/cacheStatus/?', '/feature/?', '/projectId/?']
   }
 ]
 
@@ -111,19 +111,12 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
         indexingPolicy: {
           indexingMode: 'consistent'
           automatic: true
-          includedPaths: [
+          includedPaths: map(c.includedPaths, p => { path: p })
+          excludedPaths: [
             {
               path: '/*'
             }
           ]
-          excludedPaths: concat(
-            [
-              {
-                path: '/"_etag"/?'
-              }
-            ],
-            map(c.excludedPaths, p => { path: p })
-          )
         }
       }
     }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using KillToken.Core.Budgets;
 using Microsoft.Azure.Cosmos;
+using Microsoft.Extensions.Logging;
 
 namespace KillToken.Storage.Cosmos;
 
@@ -33,11 +34,19 @@ namespace KillToken.Storage.Cosmos;
 /// reservation when it fits, and a 409 (someone else created it first) just retries the patch.
 /// </para>
 /// <para>
+/// <b>Spend with nothing held</b> (a project without limits, and the workspace's counter while the workspace has no limit)
+/// is not patched per call: <see cref="AddSpend"/> sums it in memory and <see cref="CosmosDeferredCounters"/> writes each
+/// document's sum once per flush interval. A settlement that gives back a reservation is always one immediate patch
+/// (release and spend together), so a limit is never judged on spend that is held somewhere. Reading or reserving on a
+/// document first writes what this instance holds for it; other instances' held spend lands within one interval — the
+/// same kind of lag as a call without a reservation that is still in flight when a limit is set, and shorter.
+/// </para>
+/// <para>
 /// Property names in the predicate are lower-case on purpose: the test emulator lower-cases conditions before it runs them.
 /// Numbers are IEEE doubles in Cosmos DB: nano-dollar integers stay exact up to 2^53 (about $9 million a month per project).
 /// </para>
 /// </summary>
-internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
+internal sealed partial class CosmosBudgetLedger(CosmosStoreContext db, TimeProvider time, ILogger<CosmosBudgetLedger> logger) : IBudgetLedger
 {
     private const string Type = "budget";
     private const string AlertType = "budget-alert";
@@ -49,12 +58,66 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
     private const int MaxAttempts = 10;
     /// <summary>Alert markers outlive any period they can be claimed for (a month is at most 31 days).</summary>
     private const int AlertTtlSeconds = 62 * 24 * 3600;
+    private readonly CosmosPendingSums<SpendKey, long> _pendingSpend = new((a, b) => a + b);
+
+    /// <summary>One counter document's day: what spend held in memory is keyed by.</summary>
+    internal readonly record struct SpendKey(string WorkspaceId, string LedgerId, BudgetPeriods Periods);
+
+    /// <summary>
+    /// Adds a call's cost, with no reservation to give back, to the counter in memory (rounded up to a nano-dollar, as a
+    /// settle rounds it); written by the next flush, or before the next read or reservation of that counter here.
+    /// </summary>
+    public void AddSpend(string workspaceId, string projectId, BudgetPeriods periods, decimal actual)
+    {
+        ArgumentNullException.ThrowIfNull(periods);
+        _ = DayKey(periods);
+        var nanos = ToNanosUp(actual);
+        if (nanos != 0)
+        {
+            _pendingSpend.Add(new SpendKey(workspaceId, projectId, periods), nanos);
+        }
+    }
+
+    /// <summary>Writes the spend held in memory (of one workspace, or all) and waits for writes of it already under way.</summary>
+    public async Task FlushSpendAsync(string? workspaceId, CancellationToken cancellationToken = default)
+    {
+        if (_pendingSpend.IsEmpty)
+        {
+            return;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        await _pendingSpend.FlushAsync(workspaceId is null ? null : key => key.WorkspaceId == workspaceId, WriteSpendAsync, HoldAgain);
+    }
+
+    /// <summary>Before a counter is read or reserved on: what this instance holds for it is written first (nothing held: a lookup).</summary>
+    private Task FlushSpendAsync(string workspaceId, string projectId, BudgetPeriods periods) =>
+        _pendingSpend.IsEmpty ? Task.CompletedTask : _pendingSpend.FlushAsync(new SpendKey(workspaceId, projectId, periods), WriteSpendAsync, HoldAgain);
+
+    // Not a caller's token: a write once started is finished, or held again for the next flush.
+    private Task WriteSpendAsync(SpendKey key, long nanos) => SettleNanosAsync(key.WorkspaceId, key.LedgerId, key.Periods, nanos, 0, CancellationToken.None);
+
+    /// <summary>
+    /// Spend whose write failed is tried again at the next flush, unless its day ended more than
+    /// <see cref="CosmosDeferredCounters.StaleAfter"/> ago: the reconciliation of that day sets its spend from the traces,
+    /// and a write landing after it would count twice.
+    /// </summary>
+    private bool HoldAgain(SpendKey key, Exception error)
+    {
+        var keep = time.GetUtcNow() - key.Periods.DayResetsAt < CosmosDeferredCounters.StaleAfter;
+        LogSpendWriteFailed(logger, key.WorkspaceId, key.LedgerId, key.Periods.Day, error.GetType().Name, keep ? "kept for the next flush" : "left to the daily reconciliation");
+        return keep;
+    }
+
+    [LoggerMessage(EventId = 4022, Level = LogLevel.Warning, Message = "Spend of {LedgerId} in workspace {WorkspaceId} for {Day} could not be written ({ErrorType}); {Outcome}")]
+    private static partial void LogSpendWriteFailed(ILogger logger, string workspaceId, string ledgerId, string day, string errorType, string outcome);
 
     public async Task<BudgetUsage> GetAsync(string workspaceId, string projectId, BudgetPeriods periods, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(periods);
         var day = DayKey(periods);
         await db.EnsureReadyAsync(cancellationToken);
+        await FlushSpendAsync(workspaceId, projectId, periods);
         return await ReadUsageAsync(workspaceId, Id(projectId, periods), day, cancellationToken);
     }
 
@@ -67,6 +130,7 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
         long? daily = dailyLimit is { } d ? ToNanosDown(d) : null;
         long? monthly = monthlyLimit is { } m ? ToNanosDown(m) : null;
         await db.EnsureReadyAsync(cancellationToken);
+        await FlushSpendAsync(workspaceId, projectId, periods);
         var id = Id(projectId, periods);
 
         if (nanos <= 0)
@@ -121,14 +185,20 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
     public async Task SettleAsync(string workspaceId, string projectId, BudgetPeriods periods, decimal reserved, decimal actual, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(periods);
+        _ = DayKey(periods);
+        await db.EnsureReadyAsync(cancellationToken);
+        await SettleNanosAsync(workspaceId, projectId, periods, ToNanosUp(actual), -ToNanosUp(reserved), cancellationToken);
+    }
+
+    /// <summary>One patch adding <paramref name="spentNanos"/> and <paramref name="reservedNanos"/> to both periods (creating the month when missing).</summary>
+    private async Task SettleNanosAsync(string workspaceId, string projectId, BudgetPeriods periods, long spentNanos, long reservedNanos, CancellationToken cancellationToken)
+    {
         var day = DayKey(periods);
-        var (spentNanos, reservedNanos) = (ToNanosUp(actual), -ToNanosUp(reserved));
         if (spentNanos == 0 && reservedNanos == 0)
         {
             return;
         }
 
-        await db.EnsureReadyAsync(cancellationToken);
         var id = Id(projectId, periods);
         var operations = new List<PatchOperation>(4);
         if (spentNanos != 0)
@@ -170,6 +240,7 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
         ArgumentNullException.ThrowIfNull(periods);
         _ = DayKey(periods); // validates the periods
         await db.EnsureReadyAsync(cancellationToken);
+        await FlushSpendAsync(workspaceId, cancellationToken);
         var id = Id(WorkspaceBudget.LedgerId, periods);
         var (existing, _) = await CosmosItems.ReadAsync(db.Workspaces, id, workspaceId, cancellationToken);
         using (existing)
@@ -228,6 +299,7 @@ internal sealed class CosmosBudgetLedger(CosmosStoreContext db) : IBudgetLedger
     {
         var day = DayKey(periods);
         var id = Id(projectId, periods);
+        await FlushSpendAsync(workspaceId, projectId, periods);
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
             var (document, _) = await CosmosItems.ReadAsync(db.Workspaces, id, workspaceId, cancellationToken);

@@ -18,6 +18,9 @@ internal sealed class CosmosDayReconciler(CosmosStoreContext db, CosmosUsageRoll
     public async Task<DayReconciliation> ReconcileAsync(string workspaceId, string day, CancellationToken cancellationToken = default)
     {
         var start = DateTimeOffset.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+        // What this instance still holds in memory lands first, so the repair below is not followed by a late increment.
+        await ledger.FlushSpendAsync(workspaceId, cancellationToken);
+        await rollups.FlushAsync(workspaceId, cancellationToken);
         var traces = await CosmosTraceStore.ListDayAsync(db, workspaceId, day, cancellationToken);
 
         var rows = await rollups.RepairDayAsync(workspaceId, day, traces, cancellationToken);

@@ -9,13 +9,17 @@ namespace KillToken.Storage.Cosmos;
 /// <summary>One store operation as the Cosmos DB client sent it (before its own retries).</summary>
 /// <param name="Operation">read, create, upsert, replace, delete, patch, query, query-plan, batch, or the HTTP method for anything else.</param>
 /// <param name="Resource">The resource path's shape: <c>lookups/docs/{id}</c>, <c>traces/docs</c>, <c>dbs/{db}/colls/{coll}</c>…</param>
-public sealed record CosmosOperation(string Operation, string Resource, int StatusCode, double RequestCharge, TimeSpan Duration)
+/// <param name="RequestBytes">The request body's length (the document, for a create, upsert or replace); 0 without one.</param>
+/// <param name="ResponseBytes">The response body's length (the document, for a point read); -1 when unknown.</param>
+/// <param name="ItemCount">Documents a query page returned (<c>x-ms-item-count</c>); 0 for anything else.</param>
+public sealed record CosmosOperation(string Operation, string Resource, int StatusCode, double RequestCharge, TimeSpan Duration,
+    long RequestBytes = 0, long ResponseBytes = -1, int ItemCount = 0)
 {
     /// <summary><c>read lookups/docs/{id}</c>: what the counter groups by.</summary>
     public string Key => Operation + " " + Resource;
 
     public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"{Key} -> {StatusCode} ({RequestCharge:0.##} RU, {Duration.TotalMilliseconds:0.0} ms)");
+        string.Create(CultureInfo.InvariantCulture, $"{Key} -> {StatusCode} ({RequestCharge:0.##} RU, {Duration.TotalMilliseconds:0.0} ms, {RequestBytes} B sent, {ResponseBytes} B received)");
 }
 
 /// <summary>
@@ -138,7 +142,12 @@ internal sealed class CosmosCountingHandler(CosmosOperationCounter counter) : Re
         var uri = request.RequestUri;
         var path = uri is null ? null : uri.IsAbsoluteUri ? uri.AbsolutePath : uri.OriginalString;
         var (operation, resource) = CosmosOperationCounter.Describe(request.Method.Method, path, name => request.Headers[name]);
-        counter.Record(new CosmosOperation(operation, resource, (int)response.StatusCode, response.Headers.RequestCharge, Stopwatch.GetElapsedTime(started)));
+        // Sizes, so a test can price each operation with the published per-size costs (the emulator charges 1 RU for anything).
+        var sent = request.Content is { CanSeek: true } body ? body.Length : 0;
+        var received = response.Content is { CanSeek: true } content ? content.Length : -1;
+        var items = int.TryParse(response.Headers["x-ms-item-count"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var count) ? count : 0;
+        counter.Record(new CosmosOperation(operation, resource, (int)response.StatusCode, response.Headers.RequestCharge, Stopwatch.GetElapsedTime(started),
+            sent, received, items));
         return response;
     }
 }

@@ -101,11 +101,14 @@ internal sealed partial class CosmosStoreContext : IDisposable
         // Shared by every caller, so no one caller's cancellation may abandon it.
         var database = (await Client.CreateDatabaseIfNotExistsAsync(_options.DatabaseName, cancellationToken: CancellationToken.None)).Database;
         await database.CreateContainerIfNotExistsAsync(
-            new ContainerProperties(_options.WorkspacesContainer, "/workspaceId") { DefaultTimeToLive = -1 }, cancellationToken: CancellationToken.None);
+            new ContainerProperties(_options.WorkspacesContainer, "/workspaceId") { DefaultTimeToLive = -1, IndexingPolicy = CosmosIndexing.Policy(CosmosIndexing.Workspaces) },
+            cancellationToken: CancellationToken.None);
         await database.CreateContainerIfNotExistsAsync(
-            new ContainerProperties(_options.LookupsContainer, "/id") { DefaultTimeToLive = -1 }, cancellationToken: CancellationToken.None);
+            new ContainerProperties(_options.LookupsContainer, "/id") { DefaultTimeToLive = -1, IndexingPolicy = CosmosIndexing.Policy(CosmosIndexing.Lookups) },
+            cancellationToken: CancellationToken.None);
         await database.CreateContainerIfNotExistsAsync(
-            new ContainerProperties(_options.TracesContainer, "/workspaceId") { DefaultTimeToLive = -1 }, cancellationToken: CancellationToken.None);
+            new ContainerProperties(_options.TracesContainer, "/workspaceId") { DefaultTimeToLive = -1, IndexingPolicy = CosmosIndexing.Policy(CosmosIndexing.Traces) },
+            cancellationToken: CancellationToken.None);
 
         LogContainersReady(_logger, _options.DatabaseName);
     }
@@ -360,4 +363,35 @@ internal static class CosmosIds
     private static string Hashed(string part) => "~" + Base64Url(SHA256.HashData(Encoding.UTF8.GetBytes(part)));
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>
+/// What each container indexes: only the properties the store's queries filter or order on (<c>/*</c> excluded).
+/// A write is charged for every path it indexes, so the numbers, budget days, trace payloads and cached answers that no
+/// query reads are left out. infra/app/cosmos.bicep declares the same paths for Azure; a new query that filters on
+/// another property must add it in both places (a filter on an unindexed path scans the partition; an ORDER BY fails).
+/// </summary>
+internal static class CosmosIndexing
+{
+    /// <summary>Tenant documents: by type (members, projects, credentials, invites, workspaces), rollup rows by day and dimension, budget months.</summary>
+    public static readonly string[] Workspaces = ["/workspaceId/?", "/type/?", "/status/?", "/day/?", "/dimension/?", "/month/?", "/projectId/?"];
+
+    /// <summary>Lookups are only ever point-read.</summary>
+    public static readonly string[] Lookups = [];
+
+    /// <summary>Traces: the list's filters and its <c>orderKey</c> order (also the day's range for reconciliation).</summary>
+    public static readonly string[] Traces =
+        ["/workspaceId/?", "/type/?", "/orderKey/?", "/provider/?", "/finalProvider/?", "/finalModel/?", "/optimizationMode/?", "/cacheStatus/?", "/feature/?", "/projectId/?"];
+
+    public static IndexingPolicy Policy(IEnumerable<string> includedPaths)
+    {
+        var policy = new IndexingPolicy { IndexingMode = IndexingMode.Consistent, Automatic = true };
+        foreach (var path in includedPaths)
+        {
+            policy.IncludedPaths.Add(new IncludedPath { Path = path });
+        }
+
+        policy.ExcludedPaths.Add(new ExcludedPath { Path = "/*" });
+        return policy;
+    }
 }

@@ -37,6 +37,13 @@ public sealed class CosmosStoreOptions
     /// </summary>
     public bool AcceptLocalEmulatorCertificate { get; init; }
 
+    /// <summary>
+    /// How often the counters summed in memory (rollup rows, spend that holds no reservation) are written: one patch per
+    /// document per interval, however many calls it summed. Also the most a crash can lose until the daily reconciliation
+    /// rebuilds the day from its traces, and how far behind other instances' calls a report on this one can be.
+    /// </summary>
+    public TimeSpan CounterFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Counts every store operation in a <see cref="CosmosOperationCounter"/> registered in DI.</summary>
     public bool CountOperations { get; init; }
 
@@ -86,6 +93,11 @@ public sealed class CosmosStoreOptions
         if (ResolveEndpoint() is null)
         {
             throw new InvalidOperationException("The Cosmos DB connection string has no valid AccountEndpoint.");
+        }
+
+        if (CounterFlushInterval <= TimeSpan.Zero || CounterFlushInterval > TimeSpan.FromMinutes(5))
+        {
+            throw new InvalidOperationException("The Cosmos DB counter flush interval must be between 0 and 5 minutes.");
         }
 
         if (AcceptLocalEmulatorCertificate && !IsLoopback(ResolveEndpoint()!))

@@ -604,13 +604,15 @@ internal sealed class CosmosCredentialStore(CosmosStoreContext db) : ICredential
 }
 
 /// <summary>
-/// Traces on Cosmos DB. Recording a call takes separate documents (the trace, the budget counter, its rollup rows) and
-/// Cosmos DB offers no transaction across them here, so they are written in that order and the trace is the record:
-/// when the trace cannot be written nothing else is (the caller settles on its own); once it is written, a settlement or
-/// rollups that fail, or an instance stopped between them, leave spend and reports short of the trace — and
+/// Traces on Cosmos DB. Recording a call takes separate documents (the trace, the budget counters, its rollup rows) and
+/// Cosmos DB offers no transaction across them here, so the trace is written first and is the record: when it cannot be
+/// written nothing else is (the caller settles on its own). Then a reservation is given back, with the call's spend, in
+/// one immediate patch of its counter; spend that gives nothing back and the rollup rows are summed in memory and written
+/// within a second (<see cref="CosmosDeferredCounters"/>). A settlement that fails, an instance that crashes before its
+/// flush, or rows that cannot be written leave spend and reports short of the traces — and
 /// <see cref="CosmosDayReconciler"/> (run by the daily close) brings them to what the traces say.
 /// </summary>
-internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudgetLedger ledger, CosmosUsageRollups rollups, ILogger<CosmosTraceStore> logger) : ITraceStore
+internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudgetLedger ledger, CosmosDeferredCounters counters, ILogger<CosmosTraceStore> logger) : ITraceStore
 {
     public async Task AppendAsync(RequestTrace trace, BudgetSettlement? settlement = null, CancellationToken cancellationToken = default)
     {
@@ -621,17 +623,29 @@ internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudg
         {
             if (settlement is not null)
             {
-                await ledger.SettleAsync(trace.WorkspaceId, settlement.ProjectId, settlement.Periods, settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
-                await ledger.SettleAsync(trace.WorkspaceId, WorkspaceBudget.LedgerId, settlement.Periods, settlement.WorkspaceReservedUsd, settlement.ActualUsd, cancellationToken);
+                await SettleAsync(trace.WorkspaceId, settlement.ProjectId, settlement.Periods, settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
+                await SettleAsync(trace.WorkspaceId, WorkspaceBudget.LedgerId, settlement.Periods, settlement.WorkspaceReservedUsd, settlement.ActualUsd, cancellationToken);
             }
 
-            await rollups.AddAsync(trace.WorkspaceId, BudgetPeriods.At(trace.CreatedAt).Day, RollupDimensions.Of(trace), UsageDelta.From(trace), cancellationToken);
+            counters.AddRollups(trace);
         }
         catch (Exception ex) when (ex is CosmosException or HttpRequestException or OperationCanceledException or InvalidOperationException)
         {
             // The trace is written: throwing would make the caller settle a second time. The daily reconciliation repairs the rest.
             LogRecordIncomplete(logger, trace.Id, ex.GetType().Name);
         }
+    }
+
+    /// <summary>A reservation is given back at once (with the spend, one patch); spend alone waits for the next flush.</summary>
+    private Task SettleAsync(string workspaceId, string ledgerId, BudgetPeriods periods, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken)
+    {
+        if (reservedUsd != 0)
+        {
+            return ledger.SettleAsync(workspaceId, ledgerId, periods, reservedUsd, actualUsd, cancellationToken);
+        }
+
+        counters.AddSpend(workspaceId, ledgerId, periods, actualUsd);
+        return Task.CompletedTask;
     }
 
     /// <summary>The first of the call's writes, alone: what an instance stopped right after it leaves behind.</summary>

@@ -5,19 +5,25 @@ using KillToken.Core.Analytics;
 using KillToken.Core.Budgets;
 using KillToken.Core.Domain;
 using Microsoft.Azure.Cosmos;
+using Microsoft.Extensions.Logging;
 
 namespace KillToken.Storage.Cosmos;
 
 /// <summary>
 /// Rollup rows on Cosmos DB: one document per (workspace, UTC day, dimension, key) in the workspace's partition, id
-/// <c>rollup:{day}:{dimension}:{key}</c> (hashed when the key holds characters ids cannot). A request adds to its rows
-/// with patch Increments — atomic per document, no read, no etag loop — and the rows are written in parallel. Money is
-/// kept as nano-dollar integers (<c>costUsdNanos</c>…) so increments stay exact (Cosmos DB numbers are doubles), and
-/// converted back to decimals on read; sub-nano-dollar fractions round to the nearest nano-dollar.
+/// <c>rollup:{day}:{dimension}:{key}</c> (hashed when the key holds characters ids cannot). A call's delta is added to
+/// its rows in memory (<see cref="Add"/>) and each row's sum is written once per flush (<see cref="CosmosDeferredCounters"/>:
+/// every second by default, and when the host stops) with patch Increments — atomic per document, no read, no etag loop
+/// — so a busy row costs one patch per flush instead of one per call. A read of a workspace's rows first writes what this
+/// instance holds for it, so reports on the instance that served the calls are exact at once; other instances' calls
+/// show up within one flush interval, and what a crashed instance held is brought back by the daily reconciliation.
+/// Money is kept as nano-dollar integers (<c>costUsdNanos</c>…) so increments stay exact (Cosmos DB numbers are
+/// doubles), and converted back to decimals on read; each call's money is rounded to the nearest nano-dollar before it is
+/// summed, as the reconciliation rounds it.
 /// <para>
-/// A patch holds at most 10 operations, so only the delta's non-zero fields are sent (a typical request has 4–7);
-/// a rare delta with more goes out in two patches, which are each atomic but not together. A row's first write is a
-/// create holding the whole delta (its 404 → create; a 409 from a concurrent creator → patch again).
+/// A patch holds at most 10 operations, so only the sum's non-zero fields are sent (a typical row has 4–7);
+/// a rare sum with more goes out in two patches, which are each atomic but not together. A row's first write is a
+/// create holding the whole sum (its 404 → create; a 409 from a concurrent creator → patch again).
 /// </para>
 /// <para>
 /// The rows' shape is versioned per workspace by a marker document (<see cref="Shape"/>). A workspace whose rows are of
@@ -27,28 +33,68 @@ namespace KillToken.Storage.Cosmos;
 /// reconciliation has run for them (a day after each ends), like any day an instance stopped in.
 /// </para>
 /// </summary>
-internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
+internal sealed partial class CosmosUsageRollups(CosmosStoreContext db, TimeProvider time, ILogger<CosmosUsageRollups> logger) : IUsageRollups
 {
     private const string Type = "rollup";
     private const string ShapeType = "rollup-shape";
     private const string ShapeId = "rollup-shape";
     /// <summary>2: cell and template rows (1: total, feature, template, provider, model and project rows).</summary>
     private const int Shape = 2;
-    private readonly ConcurrentDictionary<string, Task> _currentShape = new(StringComparer.Ordinal);
     private const int MaxOperationsPerPatch = 10;
     private const int MaxAttempts = 10;
+    private readonly ConcurrentDictionary<string, Task> _currentShape = new(StringComparer.Ordinal);
+    private readonly CosmosPendingSums<RowKey, List<Field>> _pending = new(Add);
 
-    public async Task AddAsync(string workspaceId, string day, IReadOnlyList<(string Dimension, string Key)> keys, UsageDelta delta, CancellationToken cancellationToken = default)
+    /// <summary>One rollup document: what the sums held in memory are keyed by.</summary>
+    internal readonly record struct RowKey(string WorkspaceId, string Day, string Dimension, string Key);
+
+    /// <summary>Adds a call's delta to its rows in memory; written by the next flush (or the next read of the workspace).</summary>
+    public void Add(string workspaceId, string day, IReadOnlyList<(string Dimension, string Key)> keys, UsageDelta delta)
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(delta);
-        await db.EnsureReadyAsync(cancellationToken);
         var fields = Fields(delta);
-        await Task.WhenAll(keys.Select(k => AddRowAsync(workspaceId, day, k.Dimension, k.Key, fields, cancellationToken)));
+        foreach (var (dimension, key) in keys)
+        {
+            _pending.Add(new RowKey(workspaceId, day, dimension, key), fields);
+        }
     }
+
+    /// <summary>Writes the rows held in memory (of one workspace, or all) and waits for writes of them already under way.</summary>
+    public async Task FlushAsync(string? workspaceId, CancellationToken cancellationToken = default)
+    {
+        if (_pending.IsEmpty)
+        {
+            return;
+        }
+
+        await db.EnsureReadyAsync(cancellationToken);
+        // Not the caller's token: a write once started is finished, or held again for the next flush.
+        await _pending.FlushAsync(
+            workspaceId is null ? null : key => key.WorkspaceId == workspaceId,
+            (key, fields) => AddRowAsync(key.WorkspaceId, key.Day, key.Dimension, key.Key, fields, CancellationToken.None),
+            HoldAgain);
+    }
+
+    /// <summary>
+    /// A row whose write failed is tried again at the next flush, unless its day ended more than
+    /// <see cref="CosmosDeferredCounters.StaleAfter"/> ago: the reconciliation of that day (a full day after it ends)
+    /// rebuilds it from the traces, and a write landing after it would count twice.
+    /// </summary>
+    private bool HoldAgain(RowKey key, Exception error)
+    {
+        var dayEnd = DateTimeOffset.ParseExact(key.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal).AddDays(1);
+        var keep = time.GetUtcNow() - dayEnd < CosmosDeferredCounters.StaleAfter;
+        LogRowWriteFailed(logger, key.WorkspaceId, key.Day, error.GetType().Name, keep ? "kept for the next flush" : "left to the daily reconciliation");
+        return keep;
+    }
+
+    [LoggerMessage(EventId = 4021, Level = LogLevel.Warning, Message = "A rollup row of workspace {WorkspaceId} for {Day} could not be written ({ErrorType}); {Outcome}")]
+    private static partial void LogRowWriteFailed(ILogger logger, string workspaceId, string day, string errorType, string outcome);
 
     public async Task<IReadOnlyList<RollupRow>> QueryAsync(string workspaceId, string fromDay, string toDay, string? dimension, CancellationToken cancellationToken = default)
     {
+        await FlushAsync(workspaceId, cancellationToken);
         await EnsureShapeAsync(workspaceId, cancellationToken);
         return await QueryRowsAsync(workspaceId, fromDay, toDay, dimension, cancellationToken);
     }
@@ -218,6 +264,7 @@ internal sealed class CosmosUsageRollups(CosmosStoreContext db) : IUsageRollups
     /// </summary>
     internal async Task<int> RepairDayAsync(string workspaceId, string day, IEnumerable<RequestTrace> traces, CancellationToken cancellationToken)
     {
+        await FlushAsync(workspaceId, cancellationToken);
         var truth = new Dictionary<(string Dimension, string Key), List<Field>>();
         foreach (var trace in traces)
         {

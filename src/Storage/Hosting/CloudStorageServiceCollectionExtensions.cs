@@ -52,8 +52,15 @@ public static class CloudStorageServiceCollectionExtensions
         services.AddSingleton<ITraceStore>(sp => new CosmosTraceStore(
             sp.GetRequiredService<CosmosStoreContext>(),
             sp.GetRequiredService<CosmosBudgetLedger>(),
-            sp.GetRequiredService<CosmosUsageRollups>(),
+            sp.GetRequiredService<CosmosDeferredCounters>(),
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosTraceStore>()));
+        // Rollup rows and spend without a reservation, summed in memory: written every CounterFlushInterval and, when the
+        // host disposes its services (after the server has drained), once more. (TryAdd: a test may hold them longer.)
+        services.TryAddSingleton(sp => new CosmosDeferredCounters(
+            sp.GetRequiredService<CosmosUsageRollups>(),
+            sp.GetRequiredService<CosmosBudgetLedger>(),
+            options.CounterFlushInterval,
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosDeferredCounters>()));
         services.AddHealthChecks().AddCheck<CosmosHealthCheck>(ReadinessCheckNames.Store);
         // The gateway's own ports: without them the app would fall back to unlimited budgets, no cache, no idempotency, no rollups.
         services.AddSingleton<IIdempotencyStore>(sp => new CosmosIdempotencyStore(
@@ -64,9 +71,15 @@ public static class CloudStorageServiceCollectionExtensions
             sp.GetRequiredService<CosmosStoreContext>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosCacheStore>()));
-        services.AddSingleton<CosmosBudgetLedger>();
+        services.AddSingleton(sp => new CosmosBudgetLedger(
+            sp.GetRequiredService<CosmosStoreContext>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosBudgetLedger>()));
         services.AddSingleton<IBudgetLedger>(sp => sp.GetRequiredService<CosmosBudgetLedger>());
-        services.AddSingleton<CosmosUsageRollups>();
+        services.AddSingleton(sp => new CosmosUsageRollups(
+            sp.GetRequiredService<CosmosStoreContext>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<CosmosUsageRollups>()));
         services.AddSingleton<IUsageRollups>(sp => sp.GetRequiredService<CosmosUsageRollups>());
         services.AddSingleton<KillToken.Core.Analytics.IDayReconciler, CosmosDayReconciler>();
         return services;

@@ -288,6 +288,9 @@ public sealed class AnalyticsStoreCostTests
             };
             await store.AppendAsync(trace, cancellationToken: cancellationToken);
         });
+        // The rollups wait in memory until the next flush (or the first read of the workspace): write them now, so the
+        // routes measured next cost only their reads.
+        await _host.Services.GetRequiredService<CosmosDeferredCounters>().FlushAsync();
     }
 
     /// <summary>Waits until no operation was counted for 300 ms (at most 10 s): background work has finished.</summary>
