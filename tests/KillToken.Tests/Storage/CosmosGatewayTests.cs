@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using KillToken.Core.Analytics;
+using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
 using KillToken.Storage.Cosmos;
 using KillToken.Tests.TestInfrastructure;
@@ -53,12 +54,14 @@ public sealed partial class CosmosGatewayTests
         // The first call may still warm the client's caches; the second is the steady state we pay for on every call.
         counter.Reset();
         var first = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(chat), 200);
+        await host.Services.GetRequiredService<PendingTraceWrites>().WhenWrittenAsync();
         Log("first /v1/chat", counter);
 
         await CosmosHeldCounters.FlushAsync(host);
         var wireBefore = await QuietWireCountAsync(emulator, database);
         counter.Reset();
         var second = await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(chat), 200);
+        await host.Services.GetRequiredService<PendingTraceWrites>().WhenWrittenAsync(); // the trace is written behind the answer
         var measured = counter.Operations;
         Log("one /v1/chat (measured)", counter);
         await QuietWireCountAsync(emulator, database);
