@@ -109,7 +109,7 @@ public sealed partial class GatewayHandlers
 
         if (error is not null)
         {
-            pipeline.TraceRejection(project!, requestId, endpoint, startedAt, error, request, GatewayNames.NormalizeFeature(null, headers.Feature));
+            await pipeline.TraceRejectionAsync(project!, requestId, endpoint, startedAt, error, request, GatewayNames.NormalizeFeature(null, headers.Feature));
             return WireFormats.Error(wire, context, error, null);
         }
 

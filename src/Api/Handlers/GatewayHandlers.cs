@@ -49,7 +49,7 @@ public sealed partial class GatewayHandlers(
 
         if (error is not null)
         {
-            pipeline.TraceRejection(project!, requestId, "chat", startedAt, error, request, GatewayNames.NormalizeFeature(null, featureHeader));
+            await pipeline.TraceRejectionAsync(project!, requestId, "chat", startedAt, error, request, GatewayNames.NormalizeFeature(null, featureHeader));
             return GatewayJson.Error(context, error);
         }
 

@@ -634,7 +634,7 @@ public sealed partial class ChatPipeline(
             state.HoldsIdempotencyKey = false;
         }
 
-        WriteTrace(state, outcome);
+        await WriteTraceAsync(state, outcome);
         EndGatewayCall(state, outcome);
         return outcome;
     }
@@ -704,7 +704,7 @@ public sealed partial class ChatPipeline(
         providers.TryGet(provider, out var adapter) && adapter is IStreamingProviderAdapter streaming && streaming.CanStream(provider);
 
     /// <summary>Traces a request refused before the pipeline (validation) so failures show in the list too.</summary>
-    public void TraceRejection(ProjectRecord project, string requestId, string endpoint, long startedAt, GatewayError error, ChatRequest? request, string feature)
+    public ValueTask TraceRejectionAsync(ProjectRecord project, string requestId, string endpoint, long startedAt, GatewayError error, ChatRequest? request, string feature)
     {
         var elapsed = time.GetElapsedTime(startedAt).TotalMilliseconds;
         var trace = new RequestTrace
@@ -728,7 +728,7 @@ public sealed partial class ChatPipeline(
             OverheadMs = elapsed,
         };
         telemetry.RecordRejection(endpoint, request?.Provider.Value, error, TimeSpan.FromMilliseconds(elapsed));
-        WriteTraceBehind(trace, null);
+        return WriteTraceBehindAsync(trace, null);
     }
 
     private async Task<ChatOutcome?> TryCacheAsync(CallState state, string cacheKey, CancellationToken cancellationToken)
@@ -783,7 +783,7 @@ public sealed partial class ChatPipeline(
             OverheadMs = elapsed,
         };
         var outcome = new ChatOutcome { Status = stored.Status, ProviderBody = JsonNode.Parse(stored.BodyJson), Metrics = metrics };
-        WriteTraceBehind(TraceFrom(state, outcome), null);
+        await WriteTraceBehindAsync(TraceFrom(state, outcome), null);
         EndGatewayCall(state, outcome);
         return outcome;
     }
@@ -795,15 +795,15 @@ public sealed partial class ChatPipeline(
     /// the answer goes out meanwhile. Until the write is committed the reservation stays held (a concurrent call sees the
     /// budget fuller than it is, never emptier); reports wait for it (<see cref="PendingTraceWrites"/>).
     /// </summary>
-    private void WriteTrace(CallState state, ChatOutcome outcome)
+    private ValueTask WriteTraceAsync(CallState state, ChatOutcome outcome)
     {
         var settling = state.Reservation is { } reservation ? new Settling(state.Call.Project, reservation, state.Cost.CostUsd ?? 0m) : null;
         state.Reservation = null; // settled by this write (or, if it fails, right after it): never twice
-        WriteTraceBehind(TraceFrom(state, outcome), settling);
+        return WriteTraceBehindAsync(TraceFrom(state, outcome), settling);
     }
 
-    private void WriteTraceBehind(RequestTrace trace, Settling? settling) =>
-        pendingTraceWrites.Start(() => SafeAppendAsync(trace, settling));
+    private ValueTask WriteTraceBehindAsync(RequestTrace trace, Settling? settling) =>
+        pendingTraceWrites.StartAsync(() => SafeAppendAsync(trace, settling));
 
     private async Task SafeAppendAsync(RequestTrace trace, Settling? settling)
     {

@@ -11,21 +11,40 @@ namespace KillToken.Core.Gateway;
 /// </summary>
 public sealed class PendingTraceWrites
 {
+    /// <summary>
+    /// Writes allowed under way at once. Past it a call waits for room before its answer goes out, so a store slower
+    /// than the traffic slows the calls (as a write on the request path did) instead of queueing traces without end.
+    /// </summary>
+    public const int MaxUnderWay = 256;
+
     private readonly ConcurrentDictionary<long, Task> _inFlight = new();
+    private readonly SemaphoreSlim _room = new(MaxUnderWay, MaxUnderWay);
     private long _lastId;
 
     /// <summary>Writes started and not yet finished.</summary>
     public int Count => _inFlight.Count;
 
-    /// <summary>Starts <paramref name="write"/> on the thread pool and keeps it until it ends. The write must not throw.</summary>
-    public void Start(Func<Task> write)
+    /// <summary>
+    /// Starts <paramref name="write"/> on the thread pool and keeps it until it ends; completes once it has started
+    /// (at once unless <see cref="MaxUnderWay"/> writes are under way). The write must not throw.
+    /// </summary>
+    public async ValueTask StartAsync(Func<Task> write)
     {
         ArgumentNullException.ThrowIfNull(write);
+        if (!_room.Wait(0))
+        {
+            await _room.WaitAsync();
+        }
+
         var id = Interlocked.Increment(ref _lastId);
         var task = Task.Run(write);
         _inFlight[id] = task;
         // Registered after the add, so a write that already ended is removed at once.
-        task.ContinueWith(_ => _inFlight.TryRemove(id, out var _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _ = task.ContinueWith(_ =>
+        {
+            _inFlight.TryRemove(id, out var _);
+            _room.Release();
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>Completes when every write started before this call has ended (those started after are not waited for).</summary>

@@ -14,11 +14,11 @@ public sealed class PendingTraceWritesTests
     {
         var pending = new PendingTraceWrites();
         var earlier = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        pending.Start(() => earlier.Task);
+        await pending.StartAsync(() => earlier.Task);
         var read = pending.WhenWrittenAsync();
 
         var later = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        pending.Start(() => later.Task);
+        await pending.StartAsync(() => later.Task);
         await Task.Delay(50);
         Assert.IsFalse(read.IsCompleted, "a read waits for the write started before it");
 
@@ -37,12 +37,12 @@ public sealed class PendingTraceWritesTests
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var written = 0;
-        pending.Start(async () =>
+        await pending.StartAsync(async () =>
         {
             await first.Task;
             Interlocked.Increment(ref written);
             // A call that finished during the stop starts its write while the drain waits.
-            pending.Start(async () =>
+            await pending.StartAsync(async () =>
             {
                 await second.Task;
                 Interlocked.Increment(ref written);
@@ -62,8 +62,29 @@ public sealed class PendingTraceWritesTests
     public async Task AFailedWrite_DoesNotFailTheReaders()
     {
         var pending = new PendingTraceWrites();
-        pending.Start(() => Task.FromException(new InvalidOperationException("store down")));
+        await pending.StartAsync(() => Task.FromException(new InvalidOperationException("store down")));
         await pending.WhenWrittenAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await pending.DrainAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.AreEqual(0, pending.Count);
+    }
+
+    [TestMethod]
+    public async Task PastTheLimit_ACallWaitsForRoom_InsteadOfQueueingWithoutEnd()
+    {
+        var pending = new PendingTraceWrites();
+        var store = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        for (var i = 0; i < PendingTraceWrites.MaxUnderWay; i++)
+        {
+            await pending.StartAsync(() => store.Task).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        var next = pending.StartAsync(() => Task.CompletedTask).AsTask();
+        await Task.Delay(50);
+        Assert.IsFalse(next.IsCompleted, "the call past the limit waits");
+        Assert.AreEqual(PendingTraceWrites.MaxUnderWay, pending.Count);
+
+        store.SetResult();
+        await next.WaitAsync(TimeSpan.FromSeconds(10));
         await pending.DrainAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.AreEqual(0, pending.Count);
     }

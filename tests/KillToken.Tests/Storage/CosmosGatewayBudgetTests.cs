@@ -48,7 +48,7 @@ public sealed class CosmosGatewayBudgetTests
     [TestMethod]
     public void TheGatewayPortsAreCosmosOnes()
     {
-        Assert.IsInstanceOfType<CosmosBudgetLedger>(_host.Services.GetRequiredService<IBudgetLedger>());
+        Assert.IsInstanceOfType<CosmosBudgetLedger>(((LedgerAfterPendingWrites)_host.Services.GetRequiredService<IBudgetLedger>()).Ledger);
         Assert.IsInstanceOfType<CosmosIdempotencyStore>(_host.Services.GetRequiredService<IIdempotencyStore>());
         Assert.IsInstanceOfType<CosmosCacheStore>(_host.Services.GetRequiredService<ICacheStore>());
         Assert.IsInstanceOfType<CosmosUsageRollups>(((RollupsAfterPendingWrites)_host.Services.GetRequiredService<IUsageRollups>()).Rollups);

@@ -1,7 +1,6 @@
 using System.Text;
 using KillToken.Core.Analytics;
 using KillToken.Core.Domain;
-using KillToken.Core.Gateway;
 using KillToken.Core.Ports;
 using KillToken.Core.Security;
 using KillToken.Storage.Cosmos;
@@ -156,7 +155,7 @@ public sealed class CosmosRollupShapeUpgradeTests
         try
         {
             // An older build's workspace: the traces, and rollup rows of the older shape (the new rows are missing).
-            var store = (CosmosTraceStore)((TracesAfterPendingWrites)first.GetRequiredService<ITraceStore>()).Store;
+            var store = (CosmosTraceStore)first.GetRequiredService<ITraceStore>();
             foreach (var trace in traces)
             {
                 await store.WriteTraceAsync(trace, CancellationToken.None);
