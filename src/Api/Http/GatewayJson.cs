@@ -53,7 +53,7 @@ public static class RequestIds
             return id;
         }
 
-        id = Core.Security.Ids.New("req");
+        id = Core.Security.Ids.NewTimeOrdered("req", TimeProvider.System.GetUtcNow()); // the time only orders ids in the store
         context.Items[ItemKey] = id;
         if (!context.Response.HasStarted)
         {

@@ -401,8 +401,10 @@ public sealed partial class ChatPipeline(
             state.InputPricePerMillion = pricing.Find(state.FinalProvider, state.FinalModel, state.PriceOverrides)?.Input;
 
             // A cache hit spends nothing, so no budget can block it.
-            flight.CacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, request.ProviderOptions,
-                request.NativeBody, request.NativeHeaders);
+            // The key is hashed only for a call that reads or writes the cache.
+            flight.CacheKey = UsesCache(request)
+                ? CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, request.ProviderOptions, request.NativeBody, request.NativeHeaders)
+                : null;
             var hit = await TryCacheAsync(state, flight.CacheKey, cancellationToken);
             if (hit is not null)
             {
@@ -461,7 +463,9 @@ public sealed partial class ChatPipeline(
                 // answer never serves an uncapped request. The fallback's may already exist. (The reservation's own cap,
                 // sent when the caller set none, is the budget's ceiling, not the caller's request: it keeps the key.)
                 var (options, nativeBody) = SentOptions(state);
-                flight.CacheKey = CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, options, nativeBody, request.NativeHeaders);
+                flight.CacheKey = UsesCache(request)
+                    ? CanonicalRequest.CacheKey(state.FinalProvider.Value, state.FinalModel, optimized.Messages, options, nativeBody, request.NativeHeaders)
+                    : null;
                 if (await TryCacheAsync(state, flight.CacheKey, cancellationToken) is { } fallbackHit)
                 {
                     return new Begun(null, fallbackHit, state.FinalProvider);
@@ -731,7 +735,9 @@ public sealed partial class ChatPipeline(
         return WriteTraceBehindAsync(trace, null);
     }
 
-    private async Task<ChatOutcome?> TryCacheAsync(CallState state, string cacheKey, CancellationToken cancellationToken)
+    private bool UsesCache(ChatRequest request) => cache.Enabled && request.CachePolicy != CachePolicy.Bypass;
+
+    private async Task<ChatOutcome?> TryCacheAsync(CallState state, string? cacheKey, CancellationToken cancellationToken)
     {
         var policy = state.Call.Request.CachePolicy;
         if (!cache.Enabled)
@@ -745,7 +751,7 @@ public sealed partial class ChatPipeline(
             return null;
         }
 
-        var cached = await cache.TryGetAsync(state.Call.Project.WorkspaceId, cacheKey, cancellationToken);
+        var cached = await cache.TryGetAsync(state.Call.Project.WorkspaceId, cacheKey!, cancellationToken);
         state.CacheStatus = CacheStatus.Miss;
         if (cached is null)
         {

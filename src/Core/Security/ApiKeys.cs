@@ -86,4 +86,23 @@ public static class Ids
 
     /// <summary>A short, URL- and Key-Vault-safe id with a readable prefix: <c>prj_x3k…</c>.</summary>
     public static string New(string prefix) => prefix + "_" + RandomNumberGenerator.GetString(Alphabet, 20);
+
+    /// <summary>
+    /// The same shape as <see cref="New"/>, but ids made later sort later: 8 characters of the time in milliseconds
+    /// (base 36, good until 2059), then 12 random ones. Request ids are trace keys: written in the order they are made,
+    /// each trace lands beside the last one in the store's index instead of in a random page of it.
+    /// </summary>
+    public static string NewTimeOrdered(string prefix, DateTimeOffset now)
+    {
+        Span<char> id = stackalloc char[20];
+        var milliseconds = (ulong)now.ToUnixTimeMilliseconds();
+        for (var i = 7; i >= 0; i--)
+        {
+            id[i] = Alphabet[(int)(milliseconds % 36)];
+            milliseconds /= 36;
+        }
+
+        RandomNumberGenerator.GetItems(Alphabet.AsSpan(), id[8..]);
+        return string.Concat(prefix, "_", id);
+    }
 }
