@@ -70,8 +70,12 @@ public sealed class LedgerAfterPendingWrites(IBudgetLedger ledger, PendingTraceW
     public Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
         ledger.TryClaimAlertAsync(workspaceId, projectId, period, thresholdPercent, cancellationToken);
 
-    public Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default) =>
-        ledger.SeedWorkspaceAsync(workspaceId, periods, cancellationToken);
+    /// <summary>Sums the projects' counters after the settlements under way, which would otherwise also add to the seeded counter.</summary>
+    public async Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default)
+    {
+        await pending.WhenWrittenAsync(cancellationToken);
+        await ledger.SeedWorkspaceAsync(workspaceId, periods, cancellationToken);
+    }
 
     public Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default) =>
         ledger.TryMarkClosedAsync(period, cancellationToken);
