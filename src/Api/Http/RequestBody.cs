@@ -19,10 +19,15 @@ public static class RequestBody
             return (null, TooLarge(maxBytes));
         }
 
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(request.ContentLength ?? 4096, maxBytes) + 1);
+        if (request.ContentLength is { } length)
+        {
+            return length == 0 ? (null, Empty()) : (await ReadExactlyAsync(request.Body, (int)length, cancellationToken), null);
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(4096);
         while (true)
         {
-            var memory = buffer.GetMemory(8192);
+            var memory = buffer.GetMemory(4096);
             var read = await request.Body.ReadAsync(memory, cancellationToken);
             if (read == 0)
             {
@@ -36,13 +41,32 @@ public static class RequestBody
             }
         }
 
-        if (buffer.WrittenCount == 0)
+        return buffer.WrittenCount == 0 ? (null, Empty()) : (buffer.WrittenSpan.ToArray(), null);
+    }
+
+    /// <summary>
+    /// A body of a declared length (within the limit) read into one array of that size: no growing buffer, no copy.
+    /// The server never reads past the declared length; a body cut short is what arrived (and fails as JSON).
+    /// </summary>
+    private static async Task<byte[]> ReadExactlyAsync(Stream body, int length, CancellationToken cancellationToken)
+    {
+        var bytes = new byte[length];
+        var filled = 0;
+        while (filled < length)
         {
-            return (null, GatewayError.BadRequest(ErrorCodes.InvalidJson, "The request body is empty."));
+            var read = await body.ReadAsync(bytes.AsMemory(filled), cancellationToken);
+            if (read == 0)
+            {
+                return bytes[..filled];
+            }
+
+            filled += read;
         }
 
-        return (buffer.WrittenSpan.ToArray(), null);
+        return bytes;
     }
+
+    private static GatewayError Empty() => GatewayError.BadRequest(ErrorCodes.InvalidJson, "The request body is empty.");
 
     private static GatewayError TooLarge(long maxBytes) =>
         new(413, ErrorCodes.RequestTooLarge, $"The request body is larger than {maxBytes} bytes.");
