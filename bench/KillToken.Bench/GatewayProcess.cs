@@ -101,7 +101,7 @@ internal sealed class GatewayProcess : IMeasuredProcess, IAsyncDisposable
         var gateway = new GatewayProcess(process, baseAddress, root, logPath);
         try
         {
-            await gateway.WaitForHealthAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            await Readiness.WaitForOkAsync(gateway, gateway.BaseAddress, "health", "The gateway", TimeSpan.FromSeconds(60), cancellationToken);
         }
         catch
         {
@@ -127,40 +127,6 @@ internal sealed class GatewayProcess : IMeasuredProcess, IAsyncDisposable
     public long LogLines() => LogFile.CountLines(LogPath);
 
     public string LogTail(int lines) => LogFile.Tail(LogPath, lines);
-
-    private async Task WaitForHealthAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < deadline)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The gateway exited with code {_process.ExitCode} before /health answered:\n{LogTail(40)}");
-            }
-
-            try
-            {
-                using var response = await client.GetAsync(new Uri("health", UriKind.Relative), cancellationToken);
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // A slow first answer; try again.
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
-
-        throw new TimeoutException($"The gateway did not answer GET /health within {timeout.TotalSeconds:0} s:\n{LogTail(40)}");
-    }
 
     private void Kill()
     {

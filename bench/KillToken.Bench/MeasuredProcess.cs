@@ -60,3 +60,42 @@ internal static class LogFile
         }
     }
 }
+
+/// <summary>Waits for a process just started to answer 200 on one of its routes, or fails with the tail of its log.</summary>
+internal static class Readiness
+{
+    public static async Task WaitForOkAsync(IMeasuredProcess process, Uri baseAddress, string path, string displayName, TimeSpan timeout,
+        CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"{displayName} exited before GET {path} answered:\n{process.LogTail(40)}");
+            }
+
+            try
+            {
+                using var response = await client.GetAsync(new Uri(path, UriKind.Relative), cancellationToken);
+                if (response.StatusCode == System.Net.HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A slow first answer; try again.
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        throw new TimeoutException($"{displayName} did not answer GET {path} within {timeout.TotalSeconds:0} s:\n{process.LogTail(40)}");
+    }
+}

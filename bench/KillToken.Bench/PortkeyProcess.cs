@@ -85,7 +85,8 @@ internal sealed class PortkeyProcess : IMeasuredProcess, IAsyncDisposable
         var portkey = new PortkeyProcess(process, new Uri($"http://127.0.0.1:{port}/"), logPath, installed!, nodeVersion);
         try
         {
-            await portkey.WaitForReadyAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            // Its root route answers "AI Gateway says hey!" once the server listens.
+            await Readiness.WaitForOkAsync(portkey, portkey.BaseAddress, "/", "Portkey", TimeSpan.FromSeconds(30), cancellationToken);
         }
         catch
         {
@@ -107,40 +108,6 @@ internal sealed class PortkeyProcess : IMeasuredProcess, IAsyncDisposable
     public long LogLines() => LogFile.CountLines(LogPath);
 
     public string LogTail(int lines) => LogFile.Tail(LogPath, lines);
-
-    private async Task WaitForReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < deadline)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"Portkey exited with code {_process.ExitCode} before it answered:\n{LogTail(40)}");
-            }
-
-            try
-            {
-                // Its root route answers "AI Gateway says hey!" once the server listens.
-                using var response = await client.GetAsync(new Uri("/", UriKind.Relative), cancellationToken);
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
-
-        throw new TimeoutException($"Portkey did not answer GET / within {timeout.TotalSeconds:0} s:\n{LogTail(40)}");
-    }
 
     private static string PinnedVersion(string portkeyDirectory)
     {
