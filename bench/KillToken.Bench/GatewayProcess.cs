@@ -40,25 +40,19 @@ internal sealed record ProcMemory(long VmRssKb, long VmHwmKb, int Threads)
 /// throw-away data folder. Its stdout/stderr go to a file through <c>sh -c 'exec …'</c>, so the pid is the gateway's
 /// and draining its logs costs the load generator nothing.
 /// </summary>
-internal sealed class GatewayProcess : IMeasuredProcess, IAsyncDisposable
+internal sealed class GatewayProcess : MeasuredProcess, IAsyncDisposable
 {
-    private readonly Process _process;
-
     private GatewayProcess(Process process, Uri baseAddress, string rootDirectory, string logPath)
+        : base(process, logPath)
     {
-        _process = process;
         BaseAddress = baseAddress;
         RootDirectory = rootDirectory;
-        LogPath = logPath;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Kill();
     }
 
-    public string Name => "killtoken";
+    public override string Name => "killtoken";
     public Uri BaseAddress { get; }
     /// <summary>The throw-away folder holding data/, cwd/ and gateway.log.</summary>
     public string RootDirectory { get; }
-    public string LogPath { get; }
-    public int Pid => _process.Id;
     public bool KeepData { get; set; }
 
     public static async Task<GatewayProcess> StartAsync(
@@ -112,42 +106,9 @@ internal sealed class GatewayProcess : IMeasuredProcess, IAsyncDisposable
         return gateway;
     }
 
-    public bool HasExited => _process.HasExited;
-
-    public ProcMemory Memory() => ProcMemory.Read(Pid);
-
-    /// <summary>User + system CPU the gateway has used so far.</summary>
-    public TimeSpan CpuTime()
-    {
-        _process.Refresh();
-        return _process.TotalProcessorTime;
-    }
-
-    /// <summary>Lines the gateway has logged so far (console logger, stdout and stderr).</summary>
-    public long LogLines() => LogFile.CountLines(LogPath);
-
-    public string LogTail(int lines) => LogFile.Tail(LogPath, lines);
-
-    private void Kill()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(5000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-    }
-
     public ValueTask DisposeAsync()
     {
-        Kill();
-        _process.Dispose();
+        Stop();
         if (KeepData)
         {
             return ValueTask.CompletedTask;

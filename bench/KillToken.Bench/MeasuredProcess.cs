@@ -1,22 +1,62 @@
 namespace KillToken.Bench;
 
-/// <summary>A gateway process under load: what the bench reads of it from <c>/proc/&lt;pid&gt;</c> and its log file.</summary>
-internal interface IMeasuredProcess
+/// <summary>
+/// A gateway process under load: what the bench reads of it from <c>/proc/&lt;pid&gt;</c> and its log file, and how it
+/// is stopped (killed with its children, also when the bench itself exits).
+/// </summary>
+internal abstract class MeasuredProcess
 {
+    private readonly System.Diagnostics.Process _process;
+
+    protected MeasuredProcess(System.Diagnostics.Process process, string logPath)
+    {
+        _process = process;
+        LogPath = logPath;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Kill();
+    }
+
     /// <summary>"killtoken" or "portkey".</summary>
-    string Name { get; }
-    int Pid { get; }
-    bool HasExited { get; }
-    string LogPath { get; }
+    public abstract string Name { get; }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public string LogPath { get; }
 
     /// <summary>User + system CPU the process has used so far (utime + stime).</summary>
-    TimeSpan CpuTime();
+    public TimeSpan CpuTime()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime;
+    }
 
-    ProcMemory Memory();
+    public ProcMemory Memory() => ProcMemory.Read(Pid);
 
-    long LogLines();
+    /// <summary>Lines the process has logged so far (stdout and stderr).</summary>
+    public long LogLines() => LogFile.CountLines(LogPath);
 
-    string LogTail(int lines);
+    public string LogTail(int lines) => LogFile.Tail(LogPath, lines);
+
+    /// <summary>Kills the process and its children and releases it.</summary>
+    protected void Stop()
+    {
+        Kill();
+        _process.Dispose();
+    }
+
+    private void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone (or already released).
+        }
+    }
 }
 
 /// <summary>A log file another process is still writing.</summary>
@@ -64,7 +104,7 @@ internal static class LogFile
 /// <summary>Waits for a process just started to answer 200 on one of its routes, or fails with the tail of its log.</summary>
 internal static class Readiness
 {
-    public static async Task WaitForOkAsync(IMeasuredProcess process, Uri baseAddress, string path, string displayName, TimeSpan timeout,
+    public static async Task WaitForOkAsync(MeasuredProcess process, Uri baseAddress, string path, string displayName, TimeSpan timeout,
         CancellationToken cancellationToken)
     {
         using var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(2) };

@@ -10,29 +10,23 @@ namespace KillToken.Bench;
 /// a custom host. Like <see cref="GatewayProcess"/>, its output goes to a file through <c>sh -c 'exec …'</c>, so the
 /// pid is node's and its CPU and memory are read from <c>/proc/&lt;pid&gt;</c> the same way.
 /// </summary>
-internal sealed class PortkeyProcess : IMeasuredProcess, IAsyncDisposable
+internal sealed class PortkeyProcess : MeasuredProcess, IAsyncDisposable
 {
     private const string Package = "@portkey-ai/gateway";
-    private readonly Process _process;
 
     private PortkeyProcess(Process process, Uri baseAddress, string logPath, string version, string nodeVersion)
+        : base(process, logPath)
     {
-        _process = process;
         BaseAddress = baseAddress;
-        LogPath = logPath;
         Version = version;
         NodeVersion = nodeVersion;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Kill();
     }
 
-    public string Name => "portkey";
+    public override string Name => "portkey";
     public Uri BaseAddress { get; }
-    public string LogPath { get; }
     /// <summary>The installed package's version (from its package.json).</summary>
     public string Version { get; }
     public string NodeVersion { get; }
-    public int Pid => _process.Id;
-    public bool HasExited => _process.HasExited;
 
     /// <summary>The OpenAI-compatible route the load goes to.</summary>
     public Uri ChatUrl => new(BaseAddress, "v1/chat/completions");
@@ -97,18 +91,6 @@ internal sealed class PortkeyProcess : IMeasuredProcess, IAsyncDisposable
         return portkey;
     }
 
-    public ProcMemory Memory() => ProcMemory.Read(Pid);
-
-    public TimeSpan CpuTime()
-    {
-        _process.Refresh();
-        return _process.TotalProcessorTime;
-    }
-
-    public long LogLines() => LogFile.CountLines(LogPath);
-
-    public string LogTail(int lines) => LogFile.Tail(LogPath, lines);
-
     private static string PinnedVersion(string portkeyDirectory)
     {
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(portkeyDirectory, "package.json")));
@@ -160,26 +142,9 @@ internal sealed class PortkeyProcess : IMeasuredProcess, IAsyncDisposable
         }
     }
 
-    private void Kill()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(5000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-    }
-
     public ValueTask DisposeAsync()
     {
-        Kill();
-        _process.Dispose();
+        Stop();
         return ValueTask.CompletedTask;
     }
 }

@@ -135,7 +135,7 @@ internal static class Program
         Log(string.Create(Inv, $"machine CPU busy before load (2 s, nothing of ours running): {backgroundBusy:0}%"));
 
         var warmup = TimeSpan.FromSeconds(options.WarmupSeconds);
-        var processes = peer is null ? new IMeasuredProcess[] { gateway } : [gateway, peer];
+        var processes = peer is null ? new MeasuredProcess[] { gateway } : [gateway, peer];
         var rounds = new List<RoundLevel>();
         var levels = (options.NoSequential ? new[] { options.Concurrency } : [1, options.Concurrency]).Distinct().ToArray();
         // Interleaved: every round runs every target at every level, so a slow patch of the shared machine lands on
@@ -240,8 +240,8 @@ internal static class Program
     private sealed record PhaseShape(int Round, int Concurrency, double? Rate, byte[] Body, TimeSpan Warmup, TimeSpan Seconds);
 
     private static async Task<Phase> RunPhaseAsync(
-        string target, PhaseShape shape, Uri url, string bearer, IReadOnlyList<KeyValuePair<string, string>> headers, IMeasuredProcess? loaded,
-        IReadOnlyList<IMeasuredProcess> processes, FakeOpenAI upstream, (HttpClient Api, string Key)? traces, CancellationToken cancellationToken)
+        string target, PhaseShape shape, Uri url, string bearer, IReadOnlyList<KeyValuePair<string, string>> headers, MeasuredProcess? loaded,
+        IReadOnlyList<MeasuredProcess> processes, FakeOpenAI upstream, (HttpClient Api, string Key)? traces, CancellationToken cancellationToken)
     {
         var (round, concurrency, rate, body, warmup, seconds) = shape;
         Log($"round {round}: {target} C={concurrency}{(rate is { } r ? string.Create(Inv, $" at {r:0} req/s offered") : "")}, {warmup.TotalSeconds:0.#} s warm-up + {seconds.TotalSeconds:0.#} s …");
@@ -279,7 +279,7 @@ internal static class Program
     /// until after the last answer (KillToken's rollup catch-up, say) is its cost too, and must not run on into the
     /// next target's phase.
     /// </summary>
-    private static async Task<TimeSpan> SettleAsync(IMeasuredProcess loaded, CancellationToken cancellationToken)
+    private static async Task<TimeSpan> SettleAsync(MeasuredProcess loaded, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
         var interval = TimeSpan.FromMilliseconds(200);
