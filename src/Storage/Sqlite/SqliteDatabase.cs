@@ -283,19 +283,12 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
     /// <summary>Disk full, I/O error, corruption: the whole group fails, not one append.</summary>
     private static bool FailsTheGroup(Exception ex) => ex is SqliteException { SqliteErrorCode: 13 or 10 or 11 };
 
-    private Task ExecuteAsync(SqliteConnection writer, string sql) => WriterStatement(writer, sql).ExecuteNonQueryAsync(CancellationToken.None);
-
     /// <summary>
-    /// A statement of the writer's, compiled once and kept with the writer connection (appends run the same few
-    /// statements on every call). Owned by the database: callers set its parameters and run it, never dispose it.
+    /// Runs one of the group commit's own statements (BEGIN, SAVEPOINT, RELEASE, COMMIT, ROLLBACK), compiled once and
+    /// kept with the writer connection: every commit runs the same few.
     /// </summary>
-    public SqliteCommand WriterStatement(SqliteConnection writer, string sql)
+    private Task ExecuteAsync(SqliteConnection writer, string sql)
     {
-        if (!ReferenceEquals(writer, _writer))
-        {
-            throw new InvalidOperationException("Writer statements belong to the writer connection.");
-        }
-
         if (!_writerStatements.TryGetValue(sql, out var command))
         {
             command = writer.CreateCommand();
@@ -304,8 +297,7 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
             _writerStatements[sql] = command;
         }
 
-        command.Parameters.Clear();
-        return command;
+        return command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
     private void ResetWriter()
