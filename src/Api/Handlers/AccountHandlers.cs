@@ -312,7 +312,7 @@ public sealed class AccountHandlers(
 
         var digest = await digests.BuildCurrentMonthAsync(workspace!, context.RequestAborted);
         var body = GatewayJson.ToNode(digest).AsObject();
-        var delivery = await digestSender.SendAsync(digest, user.Email, context.RequestAborted);
+        var delivery = (await digestSender.SendAsync(digest, user.Email, context.RequestAborted)).Delivery;
         body["emailDelivery"] = delivery;
         await audit.RecordAsync(HandlerSupport.UserActor(context, userId), workspace!.Id, AuditEvents.DigestSent, workspace.Id,
             new Dictionary<string, string?> { ["month"] = digest.Month, ["emailDelivery"] = delivery, ["test"] = "true" });

@@ -14,7 +14,9 @@ public sealed partial class SmtpAlertSender(SmtpMailer mailer, ILogger<SmtpAlert
 {
     private readonly FrontendLinks _links = settings?.Frontend ?? FrontendLinks.None;
 
-    public async Task<string> SendAsync(BudgetAlert alert, CancellationToken cancellationToken = default)
+    public bool IsAvailable => mailer.IsAvailable;
+
+    public async Task<MailOutcome> SendAsync(BudgetAlert alert, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(alert);
         var percent = alert.LimitUsd == 0 ? 100 : Math.Round(alert.SpentUsd / alert.LimitUsd * 100m, 1);
@@ -41,13 +43,13 @@ public sealed partial class SmtpAlertSender(SmtpMailer mailer, ILogger<SmtpAlert
             body += workspace ? $"\n\nOpen the dashboard: {link}" : $"\n\nOpen the project in the dashboard: {link}";
         }
 
-        var (delivery, errorType) = await mailer.SendAsync(alert.AlertEmail, subject, body, cancellationToken);
+        var (outcome, errorType) = await mailer.SendAsync(alert.AlertEmail, subject, body, cancellationToken);
         if (errorType is not null)
         {
             Log.SendFailed(logger, alert.ProjectId, errorType);
         }
 
-        return delivery;
+        return outcome;
     }
 
     private static partial class Log

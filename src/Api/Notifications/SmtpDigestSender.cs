@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using KillToken.Core.Analytics;
+using KillToken.Core.Budgets;
 using KillToken.Api.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -15,16 +16,16 @@ public sealed partial class SmtpDigestSender(SmtpMailer mailer, ILogger<SmtpDige
 {
     private readonly FrontendLinks _links = settings?.Frontend ?? FrontendLinks.None;
 
-    public async Task<string> SendAsync(MonthlyDigest digest, string recipientEmail, CancellationToken cancellationToken = default)
+    public async Task<MailOutcome> SendAsync(MonthlyDigest digest, string recipientEmail, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(digest);
-        var (delivery, errorType) = await mailer.SendAsync(recipientEmail, Subject(digest), Body(digest, _links.Dashboard()), cancellationToken);
+        var (outcome, errorType) = await mailer.SendAsync(recipientEmail, Subject(digest), Body(digest, _links.Dashboard()), cancellationToken);
         if (errorType is not null)
         {
             Log.SendFailed(logger, digest.Month, digest.WorkspaceId, errorType);
         }
 
-        return delivery;
+        return outcome;
     }
 
     public static string Subject(MonthlyDigest digest) => $"[KillToken] {digest.WorkspaceName}: monthly digest {digest.Month}";

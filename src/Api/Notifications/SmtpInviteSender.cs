@@ -26,14 +26,14 @@ public sealed partial class SmtpInviteSender(SmtpMailer mailer, ILogger<SmtpInvi
         var (subject, body) = (Subject(invite), Body(invite, link));
         _ = Task.Run(async () =>
         {
-            var (delivery, errorType) = await mailer.SendAsync(invite.Record.Email, subject, body, CancellationToken.None);
+            var (outcome, errorType) = await mailer.SendAsync(invite.Record.Email, subject, body, CancellationToken.None);
             if (errorType is not null)
             {
                 LogSendFailed(logger, invite.Record.Id, invite.Record.WorkspaceId, errorType);
             }
             else
             {
-                LogSent(logger, invite.Record.Id, delivery);
+                LogSent(logger, invite.Record.Id, outcome.Delivery);
             }
         });
         return Queued;

@@ -39,35 +39,46 @@ public sealed record SmtpOptions
 }
 
 /// <summary>
-/// The one place that speaks SMTP: a plain-text mail through MailKit, used by budget alerts and monthly digests.
-/// Answers <c>sent</c>, <c>skipped</c> (no SMTP host, or no address) or <c>failed</c> with the error's type name only
-/// (its message may echo the server's reply); never throws for a delivery problem. Only the caller's own cancellation
-/// propagates; running out of <see cref="SmtpOptions.Timeout"/> is a <c>failed</c> with <c>TimeoutException</c>.
+/// The one place that speaks SMTP: a plain-text mail through MailKit, used by budget alerts, monthly digests and invites.
+/// Answers a <see cref="MailOutcome"/> — <c>sent</c>, <c>skipped</c> (no SMTP host, or no address) or <c>failed</c>,
+/// retryable when the server never took the message — with the error's type name only (its message may echo the
+/// server's reply); never throws for a delivery problem. Only the caller's own cancellation propagates; running out of
+/// <see cref="SmtpOptions.Timeout"/> is a <c>failed</c> with <c>TimeoutException</c>. After a failure to reach the
+/// server, <see cref="IsAvailable"/> is false for one timeout's length, so callers that can wait do not pile up on a dead
+/// server.
 /// </summary>
 public sealed class SmtpMailer
 {
     private readonly SmtpOptions _options;
     private readonly SmtpServerCertificateTrust? _extraTrust;
+    private readonly TimeProvider _time;
+    private long _unreachableUntil;
 
-    public SmtpMailer(SmtpOptions options)
+    public SmtpMailer(SmtpOptions options, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
+        _time = time ?? TimeProvider.System;
         _extraTrust = options.CaFile is null ? null : SmtpServerCertificateTrust.FromPemFile(options.CaFile, options.Timeout);
     }
 
     public bool IsConfigured => !string.IsNullOrWhiteSpace(_options.Host);
 
-    public async Task<(string Delivery, string? ErrorType)> SendAsync(string? to, string subject, string body, CancellationToken cancellationToken = default)
+    /// <summary>False for one <see cref="SmtpOptions.Timeout"/> after the server could not be reached.</summary>
+    public bool IsAvailable => _time.GetUtcNow().UtcTicks >= Interlocked.Read(ref _unreachableUntil);
+
+    public async Task<(MailOutcome Outcome, string? ErrorType)> SendAsync(string? to, string subject, string body, CancellationToken cancellationToken = default)
     {
         var host = _options.Host;
         if (string.IsNullOrWhiteSpace(host) || string.IsNullOrWhiteSpace(to))
         {
-            return (AlertDelivery.Skipped, null);
+            return (MailOutcome.Skipped, null);
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_options.Timeout);
+        // Until the message goes out, a failure leaves nothing at the server: sending again is safe.
+        var handedOver = false;
         try
         {
             using var message = new MimeMessage();
@@ -90,20 +101,44 @@ public sealed class SmtpMailer
                 await client.AuthenticateAsync(_options.User, _options.Password ?? string.Empty, deadline.Token);
             }
 
+            handedOver = true;
             await client.SendAsync(message, deadline.Token);
-            await client.DisconnectAsync(quit: true, deadline.Token);
-            return (AlertDelivery.Sent, null);
+            try
+            {
+                await client.DisconnectAsync(quit: true, deadline.Token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // The server accepted the message; a failed QUIT does not make it unsent.
+            }
+
+            return (MailOutcome.Sent, null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return (AlertDelivery.Failed, nameof(TimeoutException));
+            return Failed(nameof(TimeoutException), retryable: !handedOver);
+        }
+        catch (SmtpCommandException ex) when ((int)ex.StatusCode is >= 400 and < 500)
+        {
+            // A 4xx reply (mailbox busy, greylisted, too many connections): the server refused the message for now.
+            return Failed(ex.GetType().Name, retryable: true);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Anything the network, TLS, the server or MimeKit's address parser throws is a delivery problem. Only the
             // type name leaves: messages can carry the server's reply text.
-            return (AlertDelivery.Failed, ex.GetType().Name);
+            return Failed(ex.GetType().Name, retryable: !handedOver && ex is not FormatException and not ParseException);
         }
+    }
+
+    private (MailOutcome, string) Failed(string errorType, bool retryable)
+    {
+        if (retryable)
+        {
+            Interlocked.Exchange(ref _unreachableUntil, (_time.GetUtcNow() + _options.Timeout).UtcTicks);
+        }
+
+        return (new MailOutcome(AlertDelivery.Failed, retryable), errorType);
     }
 
     private static SecureSocketOptions SocketOptions(SmtpSecurity security) => security switch

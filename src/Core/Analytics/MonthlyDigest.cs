@@ -42,9 +42,10 @@ public sealed record DigestBudgetWarning(
 
 /// <summary>
 /// Delivers a digest to one address (SMTP). Answers <c>sent</c>, <c>skipped</c> (no SMTP configured, or no address)
-/// or <c>failed</c> — the values of <see cref="Budgets.AlertDelivery"/>. Never throws.
+/// or <c>failed</c> — the values of <see cref="Budgets.AlertDelivery"/> — and whether a failure is safe to send again.
+/// Never throws.
 /// </summary>
 public interface IMonthlyDigestSender
 {
-    Task<string> SendAsync(MonthlyDigest digest, string recipientEmail, CancellationToken cancellationToken = default);
+    Task<Budgets.MailOutcome> SendAsync(MonthlyDigest digest, string recipientEmail, CancellationToken cancellationToken = default);
 }

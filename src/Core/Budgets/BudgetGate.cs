@@ -28,7 +28,8 @@ public sealed partial class BudgetGate(
     IBudgetAlertSender alerts,
     GatewayOptions options,
     TimeProvider time,
-    ILogger<BudgetGate> logger) : IBudgetGate
+    ILogger<BudgetGate> logger,
+    Management.AuditRecorder? audit = null) : IBudgetGate
 {
     public const decimal FallbackThreshold = 0.8m;
     public const int DefaultOutputCap = 4096;
@@ -442,7 +443,12 @@ public sealed partial class BudgetGate(
         }
     }
 
-    /// <summary>Sends the 100% and 80% alerts of one limit that spend has crossed, each once per period (claimed in the ledger).</summary>
+    /// <summary>
+    /// Sends the 100% and 80% alerts of one limit that spend has crossed, each once per period (claimed in the ledger).
+    /// A claimed alert that no recipient's server took (it could not be reached, or refused for now) is given back, so a
+    /// later call that still finds the threshold crossed sends it; while the server is known unreachable, nothing is
+    /// claimed. Each outcome is recorded in the workspace's audit log (<c>budget_alert</c>), where an admin sees it.
+    /// </summary>
     private async Task AlertScopeAsync(string workspaceId, string ledgerId, string name, IReadOnlyList<string?> recipients, string scope, string period,
         decimal? limit, decimal spent, DateTimeOffset resetsAt, CancellationToken cancellationToken)
     {
@@ -453,15 +459,53 @@ public sealed partial class BudgetGate(
 
         foreach (var threshold in new[] { 100, 80 })
         {
-            if (spent >= l * threshold / 100m && await ledger.TryClaimAlertAsync(workspaceId, ledgerId, period, threshold, cancellationToken))
+            if (spent < l * threshold / 100m || !alerts.IsAvailable
+                || !await ledger.TryClaimAlertAsync(workspaceId, ledgerId, period, threshold, cancellationToken))
             {
-                foreach (var recipient in recipients.Count == 0 ? [null] : recipients)
-                {
-                    var delivery = await alerts.SendAsync(new BudgetAlert(workspaceId, ledgerId, name, recipient, scope, period, threshold, l, spent, resetsAt), cancellationToken);
-                    Log.AlertSent(logger, ledgerId, scope, threshold, delivery);
-                }
+                continue;
             }
+
+            var outcomes = new List<MailOutcome>();
+            foreach (var recipient in recipients.Count == 0 ? [null] : recipients)
+            {
+                var outcome = await alerts.SendAsync(new BudgetAlert(workspaceId, ledgerId, name, recipient, scope, period, threshold, l, spent, resetsAt), cancellationToken);
+                outcomes.Add(outcome);
+                Log.AlertSent(logger, ledgerId, scope, threshold, outcome.Delivery);
+            }
+
+            var retrying = outcomes.TrueForAll(o => o.Retryable);
+            if (retrying)
+            {
+                await ledger.ReleaseAlertAsync(workspaceId, ledgerId, period, threshold, CancellationToken.None);
+            }
+
+            await RecordAlertAsync(workspaceId, ledgerId, scope, period, threshold, outcomes, retrying);
         }
+    }
+
+    private Task RecordAlertAsync(string workspaceId, string ledgerId, string scope, string period, int threshold, List<MailOutcome> outcomes, bool retrying)
+    {
+        if (audit is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        static string Count(List<MailOutcome> all, string delivery) => all.Count(o => o.Delivery == delivery).ToString(CultureInfo.InvariantCulture);
+        var delivery = outcomes.Exists(o => o.IsSent) ? AlertDelivery.Sent
+            : outcomes.TrueForAll(o => o.Delivery == AlertDelivery.Skipped) ? AlertDelivery.Skipped
+            : AlertDelivery.Failed;
+        return audit.RecordAsync(Management.AuditActor.System("budget_alerts"), workspaceId, Ports.AuditEvents.BudgetAlert, ledgerId,
+            new Dictionary<string, string?>
+            {
+                ["scope"] = scope,
+                ["period"] = period,
+                ["thresholdPercent"] = threshold.ToString(CultureInfo.InvariantCulture),
+                ["delivery"] = delivery,
+                ["sent"] = Count(outcomes, AlertDelivery.Sent),
+                ["skipped"] = Count(outcomes, AlertDelivery.Skipped),
+                ["failed"] = Count(outcomes, AlertDelivery.Failed),
+                ["retrying"] = retrying ? "true" : "false",
+            });
     }
 
     /// <summary>Seed 002: the workspace's billing belongs to its owners, so they get its alerts.</summary>

@@ -62,6 +62,9 @@ public interface IBudgetLedger
     /// <summary>True the first time a threshold alert is claimed for a scope and period (so exactly one email goes out).</summary>
     Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default);
 
+    /// <summary>Gives back a claimed alert that no one received, so a later call that finds the threshold crossed sends it.</summary>
+    Task ReleaseAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Creates the workspace's counter for <paramref name="periods"/>' month from the sum of its projects' counters (each
     /// day, and the month) when it does not exist yet — spend settled before workspace counters were kept. An existing
@@ -71,4 +74,10 @@ public interface IBudgetLedger
 
     /// <summary>True the first time a period (<c>day:2026-11-22</c>, <c>month:2026-10</c>) is marked closed.</summary>
     Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default);
+
+    /// <summary>True when <paramref name="period"/> was marked by <see cref="TryMarkClosedAsync"/> (a point read).</summary>
+    Task<bool> IsMarkedAsync(string period, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a mark taken by <see cref="TryMarkClosedAsync"/> (a digest mail the server never took), so a later run takes it again.</summary>
+    Task ReleaseMarkAsync(string period, CancellationToken cancellationToken = default);
 }

@@ -10,7 +10,8 @@ public sealed record PeriodCloseResult(string Day, bool DayClosed, string? Month
 /// The one close job both hosts run (self-host: <c>PeriodCloseService</c> at UTC midnight and at start-up; Functions: the
 /// timer). Counters are keyed by period, so alerts re-arm and fallback state clears by themselves at midnight; the close
 /// marks the ended day (and, on the 1st, the month) exactly once, so it is safe to run twice. On the 1st it also sends
-/// the ended month's digests (<see cref="MonthlyDigestJob"/>, at most once per workspace and month).
+/// the ended month's digests (<see cref="MonthlyDigestJob"/>, at most once per person, workspace and month), and the
+/// closes of the next days send the ones the mail server did not take.
 /// </summary>
 /// <remarks>
 /// Where a store needs it (<see cref="IDayReconciler"/>: Cosmos DB), the close also reconciles every workspace's rollups
@@ -43,10 +44,11 @@ public sealed partial class PeriodCloseJob(IBudgetLedger ledger, MonthlyDigestJo
             Log.AlreadyClosed(logger, ended.Day);
         }
         await ReconcileAsync(BudgetPeriods.At(now.ToUniversalTime().AddDays(-2)).Day, cancellationToken);
-        if (month is not null)
+        if (now.ToUniversalTime().Day <= MonthlyDigestJob.RetryDays)
         {
-            // Every run on the 1st, not only the one that closed the month: a run that stopped half-way through the
-            // workspaces is finished by the next, and the per-workspace markers keep the others from a second mail.
+            // Every run of the month's first days, not only the one that closed the month: a run that stopped half-way
+            // through the workspaces, or whose mail server was down, is finished by the next; the per-person markers keep
+            // everyone else from a second mail, and a finished workspace costs one point read.
             await digests.SendPreviousMonthAsync(now, cancellationToken);
         }
 

@@ -70,6 +70,9 @@ public sealed class LedgerAfterPendingWrites(IBudgetLedger ledger, PendingTraceW
     public Task<bool> TryClaimAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
         ledger.TryClaimAlertAsync(workspaceId, projectId, period, thresholdPercent, cancellationToken);
 
+    public Task ReleaseAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
+        ledger.ReleaseAlertAsync(workspaceId, projectId, period, thresholdPercent, cancellationToken);
+
     /// <summary>Sums the projects' counters after the settlements under way, which would otherwise also add to the seeded counter.</summary>
     public async Task SeedWorkspaceAsync(string workspaceId, BudgetPeriods periods, CancellationToken cancellationToken = default)
     {
@@ -79,4 +82,10 @@ public sealed class LedgerAfterPendingWrites(IBudgetLedger ledger, PendingTraceW
 
     public Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default) =>
         ledger.TryMarkClosedAsync(period, cancellationToken);
+
+    public Task<bool> IsMarkedAsync(string period, CancellationToken cancellationToken = default) =>
+        ledger.IsMarkedAsync(period, cancellationToken);
+
+    public Task ReleaseMarkAsync(string period, CancellationToken cancellationToken = default) =>
+        ledger.ReleaseMarkAsync(period, cancellationToken);
 }

@@ -190,6 +190,7 @@ public static class AuditEvents
     public const string CredentialTested = "credential_tested";
     public const string ExportDownloaded = "export_downloaded";
     public const string DigestSent = "digest_sent";
+    public const string BudgetAlert = "budget_alert";
 
     /// <summary>Every event name above: the audit route's <c>event</c> filter accepts only these.</summary>
     public static IReadOnlySet<string> All { get; } = new HashSet<string>(StringComparer.Ordinal)
@@ -197,7 +198,7 @@ public static class AuditEvents
         WorkspaceCreated, WorkspaceUpdated, WorkspaceDeleted, MemberInvited, InviteResent, InviteAccepted, InviteCancelled,
         MemberRoleChanged, MemberRemoved, ProjectCreated, ProjectUpdated, BudgetChanged, KeyRegenerated, ProjectDeactivated,
         ProjectActivated, PricingChanged, CredentialCreated, CredentialUpdated, CredentialRotated, CredentialDisabled,
-        CredentialEnabled, CredentialDeleted, CredentialTested, ExportDownloaded, DigestSent,
+        CredentialEnabled, CredentialDeleted, CredentialTested, ExportDownloaded, DigestSent, BudgetAlert,
     };
 
     public const string ActorUser = "user";

@@ -81,5 +81,5 @@ export const auditEvents = [
   "pricing_changed",
   "credential_created", "credential_updated", "credential_rotated", "credential_disabled", "credential_enabled",
   "credential_deleted", "credential_tested",
-  "export_downloaded", "digest_sent",
+  "export_downloaded", "digest_sent", "budget_alert",
 ] as const;

@@ -282,6 +282,29 @@ internal sealed partial class CosmosBudgetLedger(CosmosStoreContext db, TimeProv
         return await CosmosStoreContext.TryCreateAsync(db.Workspaces, document, workspaceId, cancellationToken);
     }
 
+    public async Task ReleaseAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var id = CosmosIds.Key("alert", string.Create(CultureInfo.InvariantCulture, $"{projectId}:{period}:{thresholdPercent}"));
+        await CosmosStoreContext.DeleteAsync(db.Workspaces, id, workspaceId, cancellationToken);
+    }
+
+    public async Task<bool> IsMarkedAsync(string period, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        var (document, _) = await CosmosItems.ReadAsync(db.Workspaces, CosmosIds.Key("closed", period), SystemPartition, cancellationToken);
+        using (document)
+        {
+            return document is not null;
+        }
+    }
+
+    public async Task ReleaseMarkAsync(string period, CancellationToken cancellationToken = default)
+    {
+        await db.EnsureReadyAsync(cancellationToken);
+        await CosmosStoreContext.DeleteAsync(db.Workspaces, CosmosIds.Key("closed", period), SystemPartition, cancellationToken);
+    }
+
     public async Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default)
     {
         await db.EnsureReadyAsync(cancellationToken);

@@ -101,6 +101,34 @@ internal sealed class SqliteBudgetLedger(SqliteDatabase db) : IBudgetLedger
             return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
         }, cancellationToken);
 
+    public Task ReleaseAlertAsync(string workspaceId, string projectId, string period, int thresholdPercent, CancellationToken cancellationToken = default) =>
+        db.AppendAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM counters WHERE pk = $pk AND id = $id";
+            command.Parameters.AddWithValue("$pk", workspaceId);
+            command.Parameters.AddWithValue("$id", $"alert:{projectId}:{period}:{thresholdPercent}");
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }, cancellationToken);
+
+    public Task<bool> IsMarkedAsync(string period, CancellationToken cancellationToken = default) =>
+        db.ReadAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT 1 FROM counters WHERE pk = '_system' AND id = $id";
+            command.Parameters.AddWithValue("$id", "closed:" + period);
+            return await command.ExecuteScalarAsync(cancellationToken) is not null;
+        });
+
+    public Task ReleaseMarkAsync(string period, CancellationToken cancellationToken = default) =>
+        db.AppendAsync(async connection =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM counters WHERE pk = '_system' AND id = $id";
+            command.Parameters.AddWithValue("$id", "closed:" + period);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }, cancellationToken);
+
     public Task<bool> TryMarkClosedAsync(string period, CancellationToken cancellationToken = default) =>
         db.AppendAsync(async connection =>
         {

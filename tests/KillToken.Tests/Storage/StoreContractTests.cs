@@ -673,6 +673,27 @@ public abstract class StoreContractTests
         Assert.IsTrue(await Ledger.TryMarkClosedAsync("month:" + Guid.NewGuid().ToString("N")));
     }
 
+    [TestMethod]
+    public async Task Ledger_AGivenBackAlertOrMark_IsTakenAgainOnce_AndAMarkCanBeReadWithoutTakingIt()
+    {
+        var (ws, projectId) = (Ids.New("ws"), Ids.New("prj"));
+        Assert.IsTrue(await Ledger.TryClaimAlertAsync(ws, projectId, "month:2025-03", 80));
+        await Ledger.ReleaseAlertAsync(ws, projectId, "month:2025-03", 80);
+        await Ledger.ReleaseAlertAsync(ws, projectId, "month:2025-03", 100); // never claimed: nothing to give back, no error
+        var again = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Ledger.TryClaimAlertAsync(ws, projectId, "month:2025-03", 80)));
+        Assert.AreEqual(1, again.Count(c => c), "a released alert is claimed once more, by one caller");
+
+        var mark = "digest:2025-03:" + Guid.NewGuid().ToString("N");
+        Assert.IsFalse(await Ledger.IsMarkedAsync(mark));
+        Assert.IsTrue(await Ledger.TryMarkClosedAsync(mark));
+        Assert.IsTrue(await Ledger.IsMarkedAsync(mark));
+        Assert.IsTrue(await Ledger.IsMarkedAsync(mark), "reading a mark does not take or change it");
+        await Ledger.ReleaseMarkAsync(mark);
+        Assert.IsFalse(await Ledger.IsMarkedAsync(mark));
+        var retaken = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Ledger.TryMarkClosedAsync(mark)));
+        Assert.AreEqual(1, retaken.Count(c => c));
+    }
+
     // ---- Usage rollups -----------------------------------------------------------------------------------------
 
     [TestMethod]
