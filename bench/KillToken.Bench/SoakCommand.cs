@@ -119,9 +119,10 @@ internal static class SoakCommand
         await using var upstream = await SoakUpstream.StartAsync(TimeSpan.FromSeconds(ProviderTimeoutSeconds * 3));
 
         var environment = new List<KeyValuePair<string, string>> { new("KILLTOKEN_PROVIDER_TIMEOUT_SECONDS", ProviderTimeoutSeconds.ToString(Inv)) };
+        var cosmosDatabase = "soak-" + Guid.NewGuid().ToString("N");
         if (emulators is not null)
         {
-            environment.AddRange(emulators.GatewaySettings("soak-" + Guid.NewGuid().ToString("N")));
+            environment.AddRange(emulators.GatewaySettings(cosmosDatabase));
         }
 
         environment.AddRange(options.GatewayEnvironment);
@@ -160,10 +161,10 @@ internal static class SoakCommand
 
                     var sample = Sample();
                     samples.Add(sample);
-                    Log(string.Format(Inv, "{0,6:0}s calls {1,7} rss {2,6:0.0} MB threads {3,3} fds {4,4}{5} in flight {6}",
+                    Log(string.Format(Inv, "{0,6:0}s calls {1,7} rss {2,6:0.0} MB threads {3,3} fds {4,4} (sockets {7}){5} in flight {6}",
                         sample.ElapsedSeconds, sample.Calls, sample.RssKb / 1024.0, sample.Threads, sample.Handles,
                         database is null ? "" : string.Format(Inv, " db {0:0.0} MB wal {1:0.0} MB", sample.DataBytes / 1048576.0, sample.WalBytes / 1048576.0),
-                        traffic.InFlight));
+                        traffic.InFlight, sample.Sockets));
                 }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -176,7 +177,9 @@ internal static class SoakCommand
         var loadSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         samples.Add(Sample());
         Log($"load stopped after {loadSeconds:0} s; draining and reconciling {traffic.Calls.Count} calls …");
-        var reconciliation = await SoakReconciliation.RunAsync(client, tenant, traffic.Calls, TimeSpan.FromSeconds(120), cancellationToken);
+        Func<CancellationToken, Task<List<SoakTrace>>>? listTraces = emulators is null ? null
+            : token => SoakCosmosTraces.ListAsync(emulators.CosmosEndpoint, cosmosDatabase, tenant.WorkspaceId, token);
+        var reconciliation = await SoakReconciliation.RunAsync(client, tenant, traffic.Calls, TimeSpan.FromSeconds(120), listTraces, cancellationToken);
         var afterDrain = Sample();
         var flatness = SoakFlatness.Evaluate(samples, options.WarmUpSeconds, options.ReferenceSeconds, SoakLimits.Bench);
 
@@ -205,24 +208,25 @@ internal static class SoakCommand
         Line();
         Line("## Resources of the gateway process");
         Line();
-        Line("| sample | at | calls | VmRSS MB | VmHWM MB | threads | file handles | data file MB | WAL MB |");
+        Line("| sample | at | calls | VmRSS MB | VmHWM MB | threads | handles (sockets) | data file MB | WAL MB |");
         Line("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         string Mb(long? bytes) => bytes is { } b ? (b / 1048576.0).ToString("0.0", Inv) : "—";
         void Row(string name, SoakSample s) => Line(string.Create(Inv,
-            $"| {name} | {s.ElapsedSeconds:0} s | {s.Calls} | {s.RssKb / 1024.0:0.0} | {s.HwmKb / 1024.0:0.0} | {s.Threads} | {s.Handles} | {Mb(s.DataBytes)} | {Mb(s.WalBytes)} |"));
+            $"| {name} | {s.ElapsedSeconds:0} s | {s.Calls} | {s.RssKb / 1024.0:0.0} | {s.HwmKb / 1024.0:0.0} | {s.Threads} | {s.Handles} ({s.Sockets}) | {Mb(s.DataBytes)} | {Mb(s.WalBytes)} |"));
         Row("start (after warm-up)", flatness.Start);
         Row(flatness.Reference.ElapsedSeconds >= options.ReferenceSeconds - options.SampleSeconds ? "5 min" : "reference (halfway)", flatness.Reference);
         Row("end of load", flatness.End);
         Row("after drain", afterDrain);
         var after = flatness.AfterWarmUp;
         Line(string.Create(Inv,
-            $"| min after warm-up | | | {after.Min(s => s.RssKb) / 1024.0:0.0} | | {after.Min(s => s.Threads)} | {after.Min(s => s.Handles)} | {Mb(after.Min(s => s.DataBytes))} | {Mb(after.Min(s => s.WalBytes))} |"));
+            $"| min after warm-up | | | {after.Min(s => s.RssKb) / 1024.0:0.0} | | {after.Min(s => s.Threads)} | {after.Min(s => s.Handles)} ({after.Min(s => s.Sockets)}) | {Mb(after.Min(s => s.DataBytes))} | {Mb(after.Min(s => s.WalBytes))} |"));
         Line(string.Create(Inv,
-            $"| max after warm-up | | | {after.Max(s => s.RssKb) / 1024.0:0.0} | {after.Max(s => s.HwmKb) / 1024.0:0.0} | {after.Max(s => s.Threads)} | {after.Max(s => s.Handles)} | {Mb(after.Max(s => s.DataBytes))} | {Mb(after.Max(s => s.WalBytes))} |"));
+            $"| max after warm-up | | | {after.Max(s => s.RssKb) / 1024.0:0.0} | {after.Max(s => s.HwmKb) / 1024.0:0.0} | {after.Max(s => s.Threads)} | {after.Max(s => s.Handles)} ({after.Max(s => s.Sockets)}) | {Mb(after.Max(s => s.DataBytes))} | {Mb(after.Max(s => s.WalBytes))} |"));
         Line();
         var l = SoakLimits.Bench;
         Line(string.Create(Inv, $"Flatness: **{(flatness.Passed ? "PASS" : "FAIL")}** — between the reference and the end of load: VmRSS growth ≤ {l.RssGrowthMb} MB; "
-            + $"threads and file handles at most +{l.ThreadDelta} / +{l.HandleDelta} over the most seen from warm-up to the reference; "
+            + $"threads, handles other than sockets and sockets — their floor over the last tenth of the samples — at most +{l.ThreadDelta} / +{l.HandleDelta} / +{l.SocketDelta} "
+            + $"over the most seen from warm-up to the reference; "
             + $"WAL ≤ {l.WalMaxMb} MB after warm-up; the data file's growth per call after the reference ≤ {l.DataGrowthRatio}× its growth per call before it (+1 MB slack)."));
         foreach (var failure in flatness.Failures)
         {
@@ -270,7 +274,7 @@ internal static class SoakCommand
         Line();
         Line("## Every sample (one a minute)");
         Line();
-        Line("| at | calls | VmRSS MB | threads | handles | data MB | WAL MB |");
+        Line("| at | calls | VmRSS MB | threads | handles (sockets) | data MB | WAL MB |");
         Line("|---:|---:|---:|---:|---:|---:|---:|");
         var lastMinute = -1;
         foreach (var s in samples)
@@ -279,7 +283,7 @@ internal static class SoakCommand
             if (minute != lastMinute || s == samples[^1])
             {
                 lastMinute = minute;
-                Line(string.Create(Inv, $"| {s.ElapsedSeconds:0} s | {s.Calls} | {s.RssKb / 1024.0:0.0} | {s.Threads} | {s.Handles} | {Mb(s.DataBytes)} | {Mb(s.WalBytes)} |"));
+                Line(string.Create(Inv, $"| {s.ElapsedSeconds:0} s | {s.Calls} | {s.RssKb / 1024.0:0.0} | {s.Threads} | {s.Handles} ({s.Sockets}) | {Mb(s.DataBytes)} | {Mb(s.WalBytes)} |"));
             }
         }
 

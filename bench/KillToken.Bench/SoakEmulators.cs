@@ -22,11 +22,14 @@ internal sealed class SoakEmulators : IDisposable
     {
         _cosmos = cosmos;
         _azurite = azurite;
+        CosmosEndpoint = new Uri(cosmosEndpoint);
         CosmosConnectionString = $"AccountEndpoint={cosmosEndpoint};AccountKey={CosmosKey};";
         TableConnectionString = string.Create(CultureInfo.InvariantCulture,
             $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzuriteKey};TableEndpoint=http://127.0.0.1:{azuritePort}/devstoreaccount1;");
     }
 
+    /// <summary><c>https://127.0.0.1:PORT/</c>.</summary>
+    public Uri CosmosEndpoint { get; }
     public string CosmosConnectionString { get; }
     public string TableConnectionString { get; }
     public int CosmosPid => _cosmos.Id;

@@ -54,8 +54,10 @@ internal sealed record SoakReconciliation(
     /// Waits until the gateway's writes have drained (the rollups' request count stops moving and reaches the traced
     /// calls, at most <paramref name="drainTimeout"/>), then lists every trace of the workspace and reconciles.
     /// </summary>
+    /// <param name="listTraces">Where the traces are read: by default the gateway's trace list (every page); on Cosmos
+    /// the bench and test read the container itself (<see cref="SoakCosmosTraces"/>).</param>
     public static async Task<SoakReconciliation> RunAsync(HttpClient api, SoakTenant tenant, IReadOnlyCollection<SoakCall> calls, TimeSpan drainTimeout,
-        CancellationToken cancellationToken)
+        Func<CancellationToken, Task<List<SoakTrace>>>? listTraces, CancellationToken cancellationToken)
     {
         var answered = calls.Where(c => c.RequestId is not null).ToList();
         var invalidKey = answered.Where(c => c.ErrorCode == "invalid_api_key").ToList();
@@ -80,7 +82,7 @@ internal sealed record SoakReconciliation(
         }
 
         var drainSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var traces = await ListTracesAsync(api, tenant, cancellationToken);
+        var traces = await (listTraces ?? (token => ListTracesAsync(api, tenant, token)))(cancellationToken);
         var seen = new Dictionary<string, SoakTrace>(StringComparer.Ordinal);
         var duplicates = 0;
         foreach (var trace in traces)

@@ -4,11 +4,15 @@ namespace KillToken.Soak;
 
 /// <summary>
 /// What the soak reads of the gateway process every few seconds: resident memory (VmRSS, and its peak VmHWM), threads
-/// and open file handles from <c>/proc/&lt;pid&gt;</c>, and on SQLite the data file's and the WAL's sizes.
+/// and open file handles (all, and how many of them are sockets) from <c>/proc/&lt;pid&gt;</c>, and on SQLite the data
+/// file's and the WAL's sizes.
 /// Shared by the soak bench and its CI test (linked source).
 /// </summary>
-internal sealed record SoakSample(double ElapsedSeconds, long RssKb, long HwmKb, int Threads, int Handles, long? DataBytes, long? WalBytes, int Calls)
+internal sealed record SoakSample(double ElapsedSeconds, long RssKb, long HwmKb, int Threads, int Handles, int Sockets, long? DataBytes, long? WalBytes, int Calls)
 {
+    /// <summary>Handles that are not sockets: files, pipes, watchers — these must stay flat; sockets follow the load.</summary>
+    public int FileHandles => Handles - Sockets;
+
     /// <param name="databasePath">The SQLite file (its WAL is beside it, <c>-wal</c>); null on Cosmos.</param>
     public static SoakSample Read(int pid, double elapsedSeconds, string? databasePath, int calls)
     {
@@ -30,8 +34,25 @@ internal sealed record SoakSample(double ElapsedSeconds, long RssKb, long HwmKb,
             }
         }
 
-        var handles = Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
-        return new SoakSample(elapsedSeconds, rss, hwm, threads, handles,
+        var handles = 0;
+        var sockets = 0;
+        foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            handles++;
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith("socket:", StringComparison.Ordinal))
+                {
+                    sockets++;
+                }
+            }
+            catch (IOException)
+            {
+                // Closed between the listing and the read.
+            }
+        }
+
+        return new SoakSample(elapsedSeconds, rss, hwm, threads, handles, sockets,
             databasePath is null ? null : Size(databasePath), databasePath is null ? null : Size(databasePath + "-wal"), calls);
     }
 
