@@ -131,7 +131,8 @@ internal static class SoakCommand
         var database = emulators is null ? Path.Combine(gateway.RootDirectory, "data", "killtoken.db") : null;
         Log($"gateway pid {gateway.Pid} on {gateway.BaseAddress}, folder {gateway.RootDirectory}");
 
-        using var client = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        // At most 64 connections: the gateway's inbound sockets then follow the load, not the client's peak backlog.
+        using var client = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), MaxConnectionsPerServer = 64 })
         {
             BaseAddress = gateway.BaseAddress,
             Timeout = TimeSpan.FromSeconds(60),
@@ -199,12 +200,20 @@ internal static class SoakCommand
         var sb = new StringBuilder();
         void Line(string text = "") => sb.Append(text).Append('\n');
         var verdict = flatness.Passed && r.Passed && traffic.ManagementFailures.Count == 0 ? "PASS" : "FAIL";
+        var steady = traffic.Shed == 0;
         Line(string.Create(Inv, $"# Soak on {options.Store}: {loadSeconds / 60:0.0} minutes — {verdict}"));
         Line();
         Line(string.Create(Inv, $"`dotnet run -c Release --project bench/KillToken.Bench -- {string.Join(' ', options.Arguments)}` at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, "
             + $"{Environment.ProcessorCount} CPUs, .NET {Environment.Version}, gateway {dll} ({Revision()})."));
         Line(string.Create(Inv, $"{options.Rate} operations/s of the mix ({r.Calls / loadSeconds:0.0} calls/s), a management write every {options.ManagementSeconds} s, "
             + $"samples every {options.SampleSeconds} s, warm-up {options.WarmUpSeconds} s (not judged)."));
+        if (!steady)
+        {
+            Line();
+            Line(string.Create(Inv, $"**Not a steady run:** {traffic.Shed} operations were shed because {traffic.MaxInFlight} were still in flight — the gateway "
+                + $"(or this machine) fell behind the rate, so the resource figures include a backlog. Rerun on a quiet machine or at a lower --rate."));
+        }
+
         Line();
         Line("## Resources of the gateway process");
         Line();
