@@ -53,6 +53,7 @@ internal sealed record Options
           --peer portkey|none      the peer gateway (default: portkey when node is on PATH; bench/portkey is installed
                                    with `npm ci` when its node_modules is missing). A run with a peer writes
                                    bench/results/<utc>-gateway-vs-portkey.md
+          --soak                   the 30-minute soak instead (its options: --soak --help)
         """;
 
     public static Options Parse(string[] args)

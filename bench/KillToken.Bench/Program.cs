@@ -31,6 +31,11 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args.Contains("--soak"))
+        {
+            return await SoakAsync(args);
+        }
+
         if (args.Contains("--help") || args.Contains("-h"))
         {
             Console.WriteLine(Options.Usage);
@@ -513,7 +518,35 @@ internal static class Program
         return json;
     }
 
-    private static async Task<string> EnsureGatewayBuiltAsync(bool force, CancellationToken cancellationToken)
+    private static async Task<int> SoakAsync(string[] args)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.WriteLine(SoakOptions.Usage);
+            return 0;
+        }
+
+        SoakOptions options;
+        try
+        {
+            options = SoakOptions.Parse(args);
+        }
+        catch (ArgumentException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message + "\n\n" + SoakOptions.Usage);
+            return 2;
+        }
+
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        return await SoakCommand.RunAsync(options, cancel.Token);
+    }
+
+    internal static async Task<string> EnsureGatewayBuiltAsync(bool force, CancellationToken cancellationToken)
     {
         var repo = FindRepoRoot();
         var project = Path.Combine(repo, "src", "SelfHost");

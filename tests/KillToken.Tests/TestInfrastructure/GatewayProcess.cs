@@ -22,6 +22,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
     public HttpClient Client { get; }
+    /// <summary>The process id, to read its memory, threads and handles from <c>/proc</c>.</summary>
+    public int Pid => _process.Id;
 
     public static async Task<GatewayProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string> environment)
     {
