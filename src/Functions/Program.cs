@@ -23,11 +23,10 @@ public static class Program
         builder.ConfigureFunctionsWebApplication();
 
         builder.Services.AddKillToken(builder.Configuration);
-        // As in the self-host, the worker's Kestrel (default 30 MB) stops a body at KILLTOKEN_MAX_BODY_BYTES (the handler
-        // answers 413 request_too_large). The client's connection — header limits, slow clients, idle timeouts — is the
-        // platform's front ends' and the Functions host's, not the worker's: the worker only ever talks to the host.
-        builder.Services.AddOptions<KestrelServerOptions>()
-            .Configure<KillTokenSettings>((kestrel, settings) => ConnectionLimits.ApplyBodySizeTo(kestrel.Limits, settings.Gateway.MaxBodyBytes));
+        // As in the self-host: bodies are limited by KILLTOKEN_MAX_BODY_BYTES with the contract's 413, so the worker's
+        // Kestrel (default 30 MB) stays at that setting's maximum (64 MB). The client's connection — header limits, slow
+        // clients, idle timeouts — is the platform's front ends' and the Functions host's: the worker only talks to the host.
+        builder.Services.Configure<KestrelServerOptions>(kestrel => ConnectionLimits.ApplyBodySizeTo(kestrel.Limits));
         // With an exporter on (AddKillToken wires it), the worker's own OpenTelemetry defaults too: the Functions resource
         // (service.name = the site, cloud.*), the worker's invocation spans, and telling the host the worker sends its own.
         if (TelemetryExport.Read(name => builder.Configuration[name], []).IsExporting)

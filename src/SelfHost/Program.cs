@@ -36,10 +36,10 @@ public static class Program
         builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
         configure?.Invoke(builder);
         builder.Services.AddKillToken(builder.Configuration);
-        // Header size and count, slow headers and bodies, idle connections, and the body limit (KILLTOKEN_MAX_BODY_BYTES,
-        // answered 413 request_too_large by the handler): from the settings, which are read once and validated together.
+        // Header size and count, slow headers and bodies, idle connections (from the settings, read once and validated
+        // together); bodies are limited by KILLTOKEN_MAX_BODY_BYTES with the contract's 413, Kestrel's own limit above it.
         builder.Services.AddOptions<KestrelServerOptions>()
-            .Configure<KillTokenSettings>((kestrel, settings) => settings.Connections.ApplyTo(kestrel.Limits, settings.Gateway.MaxBodyBytes));
+            .Configure<KillTokenSettings>((kestrel, settings) => settings.Connections.ApplyTo(kestrel.Limits));
         builder.Services.AddHostedService<PeriodCloseService>();
         builder.Services.AddCors();
         builder.Services.AddOptions<CorsOptions>().Configure<KillTokenSettings>((cors, settings) => cors.AddPolicy(CorsOrigins.PolicyName, settings.Cors.ToPolicy()));

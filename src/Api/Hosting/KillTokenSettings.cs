@@ -52,7 +52,7 @@ public sealed record KillTokenSettings
 
         var gateway = new GatewayOptions
         {
-            MaxBodyBytes = Long(configuration, SettingNames.MaxBodyBytes, 1024 * 1024, 1024, 64L * 1024 * 1024, errors),
+            MaxBodyBytes = Long(configuration, SettingNames.MaxBodyBytes, 1024 * 1024, 1024, Http.ConnectionLimits.MaxBodyBytesCeiling, errors),
             AllowPrivateEndpoints = Bool(configuration, SettingNames.AllowPrivateEndpoints, false, errors),
             CacheEnabled = Bool(configuration, SettingNames.CacheEnabled, true, errors),
             CacheTtl = TimeSpan.FromSeconds(Long(configuration, SettingNames.CacheTtlSeconds, 86_400, 1, 30L * 86_400, errors)),

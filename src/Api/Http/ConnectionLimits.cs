@@ -8,7 +8,7 @@ namespace KillToken.Api.Http;
 /// headers may take to arrive and how slowly a body may trickle (both close the connection: one slow client must not
 /// hold a connection and a thread's worth of buffers for minutes), and how long an idle keep-alive connection stays
 /// open. Under Azure Functions the platform's front ends and the Functions host take the client's connection; the
-/// worker applies only the body size (<see cref="ApplyBodySizeTo"/>).
+/// worker applies only Kestrel's body limit (<see cref="ApplyBodySizeTo"/>).
 /// </summary>
 public sealed record ConnectionLimits
 {
@@ -35,11 +35,19 @@ public sealed record ConnectionLimits
     /// <summary>An idle keep-alive connection is closed after this (Kestrel's default).</summary>
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(130);
 
-    /// <summary>Everything above, and a body limit equal to KillToken's own (the handler answers 413 request_too_large).</summary>
-    public void ApplyTo(KestrelServerLimits limits, long maxBodyBytes)
+    /// <summary>
+    /// The most KILLTOKEN_MAX_BODY_BYTES may be, and Kestrel's own body limit. The handlers answer 413 request_too_large
+    /// at KillToken's limit; Kestrel's stays at this ceiling, above it, because after that answer Kestrel discards the
+    /// rest of the body (for at most a few seconds) so the client reads the 413 — a body over Kestrel's limit is cut off
+    /// instead, and most clients, still sending, see a reset connection rather than the answer.
+    /// </summary>
+    public const long MaxBodyBytesCeiling = 64L * 1024 * 1024;
+
+    /// <summary>Everything above, and Kestrel's body limit (<see cref="ApplyBodySizeTo"/>).</summary>
+    public void ApplyTo(KestrelServerLimits limits)
     {
         ArgumentNullException.ThrowIfNull(limits);
-        ApplyBodySizeTo(limits, maxBodyBytes);
+        ApplyBodySizeTo(limits);
         limits.MaxRequestHeadersTotalSize = MaxHeaderBytes;
         limits.MaxRequestLineSize = Math.Min(RequestLineBytes, MaxHeaderBytes);
         limits.MaxRequestHeaderCount = MaxHeaderCount;
@@ -48,14 +56,11 @@ public sealed record ConnectionLimits
         limits.KeepAliveTimeout = KeepAliveTimeout;
     }
 
-    /// <summary>
-    /// Kestrel's body limit at KillToken's (<c>KILLTOKEN_MAX_BODY_BYTES</c>): a declared length over it is answered by the
-    /// handler before reading; a chunked body that runs past it stops at the limit instead of being buffered further.
-    /// </summary>
-    public static void ApplyBodySizeTo(KestrelServerLimits limits, long maxBodyBytes)
+    /// <summary>Kestrel's body limit at <see cref="MaxBodyBytesCeiling"/> (its default, 30 MB, is below what the setting allows).</summary>
+    public static void ApplyBodySizeTo(KestrelServerLimits limits)
     {
         ArgumentNullException.ThrowIfNull(limits);
-        limits.MaxRequestBodySize = maxBodyBytes;
+        limits.MaxRequestBodySize = MaxBodyBytesCeiling;
     }
 
     public string Describe()

@@ -25,7 +25,7 @@ public static class RequestBody
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            // The server's own limit (Kestrel's, set to the same size) stopped a chunked body first.
+            // The server's own limit (Kestrel's, at the setting's ceiling) stopped a chunked body first.
             return (null, TooLarge(maxBytes));
         }
     }

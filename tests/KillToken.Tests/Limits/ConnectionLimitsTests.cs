@@ -10,7 +10,8 @@ namespace KillToken.Tests.Limits;
 
 /// <summary>
 /// The self-host's connection limits (real Kestrel on loopback): headers too large or too many → 431, a body over
-/// KILLTOKEN_MAX_BODY_BYTES → 413 request_too_large whether its length is declared or not, and a client that trickles
+/// KILLTOKEN_MAX_BODY_BYTES → 413 request_too_large whether its length is declared or not (and the client, still
+/// sending, reads it), and a client that trickles
 /// its headers or its body, or idles on a kept-alive connection, is cut off within a bounded time (Kestrel checks on a
 /// one-second heartbeat, so every bound here leaves seconds of room) while the gateway keeps answering others.
 /// </summary>
@@ -62,14 +63,15 @@ public sealed class ConnectionLimitsTests
     [DataRow(false)]
     public async Task ABodyOverTheLimit_Gets413RequestTooLarge(bool declaredLength)
     {
-        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?> { [SettingNames.MaxBodyBytes] = "2048" });
+        // The default limit (1 MiB) and three times as much: the client, sending it all, still reads the 413.
+        await using var host = await GatewayHost.StartAsync();
         var (token, workspaceId) = await host.SignUpAsync();
         var (_, key) = await host.CreateProjectAsync(token, workspaceId);
-        var json = "{\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('a', 8 * 1024) + "\"}]}";
+        var json = "{\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('a', 3 * 1024 * 1024) + "\"}]}";
         var bytes = Encoding.UTF8.GetBytes(json);
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat")
         {
-            // Without a declared length HttpClient sends it chunked: Kestrel's limit (the same size) stops it.
+            // Without a declared length HttpClient sends it chunked: the handler stops reading past the limit.
             Content = declaredLength ? new ByteArrayContent(bytes) : new StreamContent(new MemoryStream(bytes)),
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");

@@ -3,7 +3,9 @@ using System.Net.Http.Headers;
 using System.Text;
 using KillToken.Api.Hosting;
 using KillToken.Core.Gateway;
+using KillToken.Core.Observability;
 using KillToken.Storage.Cosmos;
+using KillToken.Tests.Observability;
 using KillToken.Tests.TestInfrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -89,6 +91,8 @@ public sealed class ProjectRateLimitTests
     {
         await using var openai = await FakeUpstream.StartAsync(FakeUpstream.Json(Fixtures.OpenAIChatCompletion()));
         await using var host = await GatewayHost.StartAsync(Settings("sqlite", openai, database: null, perMinute: "1", burst: "1"));
+        using var telemetry = new TelemetryCollector();
+        telemetry.ListenTo(host);
         var tenant = await host.CreateTenantAsync();
         await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(GatewayScenarios.Chat("gpt-4o-mini")), 200);
         var providerCalls = openai.Count;
@@ -120,6 +124,12 @@ public sealed class ProjectRateLimitTests
         Assert.IsGreaterThanOrEqualTo(1, RetryAfterSeconds(gemini));
 
         Assert.AreEqual(providerCalls, openai.Count, "no refused call reached a provider");
+
+        // Counted like every other refusal: killtoken.gateway.requests, outcome rejected, error.type rate_limited.
+        var refusals = telemetry.MeasurementsOf(KillTokenTelemetry.Tags.RequestsMetric)
+            .Where(m => m.Tag(KillTokenTelemetry.Tags.ErrorType) == ErrorCodes.RateLimited).ToList();
+        CollectionAssert.AreEquivalent(new[] { "openai", "openai", "anthropic", "gemini" }, refusals.Select(m => m.Tag(KillTokenTelemetry.Tags.Endpoint)).ToList());
+        Assert.IsTrue(refusals.All(m => m.Tag(KillTokenTelemetry.Tags.Outcome) == KillTokenTelemetry.Outcomes.Rejected));
     }
 
     [TestMethod]
