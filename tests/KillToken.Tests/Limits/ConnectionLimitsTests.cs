@@ -13,7 +13,8 @@ namespace KillToken.Tests.Limits;
 /// KILLTOKEN_MAX_BODY_BYTES → 413 request_too_large whether its length is declared or not (and the client, still
 /// sending, reads it), and a client that trickles
 /// its headers or its body, or idles on a kept-alive connection, is cut off within a bounded time (Kestrel checks on a
-/// one-second heartbeat, so every bound here leaves seconds of room) while the gateway keeps answering others.
+/// one-second heartbeat, so every bound here leaves seconds of room) while the gateway keeps answering others. These are
+/// the web server's limits, the same on every store: the hosts here run on SQLite even in the Cosmos DB test pass.
 /// </summary>
 [TestClass]
 public sealed class ConnectionLimitsTests
@@ -21,10 +22,21 @@ public sealed class ConnectionLimitsTests
     /// <summary>Far beyond every configured timeout plus Kestrel's heartbeat: only a limit that does not work reaches it.</summary>
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
+    private static Task<GatewayHost> StartAsync(params (string Name, string? Value)[] settings)
+    {
+        var values = new Dictionary<string, string?> { ["KILLTOKEN_STORE"] = "sqlite" };
+        foreach (var (name, value) in settings)
+        {
+            values[name] = value;
+        }
+
+        return GatewayHost.StartAsync(values);
+    }
+
     [TestMethod]
     public async Task HeadersOverTheDefaultSize_Get431()
     {
-        await using var host = await GatewayHost.StartAsync();
+        await using var host = await StartAsync();
         using var request = new HttpRequestMessage(HttpMethod.Get, "health");
         request.Headers.TryAddWithoutValidation("x-padding", new string('a', 40 * 1024));
         using var response = await host.Client.SendAsync(request);
@@ -36,11 +48,7 @@ public sealed class ConnectionLimitsTests
     [TestMethod]
     public async Task HeadersOverTheConfiguredSizeOrCount_Get431()
     {
-        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
-        {
-            [SettingNames.MaxHeaderBytes] = "4096",
-            [SettingNames.MaxHeaderCount] = "20",
-        });
+        await using var host = await StartAsync((SettingNames.MaxHeaderBytes, "4096"), (SettingNames.MaxHeaderCount, "20"));
         using var big = new HttpRequestMessage(HttpMethod.Get, "health");
         big.Headers.TryAddWithoutValidation("x-padding", new string('a', 5000));
         using var bigAnswer = await host.Client.SendAsync(big);
@@ -64,7 +72,7 @@ public sealed class ConnectionLimitsTests
     public async Task ABodyOverTheLimit_Gets413RequestTooLarge(bool declaredLength)
     {
         // The default limit (1 MiB) and three times as much: the client, sending it all, still reads the 413.
-        await using var host = await GatewayHost.StartAsync();
+        await using var host = await StartAsync();
         var (token, workspaceId) = await host.SignUpAsync();
         var (_, key) = await host.CreateProjectAsync(token, workspaceId);
         var json = "{\"provider\":\"openai\",\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('a', 3 * 1024 * 1024) + "\"}]}";
@@ -84,7 +92,7 @@ public sealed class ConnectionLimitsTests
     [TestMethod]
     public async Task HeadersTrickledSlowerThanTheTimeout_AreCutOff()
     {
-        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?> { [SettingNames.HeadersTimeoutSeconds] = "2" });
+        await using var host = await StartAsync((SettingNames.HeadersTimeoutSeconds, "2"));
         using var client = await ConnectAsync(host);
         var stream = client.GetStream();
         await WriteAsync(stream, "GET /health HTTP/1.1\r\nHost: localhost\r\nx-slow: ");
@@ -99,11 +107,7 @@ public sealed class ConnectionLimitsTests
     public async Task ABodyTrickledBelowTheMinimumRate_IsCutOff()
     {
         await using var openai = await FakeUpstream.StartAsync(FakeUpstream.Json(Fixtures.OpenAIChatCompletion()));
-        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
-        {
-            [SettingNames.MinBodyBytesPerSecond] = "1000",
-            ["KILLTOKEN_OPENAI_BASE_URL"] = new Uri(openai.BaseAddress, "v1").ToString(),
-        });
+        await using var host = await StartAsync((SettingNames.MinBodyBytesPerSecond, "1000"), ("KILLTOKEN_OPENAI_BASE_URL", new Uri(openai.BaseAddress, "v1").ToString()));
         var tenant = await host.CreateTenantAsync();
         using var client = await ConnectAsync(host);
         var stream = client.GetStream();
@@ -123,7 +127,7 @@ public sealed class ConnectionLimitsTests
     [TestMethod]
     public async Task AnIdleKeptAliveConnection_IsClosedAfterTheKeepAliveTimeout()
     {
-        await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?> { [SettingNames.KeepAliveTimeoutSeconds] = "2" });
+        await using var host = await StartAsync((SettingNames.KeepAliveTimeoutSeconds, "2"));
         using var client = await ConnectAsync(host);
         var stream = client.GetStream();
         await WriteAsync(stream, "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");

@@ -25,8 +25,8 @@ public sealed class ProjectRateLimitTests
     private const string AnthropicBody = """{"model":"claude-3-5-haiku-20241022","max_tokens":300,"messages":[{"role":"user","content":"Hello"}]}""";
     private const string GeminiBody = """{"contents":[{"parts":[{"text":"Hello"}]}]}""";
 
-    /// <summary>One call a minute after a burst of three: a fourth call is refused for about a minute, never by chance.</summary>
-    private const int Burst = 3;
+    /// <summary>One call a minute after a burst of two: a third call is refused for about a minute, never by chance.</summary>
+    private const int Burst = 2;
 
     [TestMethod]
     [DataRow("sqlite")]
@@ -74,7 +74,7 @@ public sealed class ProjectRateLimitTests
             Assert.AreEqual(ErrorCodes.RateLimited, (await GatewayHost.ReadJsonAsync(await a.ChatAsync(GatewayScenarios.Chat("gpt-4o-mini", "still")), 429))["error"]!["code"]!.GetValue<string>(),
                 "the flooding project is still refused while the others were served");
 
-            // Refusals cost no trace: the workspace holds A's three answered calls and B's three, nothing else.
+            // Refusals cost no trace: the workspace holds A's answered calls and B's, nothing else.
             var traces = await GatewayHost.ReadJsonAsync(await a.SendAsync(HttpMethod.Get, $"api/workspaces/{a.WorkspaceId}/requests?limit=200", session: true), 200);
             var statuses = traces["data"]!.AsArray().Select(t => t!["status"]!.GetValue<int>()).ToList();
             Assert.HasCount(2 * Burst, statuses, "refused calls are not traced");
