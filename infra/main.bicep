@@ -104,6 +104,12 @@ param frontendUrl string = ''
 @description('Browser origins allowed to call the API (CORS_ORIGIN): one origin or a comma-separated list, such as https://app.example.com; never *. Empty = the origin of frontendUrl when that is set, else none. Applied by the platform (siteConfig.cors) in front of the worker; the app validates the same setting at start-up.')
 param corsOrigin string = ''
 
+@description('A project\'s request rate on each instance (KILLTOKEN_PROJECT_RATE_LIMIT_PER_MINUTE): past it a call is refused with 429 rate_limited and Retry-After before it costs a Cosmos DB write or a provider call, so one runaway client cannot spend the account\'s throughput for everyone. Counted per instance. 0 = off.')
+param projectRateLimitPerMinute string = '600'
+
+@description('How many calls a project may send at once before the rate applies (KILLTOKEN_PROJECT_RATE_LIMIT_BURST). Empty = a tenth of the per-minute rate.')
+param projectRateLimitBurst string = '100'
+
 @description('Key Vault purge protection. Irreversible once on; blocks `azd down --purge` for the retention period.')
 param keyVaultEnablePurgeProtection bool = false
 
@@ -261,6 +267,8 @@ var appSettings = {
   KILLTOKEN_MAX_BODY_BYTES: '1048576'
   KILLTOKEN_ALLOW_PRIVATE_ENDPOINTS: 'false'
   KILLTOKEN_PROVIDER_TIMEOUT_SECONDS: '100'
+  KILLTOKEN_PROJECT_RATE_LIMIT_PER_MINUTE: projectRateLimitPerMinute
+  KILLTOKEN_PROJECT_RATE_LIMIT_BURST: projectRateLimitBurst
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
   AzureWebJobsStorage__accountName: storage.outputs.name

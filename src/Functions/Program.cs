@@ -1,4 +1,5 @@
 using KillToken.Api.Hosting;
+using KillToken.Api.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
@@ -21,10 +22,11 @@ public static class Program
         var builder = FunctionsApplication.CreateBuilder(args);
         builder.ConfigureFunctionsWebApplication();
 
-        // As in the self-host: bodies are limited by KILLTOKEN_MAX_BODY_BYTES with the contract's 413, so the worker's
-        // Kestrel (default 30 MB) stays above that setting's maximum (64 MB).
-        builder.Services.Configure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
         builder.Services.AddKillToken(builder.Configuration);
+        // As in the self-host: bodies are limited by KILLTOKEN_MAX_BODY_BYTES with the contract's 413, so the worker's
+        // Kestrel (default 30 MB) stays at that setting's maximum (64 MB). The client's connection — header limits, slow
+        // clients, idle timeouts — is the platform's front ends' and the Functions host's: the worker only talks to the host.
+        builder.Services.Configure<KestrelServerOptions>(kestrel => ConnectionLimits.ApplyBodySizeTo(kestrel.Limits));
         // With an exporter on (AddKillToken wires it), the worker's own OpenTelemetry defaults too: the Functions resource
         // (service.name = the site, cloud.*), the worker's invocation spans, and telling the host the worker sends its own.
         if (TelemetryExport.Read(name => builder.Configuration[name], []).IsExporting)
@@ -44,7 +46,7 @@ public static class Program
         var settings = host.Services.GetRequiredService<KillTokenSettings>();
         StartupLog.Ready(
             host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("KillToken"),
-            StartupSummary.Describe(settings, builder.Configuration, SiteUrls()));
+            StartupSummary.Describe(settings, builder.Configuration, SiteUrls(), ownsConnections: false));
         host.Run();
     }
 

@@ -8,6 +8,7 @@ using KillToken.Api.Hosting;
 using KillToken.Api.Http;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace KillToken.SelfHost;
 
@@ -30,13 +31,15 @@ public static class Program
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
-        // Bodies are limited by KILLTOKEN_MAX_BODY_BYTES with the contract's 413; Kestrel's own limit stays above it.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
         // One line per request is the trace's job; framework request and HttpClient logs at Information cost 13–17% CPU.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
         configure?.Invoke(builder);
         builder.Services.AddKillToken(builder.Configuration);
+        // Header size and count, slow headers and bodies, idle connections (from the settings, read once and validated
+        // together); bodies are limited by KILLTOKEN_MAX_BODY_BYTES with the contract's 413, Kestrel's own limit above it.
+        builder.Services.AddOptions<KestrelServerOptions>()
+            .Configure<KillTokenSettings>((kestrel, settings) => settings.Connections.ApplyTo(kestrel.Limits));
         builder.Services.AddHostedService<PeriodCloseService>();
         builder.Services.AddCors();
         builder.Services.AddOptions<CorsOptions>().Configure<KillTokenSettings>((cors, settings) => cors.AddPolicy(CorsOrigins.PolicyName, settings.Cors.ToPolicy()));
@@ -63,7 +66,7 @@ public static class Program
     private static void LogSummary(WebApplication app)
     {
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
-        var summary = StartupSummary.Describe(app.Services.GetRequiredService<KillTokenSettings>(), app.Configuration, addresses);
+        var summary = StartupSummary.Describe(app.Services.GetRequiredService<KillTokenSettings>(), app.Configuration, addresses, ownsConnections: true);
         StartupLog.Ready(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("KillToken"), summary);
     }
 }

@@ -136,6 +136,7 @@ public static class KillTokenServiceCollectionExtensions
         services.AddSingleton(new ApiKeyHasher(secrets.ApiKeyPepper));
         services.AddSingleton(sp => new SessionTokens(secrets.JwtSigningKey, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<SignInThrottle>();
+        services.AddSingleton(_ => new ProjectRateLimiter(settings.RateLimit));
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<AccountService>();
         services.AddSingleton<TeamService>();

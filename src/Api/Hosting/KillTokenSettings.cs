@@ -30,6 +30,10 @@ public sealed record KillTokenSettings
     /// <summary>Origins allowed to call the API from a browser (CORS_ORIGIN, else FRONTEND_URL's origin); none by default.</summary>
     public CorsOrigins Cors { get; init; } = CorsOrigins.None;
     public required Notifications.SmtpOptions Smtp { get; init; }
+    /// <summary>A project's request rate on this instance; off by default.</summary>
+    public Security.ProjectRateLimit RateLimit { get; init; } = Security.ProjectRateLimit.Off;
+    /// <summary>The self-host's connection limits (Kestrel); the Functions worker applies only the body size.</summary>
+    public Http.ConnectionLimits Connections { get; init; } = Http.ConnectionLimits.Default;
     /// <summary>Where traces and metrics are exported (OTLP, Application Insights); nowhere by default.</summary>
     public TelemetryExport Telemetry { get; init; } = TelemetryExport.None;
 
@@ -48,7 +52,7 @@ public sealed record KillTokenSettings
 
         var gateway = new GatewayOptions
         {
-            MaxBodyBytes = Long(configuration, SettingNames.MaxBodyBytes, 1024 * 1024, 1024, 64L * 1024 * 1024, errors),
+            MaxBodyBytes = Long(configuration, SettingNames.MaxBodyBytes, 1024 * 1024, 1024, Http.ConnectionLimits.MaxBodyBytesCeiling, errors),
             AllowPrivateEndpoints = Bool(configuration, SettingNames.AllowPrivateEndpoints, false, errors),
             CacheEnabled = Bool(configuration, SettingNames.CacheEnabled, true, errors),
             CacheTtl = TimeSpan.FromSeconds(Long(configuration, SettingNames.CacheTtlSeconds, 86_400, 1, 30L * 86_400, errors)),
@@ -77,6 +81,8 @@ public sealed record KillTokenSettings
             Cors = cors,
             Smtp = smtp,
             Telemetry = TelemetryExport.Read(name => configuration[name], errors),
+            RateLimit = ReadRateLimit(configuration, errors),
+            Connections = ReadConnections(configuration, errors),
         };
 
         if (store == "cosmos" && settings.CosmosEndpoint is null && settings.CosmosConnectionString is null)
@@ -106,6 +112,26 @@ public sealed record KillTokenSettings
         }
 
         return settings;
+    }
+
+    private static Security.ProjectRateLimit ReadRateLimit(IConfiguration configuration, List<string> errors)
+    {
+        var perMinute = (int)Long(configuration, SettingNames.ProjectRateLimitPerMinute, 0, 0, 1_000_000, errors);
+        var burst = (int)Long(configuration, SettingNames.ProjectRateLimitBurst, Security.ProjectRateLimit.DefaultBurst(perMinute), 1, 1_000_000, errors);
+        return perMinute == 0 ? Security.ProjectRateLimit.Off : new Security.ProjectRateLimit(perMinute, burst);
+    }
+
+    private static Http.ConnectionLimits ReadConnections(IConfiguration configuration, List<string> errors)
+    {
+        var defaults = Http.ConnectionLimits.Default;
+        return new Http.ConnectionLimits
+        {
+            MaxHeaderBytes = (int)Long(configuration, SettingNames.MaxHeaderBytes, defaults.MaxHeaderBytes, 4096, 1024 * 1024, errors),
+            MaxHeaderCount = (int)Long(configuration, SettingNames.MaxHeaderCount, defaults.MaxHeaderCount, 16, 1000, errors),
+            HeadersTimeout = TimeSpan.FromSeconds(Long(configuration, SettingNames.HeadersTimeoutSeconds, (long)defaults.HeadersTimeout.TotalSeconds, 1, 300, errors)),
+            MinBodyBytesPerSecond = (int)Long(configuration, SettingNames.MinBodyBytesPerSecond, defaults.MinBodyBytesPerSecond, 0, 1024 * 1024, errors),
+            KeepAliveTimeout = TimeSpan.FromSeconds(Long(configuration, SettingNames.KeepAliveTimeoutSeconds, (long)defaults.KeepAliveTimeout.TotalSeconds, 1, 3600, errors)),
+        };
     }
 
     private static Notifications.SmtpOptions ReadSmtp(IConfiguration configuration, List<string> errors)

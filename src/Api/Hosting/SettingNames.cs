@@ -15,6 +15,9 @@ public static class SettingNames
     public const string CacheEnabled = "KILLTOKEN_CACHE_ENABLED";
     public const string CacheTtlSeconds = "KILLTOKEN_CACHE_TTL_SECONDS";
     public const string ProviderTimeoutSeconds = "KILLTOKEN_PROVIDER_TIMEOUT_SECONDS";
+    /// <summary>A project's requests a minute on this instance (0 or empty = no limit, the default) and its burst.</summary>
+    public const string ProjectRateLimitPerMinute = "KILLTOKEN_PROJECT_RATE_LIMIT_PER_MINUTE";
+    public const string ProjectRateLimitBurst = "KILLTOKEN_PROJECT_RATE_LIMIT_BURST";
     public const string CosmosEndpoint = "COSMOS_ENDPOINT";
     public const string CosmosDatabase = "COSMOS_DATABASE";
     public const string CosmosConnectionString = "COSMOS_CONNECTION_STRING";
@@ -57,6 +60,19 @@ public static class SettingNames
     /// </summary>
     public static IReadOnlyList<string> Telemetry { get; } = [OtlpEndpoint, OtlpProtocol, ApplicationInsightsConnectionString, ApplicationInsightsAuthenticationString];
 
+    /// <summary>The self-host's connection limits (Kestrel): header size and count, slow headers and bodies, idle connections.</summary>
+    public const string MaxHeaderBytes = "KILLTOKEN_MAX_HEADER_BYTES";
+    public const string MaxHeaderCount = "KILLTOKEN_MAX_HEADER_COUNT";
+    public const string HeadersTimeoutSeconds = "KILLTOKEN_HEADERS_TIMEOUT_SECONDS";
+    public const string MinBodyBytesPerSecond = "KILLTOKEN_MIN_BODY_BYTES_PER_SECOND";
+    public const string KeepAliveTimeoutSeconds = "KILLTOKEN_KEEP_ALIVE_TIMEOUT_SECONDS";
+
+    /// <summary>
+    /// Read by the self-host only: under Azure Functions the platform's front ends and the Functions host hold the
+    /// client's connection, so neither main.bicep nor local.settings.sample.json carries them and they are not in <see cref="All"/>.
+    /// </summary>
+    public static IReadOnlyList<string> SelfHostConnections { get; } = [MaxHeaderBytes, MaxHeaderCount, HeadersTimeoutSeconds, MinBodyBytesPerSecond, KeepAliveTimeoutSeconds];
+
     /// <summary>Google's OAuth2 token endpoint for Vertex AI service accounts (tests, sovereign clouds).</summary>
     public const string GoogleTokenUrl = "KILLTOKEN_GOOGLE_TOKEN_URL";
 
@@ -76,7 +92,7 @@ public static class SettingNames
     public static IReadOnlyList<string> All { get; } =
     [
         Store, DataDir, JwtSecret, KeyPepper, EncryptionKey, MaxBodyBytes, AllowPrivateEndpoints, CacheEnabled, CacheTtlSeconds,
-        ProviderTimeoutSeconds, CosmosEndpoint, CosmosDatabase, CosmosConnectionString, KeyVaultUri, SmtpHost, SmtpPort, SmtpUser,
+        ProviderTimeoutSeconds, ProjectRateLimitPerMinute, ProjectRateLimitBurst, CosmosEndpoint, CosmosDatabase, CosmosConnectionString, KeyVaultUri, SmtpHost, SmtpPort, SmtpUser,
         SmtpPass, SmtpFrom, SmtpSecure, SmtpTimeoutSeconds, SmtpCaFile, FrontendUrl, CorsOrigin,
     ];
 }

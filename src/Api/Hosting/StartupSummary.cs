@@ -12,7 +12,8 @@ namespace KillToken.Api.Hosting;
 /// </summary>
 public static class StartupSummary
 {
-    public static string Describe(KillTokenSettings settings, IConfiguration configuration, IReadOnlyList<string> urls)
+    /// <param name="ownsConnections">True for the self-host, whose Kestrel applies the connection limits; false under Functions.</param>
+    public static string Describe(KillTokenSettings settings, IConfiguration configuration, IReadOnlyList<string> urls, bool ownsConnections = true)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(configuration);
@@ -61,6 +62,10 @@ public static class StartupSummary
             : $"no CORS (set {SettingNames.CorsOrigin} or {SettingNames.FrontendUrl} to let a web page on another origin call the API)");
         Line("telemetry", settings.Telemetry.Describe());
         Line("cache", settings.Gateway.CacheEnabled ? $"exact cache on, entries kept {settings.Gateway.CacheTtl.TotalSeconds:0} s" : "exact cache off");
+        Line("limits", $"request bodies up to {settings.Gateway.MaxBodyBytes} bytes; {settings.RateLimit.Describe()}");
+        Line("connections", ownsConnections
+            ? settings.Connections.Describe()
+            : "held by the Functions host and the platform's front ends (their header, size and timeout limits apply)");
         var root = baseUrl ?? string.Empty;
         Line("dashboard", $"{root}/ (sign up there, or sign in; invite links open {root}/invites/…)");
         Line("API reference", $"{root}/docs (the OpenAPI 3.1 document: {root}/openapi/v1.json; for coding assistants: {root}/llms.txt)");

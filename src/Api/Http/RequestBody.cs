@@ -19,6 +19,19 @@ public static class RequestBody
             return (null, TooLarge(maxBytes));
         }
 
+        try
+        {
+            return await ReadAsync(request, maxBytes, cancellationToken);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // The server's own limit (Kestrel's, at the setting's ceiling) stopped a chunked body first.
+            return (null, TooLarge(maxBytes));
+        }
+    }
+
+    private static async Task<(byte[]? Body, GatewayError? Error)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
         if (request.ContentLength is { } length)
         {
             return length == 0 ? (null, Empty()) : (await ReadExactlyAsync(request.Body, (int)length, cancellationToken), null);

@@ -22,9 +22,13 @@ internal sealed partial class UnhandledErrorMiddleware(RequestDelegate next, ILo
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
-            var error = ex.StatusCode == 413
-                ? new GatewayError(413, ErrorCodes.RequestTooLarge, "The request body is too large.")
-                : GatewayError.BadRequest(ErrorCodes.InvalidRequest, "The request could not be read.");
+            var error = ex.StatusCode switch
+            {
+                413 => new GatewayError(413, ErrorCodes.RequestTooLarge, "The request body is too large."),
+                // The server's minimum body rate (KILLTOKEN_MIN_BODY_BYTES_PER_SECOND): the connection closes after this.
+                408 => new GatewayError(408, ErrorCodes.InvalidRequest, "The request body arrived too slowly."),
+                _ => GatewayError.BadRequest(ErrorCodes.InvalidRequest, "The request could not be read."),
+            };
             await GatewayJson.Error(context, error).ExecuteAsync(context);
         }
         catch (Exception ex) when (!context.Response.HasStarted)

@@ -133,6 +133,12 @@ internal sealed class KillTokenOperationTransformer : IOpenApiOperationTransform
             statuses.Add(403);
         }
 
+        if (operation.Auth == ApiAuth.ProjectKey)
+        {
+            // The project's request rate (KILLTOKEN_PROJECT_RATE_LIMIT_PER_MINUTE), taken with the key on every such route.
+            statuses.Add(429);
+        }
+
         if (operation.Request is not null)
         {
             statuses.Add(413);
@@ -151,7 +157,7 @@ internal sealed class KillTokenOperationTransformer : IOpenApiOperationTransform
         ["409"] = "A conflict: the state does not allow it (e.g. last_owner, invite_expired, a duplicate).",
         ["413"] = "request_too_large: the body is over KILLTOKEN_MAX_BODY_BYTES.",
         ["415"] = "unsupported_media_type: send application/json.",
-        ["429"] = "budget_exceeded or a throttled sign-in; wait for Retry-After.",
+        ["429"] = "rate_limited (the project's request rate, KILLTOKEN_PROJECT_RATE_LIMIT_PER_MINUTE), budget_exceeded or a throttled sign-in (too_many_attempts); wait for Retry-After.",
         ["502"] = "provider_error: the provider failed or could not be reached (the reservation is released).",
         ["503"] = "A store or the vault is unavailable; retry after Retry-After.",
         ["504"] = "provider_timeout.",

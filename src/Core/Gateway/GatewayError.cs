@@ -58,6 +58,8 @@ public static class ErrorCodes
     public const string ValidationFailed = "validation_failed";
     public const string InvalidCredentials = "invalid_credentials";
     public const string TooManyAttempts = "too_many_attempts";
+    /// <summary>429 with Retry-After: the project sent more requests than its per-minute rate (this instance's count).</summary>
+    public const string RateLimited = "rate_limited";
     public const string Unauthenticated = "unauthenticated";
     public const string InsufficientScope = "insufficient_scope";
     public const string ClientClosedRequest = "client_closed_request";
