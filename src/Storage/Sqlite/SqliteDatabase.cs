@@ -335,7 +335,9 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
         await using var pragma = connection.CreateCommand();
         // Checkpoints copy the WAL into the database and fsync: on a commit they would stall that call and every call
         // queued behind the writer, so the writer never runs them; CheckpointInBackground does (see the constructor).
-        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;";
+        // A burst the checkpoints could not keep up with leaves a large WAL file behind; once it has been checkpointed,
+        // the writer's next reset of the WAL cuts the file back to 32 MB (journal_size_limit), so it does not stay large.
+        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 33554432;";
         await pragma.ExecuteNonQueryAsync(CancellationToken.None);
         return connection;
     }
