@@ -14,9 +14,9 @@ namespace KillToken.Storage.Cosmos;
 /// <item>429: the SDK already waited as told (<c>x-ms-retry-after-ms</c>), up to
 /// <see cref="CosmosStoreOptions.RateLimitedRetryWait"/>; not retried again. The request was not applied.</item>
 /// <item>503: the service did not take the request; retried here twice (the SDK retries it only across regions).</item>
-/// <item>408 and cut connections (<see cref="HttpRequestException"/>): a read was already retried by the SDK; an upsert
-/// or a query may be repeated and is retried here; any other write (create, replace, patch, delete) may have been
-/// applied, so it is never repeated blindly — it fails with <see cref="DependencyUnavailableException.OutcomeUnknown"/>.</item>
+/// <item>408 and cut connections (<see cref="HttpRequestException"/>): a read, a query or an upsert may be repeated and is
+/// retried here (the SDK retries some reads itself, not all); any other write (create, replace, patch, delete) may have
+/// been applied, so it is never repeated blindly — it fails with <see cref="DependencyUnavailableException.OutcomeUnknown"/>.</item>
 /// </list>
 /// </summary>
 internal sealed partial class CosmosTransientFaults(ILogger logger) : RequestHandler
@@ -39,7 +39,7 @@ internal sealed partial class CosmosTransientFaults(ILogger logger) : RequestHan
             }
             catch (Exception ex) when (IsConnectionFailure(ex, cancellationToken))
             {
-                if (repeatable && !HttpMethod.Get.Equals(request.Method) && attempt < ExtraAttempts)
+                if (repeatable && attempt < ExtraAttempts)
                 {
                     await Task.Delay(Backoff(attempt), cancellationToken);
                     continue;
@@ -59,7 +59,7 @@ internal sealed partial class CosmosTransientFaults(ILogger logger) : RequestHan
             var retry = status switch
             {
                 503 or 449 => true,
-                408 => repeatable && !HttpMethod.Get.Equals(request.Method),
+                408 => repeatable,
                 _ => false,
             };
             var retryAfter = RetryAfterOf(response);

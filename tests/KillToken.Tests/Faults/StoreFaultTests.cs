@@ -21,7 +21,7 @@ namespace KillToken.Tests.Faults;
 [TestClass]
 public sealed class StoreFaultTests
 {
-    private const int Calls = 40;
+    private const int Calls = 30;
     private const double Rate = 0.25;
 
     private static FakeUpstream _openai = null!;
@@ -39,6 +39,18 @@ public sealed class StoreFaultTests
         _database = CosmosEmulator.NewDatabaseName("faults");
         var settings = CosmosGatewaySettings.For(CosmosEmulator.Shared, _database, _openai, ("COSMOS_CONNECTION_STRING", _proxy.CosmosConnectionString));
         _host = await GatewayHost.StartAsync(settings);
+
+        // The database and containers are created on first use; a slow emulator may fail that once (503): not under test.
+        for (var attempt = 1; ; attempt++)
+        {
+            using var ready = await _host.Client.GetAsync("ready");
+            if (ready.IsSuccessStatusCode || attempt == 10)
+            {
+                break;
+            }
+
+            await Task.Delay(500);
+        }
     }
 
     [ClassCleanup]
@@ -52,7 +64,17 @@ public sealed class StoreFaultTests
     }
 
     [TestCleanup]
-    public void NoFaultsLeft() => _proxy.Plan = FaultPlan.None;
+    public void NoFaultsLeft()
+    {
+        _proxy.Plan = FaultPlan.None;
+        if (TestContext.CurrentTestOutcome != UnitTestOutcome.Passed)
+        {
+            foreach (var line in _host.Logs.Lines.Where(l => l.StartsWith("Warning KillToken", StringComparison.Ordinal)).TakeLast(20))
+            {
+                TestContext.WriteLine("gateway warning: " + line);
+            }
+        }
+    }
 
     [TestMethod]
     [DataRow(FaultKind.Latency)]
@@ -69,7 +91,7 @@ public sealed class StoreFaultTests
         var injectedBefore = _proxy.InjectedTotal;
         var logsBefore = _host.Logs.Lines.Count;
 
-        _proxy.Plan = new FaultPlan(kind, kind == FaultKind.Latency ? 0.3 : Rate) { Latency = TimeSpan.FromMilliseconds(200) };
+        _proxy.Plan = new FaultPlan(kind, kind == FaultKind.Latency ? 0.3 : Rate) { Latency = TimeSpan.FromMilliseconds(100) };
         var answers = await BurstAsync([budgeted, unlimited], Calls);
         _proxy.Plan = FaultPlan.None;
         var injected = _proxy.InjectedTotal - injectedBefore;
