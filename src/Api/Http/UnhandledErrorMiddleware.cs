@@ -1,4 +1,6 @@
+using KillToken.Api.Handlers;
 using KillToken.Core.Gateway;
+using KillToken.Core.Ports;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -6,7 +8,8 @@ namespace KillToken.Api.Http;
 
 /// <summary>
 /// The last line: a bug answers the contract's error shape with a request id, logs only the exception type and
-/// stack (never request content), and a client that went away is not reported as a server error.
+/// stack (never request content), and a client that went away is not reported as a server error. A store or vault that
+/// could not answer is a 503 with its code and Retry-After (<see cref="DependencyUnavailableException"/>).
 /// </summary>
 internal sealed partial class UnhandledErrorMiddleware(RequestDelegate next, ILogger<UnhandledErrorMiddleware> logger)
 {
@@ -31,6 +34,13 @@ internal sealed partial class UnhandledErrorMiddleware(RequestDelegate next, ILo
             };
             await GatewayJson.Error(context, error).ExecuteAsync(context);
         }
+        catch (DependencyUnavailableException ex) when (!context.Response.HasStarted)
+        {
+            // The store or the vault could not answer (after its client's own retries): a 503 the client may retry, in
+            // the shape of the API the route imitates, never a 500.
+            Log.Unavailable(logger, RequestIds.Get(context), ex.Code, ex.InnerException?.GetType().Name ?? ex.GetType().Name);
+            await WireFormats.Error(StatusBodies.WireOf(context.Request.Path), context, GatewayError.Unavailable(ex), null).ExecuteAsync(context);
+        }
         catch (Exception ex) when (!context.Response.HasStarted)
         {
             Log.Unhandled(logger, RequestIds.Get(context), ex.GetType().FullName ?? "exception", ex.StackTrace ?? string.Empty);
@@ -42,6 +52,9 @@ internal sealed partial class UnhandledErrorMiddleware(RequestDelegate next, ILo
     {
         [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Unhandled {ExceptionType} in request {RequestId}: {StackTrace}")]
         public static partial void Unhandled(ILogger logger, string requestId, string exceptionType, string stackTrace);
+
+        [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Request {RequestId} answered 503 {Code} ({Cause})")]
+        public static partial void Unavailable(ILogger logger, string requestId, string code, string cause);
     }
 }
 

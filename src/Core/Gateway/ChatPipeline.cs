@@ -75,7 +75,16 @@ public sealed partial class ChatPipeline(
         var state = NewCallState(call);
         try
         {
-            var begun = await BeginAsync(state, cancellationToken);
+            Begun begun;
+            try
+            {
+                begun = await BeginAsync(state, cancellationToken);
+            }
+            catch (DependencyUnavailableException ex)
+            {
+                return await UnavailableAsync(state, ex);
+            }
+
             if (begun.Flight is not { } flight)
             {
                 return begun.Outcome!;
@@ -123,7 +132,16 @@ public sealed partial class ChatPipeline(
         var state = NewCallState(call);
         try
         {
-            var begun = await BeginAsync(state, cancellationToken);
+            Begun begun;
+            try
+            {
+                begun = await BeginAsync(state, cancellationToken);
+            }
+            catch (DependencyUnavailableException ex)
+            {
+                return new ChatStreamResult { Outcome = await UnavailableAsync(state, ex) };
+            }
+
             if (begun.Flight is not { } flight)
             {
                 var outcome = begun.Outcome!;
@@ -555,9 +573,17 @@ public sealed partial class ChatPipeline(
         // The reservation stays with the call until its trace is written: the settlement goes into the same write.
         if (cache.Enabled && request.CachePolicy is CachePolicy.WriteOnly or CachePolicy.ReadWrite)
         {
-            await cache.SetAsync(state.Call.Project.WorkspaceId, flight.CacheKey!, new CachedResponse(
-                body.ToJsonString(), state.Usage.InputTokens, state.Usage.OutputTokens, state.Usage.CachedInputTokens, state.Cost.CostUsd), cancellationToken);
-            state.CacheStatus = request.CachePolicy == CachePolicy.WriteOnly ? CacheStatus.Written : CacheStatus.Miss;
+            try
+            {
+                await cache.SetAsync(state.Call.Project.WorkspaceId, flight.CacheKey!, new CachedResponse(
+                    body.ToJsonString(), state.Usage.InputTokens, state.Usage.OutputTokens, state.Usage.CachedInputTokens, state.Cost.CostUsd), cancellationToken);
+                state.CacheStatus = request.CachePolicy == CachePolicy.WriteOnly ? CacheStatus.Written : CacheStatus.Miss;
+            }
+            catch (DependencyUnavailableException ex)
+            {
+                // The provider answered and billed: a cache entry that could not be kept never costs the caller the answer.
+                Log.StoreStepSkipped(logger, state.Call.RequestId, "cache write", ex.Code);
+            }
         }
 
         return await FinishAsync(state, body, cancellationToken);
@@ -611,18 +637,45 @@ public sealed partial class ChatPipeline(
     /// </summary>
     private async Task ReleaseAsync(Flight flight)
     {
+        var state = flight.State;
         if (flight.Reservation is { } reservation)
         {
             flight.Reservation = null;
-            await budget.SettleAsync(flight.State.Call.Project, reservation, flight.State.Cost.CostUsd ?? 0m, CancellationToken.None);
+            try
+            {
+                await budget.SettleAsync(state.Call.Project, reservation, state.Cost.CostUsd ?? 0m, CancellationToken.None);
+            }
+            catch (DependencyUnavailableException ex)
+            {
+                // The reservation stays held (the budget errs on refusing); the daily reconciliation releases it.
+                Log.StoreStepSkipped(logger, state.Call.RequestId, "reservation release", ex.Code);
+            }
         }
 
-        var state = flight.State;
         if (state.HoldsIdempotencyKey)
         {
             state.HoldsIdempotencyKey = false;
-            await idempotency.AbandonAsync(state.Call.Project.WorkspaceId, state.Call.Project.Id, state.Call.Request.IdempotencyKey!, CancellationToken.None);
+            try
+            {
+                await idempotency.AbandonAsync(state.Call.Project.WorkspaceId, state.Call.Project.Id, state.Call.Request.IdempotencyKey!, CancellationToken.None);
+            }
+            catch (DependencyUnavailableException ex)
+            {
+                // The hold expires on its own; a twin waits for it, then takes the key over.
+                Log.StoreStepSkipped(logger, state.Call.RequestId, "idempotency release", ex.Code);
+            }
         }
+    }
+
+    /// <summary>
+    /// The store or the vault could not answer before the provider was called: 503 with its code and Retry-After, no
+    /// provider call (its cost could not be recorded). What the call held was released on the way out of BeginAsync.
+    /// </summary>
+    private async Task<ChatOutcome> UnavailableAsync(CallState state, DependencyUnavailableException exception)
+    {
+        Log.Unavailable(logger, state.Call.RequestId, exception.Code, exception.InnerException?.GetType().Name ?? exception.GetType().Name);
+        var error = GatewayError.Unavailable(exception);
+        return await FinishAsync(state, error with { Message = error.Message + " The provider was not called." }, CancellationToken.None);
     }
 
     /// <summary>The outcome of a call, with its trace written and, for a success under an idempotency key, stored for replays.</summary>
@@ -632,10 +685,19 @@ public sealed partial class ChatPipeline(
         var call = state.Call;
         if (state.HoldsIdempotencyKey && outcome.Error is null)
         {
-            await idempotency.CompleteAsync(call.Project.WorkspaceId, call.Project.Id, call.Request.IdempotencyKey!, state.RequestHash!,
-                new StoredOutcome(outcome.Status, outcome.ProviderBody?.ToJsonString() ?? "null",
-                    JsonSerializer.Serialize(outcome.Metrics, Json)), cancellationToken);
-            state.HoldsIdempotencyKey = false;
+            try
+            {
+                await idempotency.CompleteAsync(call.Project.WorkspaceId, call.Project.Id, call.Request.IdempotencyKey!, state.RequestHash!,
+                    new StoredOutcome(outcome.Status, outcome.ProviderBody?.ToJsonString() ?? "null",
+                        JsonSerializer.Serialize(outcome.Metrics, Json)), cancellationToken);
+                state.HoldsIdempotencyKey = false;
+            }
+            catch (DependencyUnavailableException ex)
+            {
+                // The answer is the caller's (the provider billed it): it goes out and is traced. The key is released
+                // with the call (ReleaseAsync), so a retry under it calls the provider again rather than wait.
+                Log.StoreStepSkipped(logger, call.RequestId, "idempotent answer", ex.Code);
+            }
         }
 
         await WriteTraceAsync(state, outcome);
@@ -818,7 +880,7 @@ public sealed partial class ChatPipeline(
             : null;
         try
         {
-            await traces.AppendAsync(trace, settlement, CancellationToken.None);
+            await AppendWithRetriesAsync(trace, settlement);
         }
         catch (Exception ex)
         {
@@ -846,6 +908,35 @@ public sealed partial class ChatPipeline(
             budget.Settled(settling!.Project, settling.Reservation, settling.CostUsd);
         }
     }
+
+    /// <summary>Tries of a trace write the store could not take for now (throttled, unavailable), behind the answer.</summary>
+    internal const int TraceWriteAttempts = 6;
+
+    /// <summary>
+    /// The append, tried again with backoff while the store says it is unavailable and the append may be repeated (the
+    /// store's promise for <see cref="StoreUnavailableException"/> without <see cref="DependencyUnavailableException.OutcomeUnknown"/>:
+    /// nothing but the trace, idempotently, was written). Bounded (about 8 s in all), so a clean stop still drains.
+    /// </summary>
+    private async Task AppendWithRetriesAsync(RequestTrace trace, BudgetSettlement? settlement)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await traces.AppendAsync(trace, settlement, CancellationToken.None);
+                return;
+            }
+            catch (StoreUnavailableException ex) when (!ex.OutcomeUnknown && attempt < TraceWriteAttempts)
+            {
+                var backoff = TimeSpan.FromMilliseconds(250 * (1 << (attempt - 1)));
+                var wait = ex.RetryAfter is { } asked && asked > backoff ? (asked < MaxTraceRetryWait ? asked : MaxTraceRetryWait) : backoff;
+                Log.TraceWriteRetrying(logger, trace.Id, attempt, (long)wait.TotalMilliseconds);
+                await Task.Delay(wait, time);
+            }
+        }
+    }
+
+    private static readonly TimeSpan MaxTraceRetryWait = TimeSpan.FromSeconds(5);
 
     /// <summary>The reservation a finished call still holds, and what the call cost: settled with its trace.</summary>
     private sealed record Settling(ProjectRecord Project, BudgetReservation Reservation, decimal CostUsd);
@@ -1009,5 +1100,14 @@ public sealed partial class ChatPipeline(
     {
         [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "Could not write trace {RequestId}: {ErrorType}")]
         public static partial void TraceWriteFailed(ILogger logger, string requestId, string errorType);
+
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Trace {RequestId}: the store is unavailable (attempt {Attempt}); trying again in {DelayMs} ms")]
+        public static partial void TraceWriteRetrying(ILogger logger, string requestId, int attempt, long delayMs);
+
+        [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Request {RequestId} answered 503 {Code} before the provider ({Cause})")]
+        public static partial void Unavailable(ILogger logger, string requestId, string code, string cause);
+
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Request {RequestId}: {Step} skipped, {Code}")]
+        public static partial void StoreStepSkipped(ILogger logger, string requestId, string step, string code);
     }
 }

@@ -18,6 +18,23 @@ public sealed record GatewayError(int Status, string Code, string Message)
     public static GatewayError Unauthorized(string message = "Missing, unknown or revoked API key.") => new(401, ErrorCodes.InvalidApiKey, message);
     public static GatewayError Forbidden(string message) => new(403, ErrorCodes.Forbidden, message);
     public static GatewayError NotFound(string what) => new(404, ErrorCodes.NotFound, $"{what} was not found.");
+
+    /// <summary>
+    /// 503 for a store or vault that could not answer: its code, a message that names no internals, and a
+    /// <c>Retry-After</c> of what the dependency asked for (at least 1 s, at most 30 s), else <see cref="DefaultRetryAfterSeconds"/>.
+    /// </summary>
+    public static GatewayError Unavailable(Ports.DependencyUnavailableException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        var seconds = exception.RetryAfter is { } wait ? (int)Math.Clamp(Math.Ceiling(wait.TotalSeconds), 1, 30) : DefaultRetryAfterSeconds;
+        var message = exception is Ports.VaultUnavailableException
+            ? "The secret vault is unavailable for the moment; retry after the Retry-After delay."
+            : "The store is unavailable for the moment; retry after the Retry-After delay.";
+        return new GatewayError(503, exception.Code, message) { RetryAfterSeconds = seconds };
+    }
+
+    /// <summary>Retry-After for a store or vault that gave no delay of its own.</summary>
+    public const int DefaultRetryAfterSeconds = 2;
 }
 
 /// <summary>The error codes of the contract (§4). Clients match on these strings.</summary>
@@ -63,4 +80,6 @@ public static class ErrorCodes
     public const string Unauthenticated = "unauthenticated";
     public const string InsufficientScope = "insufficient_scope";
     public const string ClientClosedRequest = "client_closed_request";
+    public const string StoreUnavailable = "store_unavailable";
+    public const string VaultUnavailable = "vault_unavailable";
 }

@@ -99,14 +99,15 @@ internal sealed partial class CosmosBudgetLedger(CosmosStoreContext db, TimeProv
 
     /// <summary>
     /// Spend whose write failed is tried again at the next flush, unless its day ended more than
-    /// <see cref="CosmosDeferredCounters.StaleAfter"/> ago: the reconciliation of that day sets its spend from the traces,
-    /// and a write landing after it would count twice.
+    /// <see cref="CosmosDeferredCounters.StaleAfter"/> ago (the reconciliation of that day sets its spend from the traces,
+    /// and a write landing after it would count twice) or the write may have been applied with its answer lost.
     /// </summary>
-    private bool HoldAgain(SpendKey key, Exception error)
+    private HoldAgain<long> HoldAgain(SpendKey key, long nanos, Exception error)
     {
-        var keep = time.GetUtcNow() - key.Periods.DayResetsAt < CosmosDeferredCounters.StaleAfter;
+        // An increment that may have been applied (its answer lost) is not sent again: it could count twice.
+        var keep = !CosmosItems.OutcomeUnknown(error) && time.GetUtcNow() - key.Periods.DayResetsAt < CosmosDeferredCounters.StaleAfter;
         LogSpendWriteFailed(logger, key.WorkspaceId, key.LedgerId, key.Periods.Day, error.GetType().Name, keep ? "kept for the next flush" : "left to the daily reconciliation");
-        return keep;
+        return new HoldAgain<long>(keep, nanos);
     }
 
     [LoggerMessage(EventId = 4022, Level = LogLevel.Warning, Message = "Spend of {LedgerId} in workspace {WorkspaceId} for {Day} could not be written ({ErrorType}); {Outcome}")]

@@ -16,6 +16,9 @@ namespace KillToken.Storage.Cosmos;
 /// <summary>Document plumbing for the gateway stores: documents with a <c>ttl</c>, raw point reads, patches.</summary>
 internal static class CosmosItems
 {
+    /// <summary>A write that may have been applied although it failed (its answer lost): never to be repeated blindly.</summary>
+    public static bool OutcomeUnknown(Exception error) => error is KillToken.Core.Ports.StoreUnavailableException { OutcomeUnknown: true };
+
     /// <summary>Cosmos DB's largest document is 2 MB; a bigger one is refused with 413.</summary>
     public static bool IsTooLarge(ResponseMessage response) => response.StatusCode == HttpStatusCode.RequestEntityTooLarge;
 

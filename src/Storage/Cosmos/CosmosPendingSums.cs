@@ -6,8 +6,12 @@ namespace KillToken.Storage.Cosmos;
 /// Counter increments held in memory, summed per document key, until a flush writes each key's sum with one write.
 /// Adding never waits on a write: a key being written keeps collecting the next sum. A flush of a key also waits for the
 /// writes of that key already under way, so a read after it sees everything this instance was holding. A sum whose
-/// write fails is held again when <c>holdAgain</c> says so (else it is left to the daily reconciliation).
+/// write fails is held again, all of it or the part not applied, when <c>holdAgain</c> says so (else it is left to the
+/// daily reconciliation).
 /// </summary>
+/// <summary>What of a failed write's sum to hold for the next flush: nothing, all of it, or what was not applied.</summary>
+internal readonly record struct HoldAgain<TSum>(bool Keep, TSum Sum);
+
 internal sealed class CosmosPendingSums<TKey, TSum>(Func<TSum, TSum, TSum> merge) where TKey : notnull
 {
     private readonly ConcurrentDictionary<TKey, Slot> _slots = new();
@@ -35,7 +39,7 @@ internal sealed class CosmosPendingSums<TKey, TSum>(Func<TSum, TSum, TSum> merge
     }
 
     /// <summary>Writes the sums of the keys <paramref name="which"/> selects (every key when null) and waits for their writes.</summary>
-    public Task FlushAsync(Func<TKey, bool>? which, Func<TKey, TSum, Task> write, Func<TKey, Exception, bool> holdAgain)
+    public Task FlushAsync(Func<TKey, bool>? which, Func<TKey, TSum, Task> write, Func<TKey, TSum, Exception, HoldAgain<TSum>> holdAgain)
     {
         var writes = new List<Task>();
         foreach (var (key, slot) in _slots)
@@ -50,10 +54,10 @@ internal sealed class CosmosPendingSums<TKey, TSum>(Func<TSum, TSum, TSum> merge
     }
 
     /// <summary>Writes one key's sum, if any, and waits for its writes: a dictionary lookup when nothing is held.</summary>
-    public Task FlushAsync(TKey key, Func<TKey, TSum, Task> write, Func<TKey, Exception, bool> holdAgain) =>
+    public Task FlushAsync(TKey key, Func<TKey, TSum, Task> write, Func<TKey, TSum, Exception, HoldAgain<TSum>> holdAgain) =>
         _slots.TryGetValue(key, out var slot) ? Flush(key, slot, write, holdAgain) : Task.CompletedTask;
 
-    private Task Flush(TKey key, Slot slot, Func<TKey, TSum, Task> write, Func<TKey, Exception, bool> holdAgain)
+    private Task Flush(TKey key, Slot slot, Func<TKey, TSum, Task> write, Func<TKey, TSum, Exception, HoldAgain<TSum>> holdAgain)
     {
         TSum sum;
         TaskCompletionSource written;
@@ -75,7 +79,7 @@ internal sealed class CosmosPendingSums<TKey, TSum>(Func<TSum, TSum, TSum> merge
         return all;
     }
 
-    private async Task WriteAsync(TKey key, Slot slot, TSum sum, Func<TKey, TSum, Task> write, Func<TKey, Exception, bool> holdAgain, TaskCompletionSource written)
+    private async Task WriteAsync(TKey key, Slot slot, TSum sum, Func<TKey, TSum, Task> write, Func<TKey, TSum, Exception, HoldAgain<TSum>> holdAgain, TaskCompletionSource written)
     {
         try
         {
@@ -83,9 +87,10 @@ internal sealed class CosmosPendingSums<TKey, TSum>(Func<TSum, TSum, TSum> merge
         }
         catch (Exception ex)
         {
-            if (holdAgain(key, ex))
+            var again = holdAgain(key, sum, ex);
+            if (again.Keep)
             {
-                Add(key, sum);
+                Add(key, again.Sum);
             }
         }
         finally

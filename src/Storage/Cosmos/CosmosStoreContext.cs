@@ -38,7 +38,13 @@ internal sealed partial class CosmosStoreContext : IDisposable
             // Writes only need the status and etag; skipping the echoed body saves bandwidth (not RU).
             EnableContentResponseOnWrite = false,
             ConnectionMode = emulator ? ConnectionMode.Gateway : ConnectionMode.Direct,
+            // On the request path a throttled call waits a few seconds at most, then answers 503 store_unavailable
+            // with Retry-After: the SDK's 30 s default would hold the caller (and its reservation) far too long.
+            MaxRetryAttemptsOnRateLimitedRequests = 9,
+            MaxRetryWaitTimeOnRateLimitedRequests = options.RateLimitedRetryWait,
         };
+        // First, so it wraps everything else: what is still failing after the retries leaves as StoreUnavailableException.
+        clientOptions.CustomHandlers.Add(new CosmosTransientFaults(logger));
         if (emulator)
         {
             // TEST/EMULATOR ONLY (validated loopback above): self-signed certificate, and never follow the

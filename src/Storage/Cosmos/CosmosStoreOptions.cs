@@ -44,6 +44,12 @@ public sealed class CosmosStoreOptions
     /// </summary>
     public TimeSpan CounterFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The longest the client waits, in all, on 429s (honouring <c>x-ms-retry-after-ms</c>) before a request fails with
+    /// <c>503 store_unavailable</c>. Short, because a caller (and the budget it holds) waits meanwhile.
+    /// </summary>
+    public TimeSpan RateLimitedRetryWait { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Counts every store operation in a <see cref="CosmosOperationCounter"/> registered in DI.</summary>
     public bool CountOperations { get; init; }
 
@@ -98,6 +104,11 @@ public sealed class CosmosStoreOptions
         if (CounterFlushInterval <= TimeSpan.Zero || CounterFlushInterval > TimeSpan.FromMinutes(5))
         {
             throw new InvalidOperationException("The Cosmos DB counter flush interval must be between 0 and 5 minutes.");
+        }
+
+        if (RateLimitedRetryWait < TimeSpan.Zero || RateLimitedRetryWait > TimeSpan.FromMinutes(1))
+        {
+            throw new InvalidOperationException("The Cosmos DB rate-limited retry wait must be between 0 and 1 minute.");
         }
 
         if (AcceptLocalEmulatorCertificate && !IsLoopback(ResolveEndpoint()!))

@@ -614,38 +614,56 @@ internal sealed class CosmosCredentialStore(CosmosStoreContext db) : ICredential
 /// </summary>
 internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudgetLedger ledger, CosmosDeferredCounters counters, ILogger<CosmosTraceStore> logger) : ITraceStore
 {
+    /// <summary>Tries of a settlement that failed without being applied (throttled, unavailable), behind the answer.</summary>
+    internal const int SettleAttempts = 4;
+
     public async Task AppendAsync(RequestTrace trace, BudgetSettlement? settlement = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(trace);
         CosmosWorkspaceStore.RequirePlain(trace.Id);
+        // An upsert, so an append tried again (its trace written, the answer lost) writes the same document once. When it
+        // throws nothing else was written, and the caller may try the whole append again.
         await WriteTraceAsync(trace, cancellationToken);
-        try
+        if (settlement is not null)
         {
-            if (settlement is not null)
-            {
-                await SettleAsync(trace.WorkspaceId, settlement.ProjectId, settlement.Periods, settlement.ReservedUsd, settlement.ActualUsd, cancellationToken);
-                await SettleAsync(trace.WorkspaceId, WorkspaceBudget.LedgerId, settlement.Periods, settlement.WorkspaceReservedUsd, settlement.ActualUsd, cancellationToken);
-            }
+            await SettleAsync(trace.Id, trace.WorkspaceId, settlement.ProjectId, settlement.Periods, settlement.ReservedUsd, settlement.ActualUsd);
+            await SettleAsync(trace.Id, trace.WorkspaceId, WorkspaceBudget.LedgerId, settlement.Periods, settlement.WorkspaceReservedUsd, settlement.ActualUsd);
+        }
 
-            counters.AddRollups(trace);
-        }
-        catch (Exception ex) when (ex is CosmosException or HttpRequestException or OperationCanceledException or InvalidOperationException)
-        {
-            // The trace is written: throwing would make the caller settle a second time. The daily reconciliation repairs the rest.
-            LogRecordIncomplete(logger, trace.Id, ex.GetType().Name);
-        }
+        counters.AddRollups(trace);
     }
 
-    /// <summary>A reservation is given back at once (with the spend, one patch); spend alone waits for the next flush.</summary>
-    private Task SettleAsync(string workspaceId, string ledgerId, BudgetPeriods periods, decimal reservedUsd, decimal actualUsd, CancellationToken cancellationToken)
+    /// <summary>
+    /// A reservation is given back at once (with the spend, one patch); spend alone waits for the next flush. The trace is
+    /// written, so this never throws (the caller would settle a second time): a patch that was not applied (429, 503) is
+    /// tried again a few times; one whose answer was lost is not (an increment sent twice counts twice) — the daily
+    /// reconciliation makes the day's spend its traced cost and releases what it still holds.
+    /// </summary>
+    private async Task SettleAsync(string requestId, string workspaceId, string ledgerId, BudgetPeriods periods, decimal reservedUsd, decimal actualUsd)
     {
-        if (reservedUsd != 0)
+        if (reservedUsd == 0)
         {
-            return ledger.SettleAsync(workspaceId, ledgerId, periods, reservedUsd, actualUsd, cancellationToken);
+            counters.AddSpend(workspaceId, ledgerId, periods, actualUsd);
+            return;
         }
 
-        counters.AddSpend(workspaceId, ledgerId, periods, actualUsd);
-        return Task.CompletedTask;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await ledger.SettleAsync(workspaceId, ledgerId, periods, reservedUsd, actualUsd, CancellationToken.None);
+                return;
+            }
+            catch (StoreUnavailableException ex) when (!ex.OutcomeUnknown && attempt < SettleAttempts)
+            {
+                await Task.Delay(ex.RetryAfter ?? TimeSpan.FromMilliseconds(250 * (1 << attempt)), CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is StoreUnavailableException or CosmosException or HttpRequestException or OperationCanceledException or InvalidOperationException)
+            {
+                LogRecordIncomplete(logger, requestId, ex.GetType().Name);
+                return;
+            }
+        }
     }
 
     /// <summary>The first of the call's writes, alone: what an instance stopped right after it leaves behind.</summary>
@@ -656,7 +674,7 @@ internal sealed partial class CosmosTraceStore(CosmosStoreContext db, CosmosBudg
         await UpsertAsync(db.Traces, document, trace.WorkspaceId, cancellationToken);
     }
 
-    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Trace {RequestId} written, its settlement or rollups not ({ErrorType}); the daily reconciliation repairs them")]
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Trace {RequestId} written, its settlement not ({ErrorType}); the daily reconciliation repairs it")]
     private static partial void LogRecordIncomplete(ILogger logger, string requestId, string errorType);
 
     public async Task<RequestTrace?> GetAsync(string workspaceId, string requestId, CancellationToken cancellationToken = default)

@@ -81,12 +81,23 @@ internal sealed partial class CosmosUsageRollups(CosmosStoreContext db, TimeProv
     /// <see cref="CosmosDeferredCounters.StaleAfter"/> ago: the reconciliation of that day (a full day after it ends)
     /// rebuilds it from the traces, and a write landing after it would count twice.
     /// </summary>
-    private bool HoldAgain(RowKey key, Exception error)
+    private HoldAgain<List<Field>> HoldAgain(RowKey key, List<Field> fields, Exception error)
     {
         var dayEnd = DateTimeOffset.ParseExact(key.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal).AddDays(1);
-        var keep = time.GetUtcNow() - dayEnd < CosmosDeferredCounters.StaleAfter;
-        LogRowWriteFailed(logger, key.WorkspaceId, key.Day, error.GetType().Name, keep ? "kept for the next flush" : "left to the daily reconciliation");
-        return keep;
+        // Only what was not applied is held: the chunks before the failed one are in the row, and a chunk whose answer
+        // was lost may be too (not sent again: it could count twice; the reconciliation rebuilds the day).
+        var rest = error is PartialRowWriteException partial ? partial.Remaining : fields;
+        var cause = error is PartialRowWriteException { InnerException: { } inner } ? inner : error;
+        var keep = !CosmosItems.OutcomeUnknown(cause) && time.GetUtcNow() - dayEnd < CosmosDeferredCounters.StaleAfter;
+        LogRowWriteFailed(logger, key.WorkspaceId, key.Day, cause.GetType().Name, keep ? "kept for the next flush" : "left to the daily reconciliation");
+        return new HoldAgain<List<Field>>(keep, rest);
+    }
+
+    /// <summary>A row's later chunk failed: the earlier ones are applied, <see cref="Remaining"/> is not.</summary>
+    private sealed class PartialRowWriteException(List<Field> remaining, Exception inner)
+        : Exception("A rollup row was written in part.", inner)
+    {
+        public List<Field> Remaining { get; } = remaining;
     }
 
     [LoggerMessage(EventId = 4021, Level = LogLevel.Warning, Message = "A rollup row of workspace {WorkspaceId} for {Day} could not be written ({ErrorType}); {Outcome}")]
@@ -201,7 +212,17 @@ internal sealed partial class CosmosUsageRollups(CosmosStoreContext db, TimeProv
             // A missing row is created holding everything still to add: the whole delta (zeros included) on the first chunk.
             IReadOnlyList<Field> rest = start == 0 ? fields : changes.Skip(start).ToList();
             var latest = changes.Skip(start).Take(MaxOperationsPerPatch).FirstOrDefault(f => f.IsLatest);
-            if (!await PatchOrCreateAsync(workspaceId, id, operations, latest, () => NewRow(id, workspaceId, day, dimension, key, rest), cancellationToken))
+            bool patched;
+            try
+            {
+                patched = await PatchOrCreateAsync(workspaceId, id, operations, latest, () => NewRow(id, workspaceId, day, dimension, key, rest), cancellationToken);
+            }
+            catch (Exception ex) when (start > 0)
+            {
+                throw new PartialRowWriteException(changes.Skip(start).ToList(), ex);
+            }
+
+            if (!patched)
             {
                 // The create carried the remaining fields: nothing left to add.
                 return;

@@ -108,7 +108,10 @@ public static class CloudStorageServiceCollectionExtensions
     public static IServiceCollection AddKillTokenKeyVault(this IServiceCollection services, Uri vaultUri, TokenCredential? credential = null, SecretClientOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(vaultUri);
-        services.AddSingleton(_ => new KeyVaultSecretVault(new SecretClient(vaultUri, credential ?? new DefaultAzureCredential(), options ?? new SecretClientOptions())));
+        // Without options of the caller's, retries fit for the request path (KeyVaultSecretVault.ConfigureForRequestPath).
+        // TryAdd: a vault client registered first (a test's, aimed at its loopback vault) is the one used.
+        services.TryAddSingleton(_ => new KeyVaultSecretVault(new SecretClient(vaultUri, credential ?? new DefaultAzureCredential(),
+            options ?? KeyVaultSecretVault.ConfigureForRequestPath(new SecretClientOptions()))));
         services.AddSingleton<ISecretVault>(sp => sp.GetRequiredService<KeyVaultSecretVault>());
         services.AddHealthChecks().Add(new HealthCheckRegistration(ReadinessCheckNames.Vault, sp => sp.GetRequiredService<KeyVaultSecretVault>(), null, null));
         return services;

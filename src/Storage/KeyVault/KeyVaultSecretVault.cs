@@ -30,8 +30,15 @@ public sealed class KeyVaultSecretVault(SecretClient client) : ISecretVault, IHe
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(value);
-        var response = await client.SetSecretAsync(new KeyVaultSecret(name, value), cancellationToken);
-        return response.Value.Properties.Version;
+        try
+        {
+            var response = await client.SetSecretAsync(new KeyVaultSecret(name, value), cancellationToken);
+            return response.Value.Properties.Version;
+        }
+        catch (Exception ex) when (Unavailable(ex, cancellationToken) is { } unavailable)
+        {
+            throw unavailable;
+        }
     }
 
     public async Task<string?> GetAsync(string name, string version, CancellationToken cancellationToken = default)
@@ -58,6 +65,10 @@ public sealed class KeyVaultSecretVault(SecretClient client) : ISecretVault, IHe
         {
             return null;
         }
+        catch (Exception ex) when (Unavailable(ex, cancellationToken) is { } unavailable)
+        {
+            throw unavailable;
+        }
     }
 
     public async Task DeleteAsync(string name, CancellationToken cancellationToken = default)
@@ -71,6 +82,10 @@ public sealed class KeyVaultSecretVault(SecretClient client) : ISecretVault, IHe
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
+        }
+        catch (Exception ex) when (Unavailable(ex, cancellationToken) is { } unavailable)
+        {
+            throw unavailable;
         }
         finally
         {
@@ -99,6 +114,63 @@ public sealed class KeyVaultSecretVault(SecretClient client) : ISecretVault, IHe
             // Credential or network failures: the type names the cause; messages may carry tenant details.
             return HealthCheckResult.Unhealthy($"key vault unreachable ({ex.GetType().Name})");
         }
+    }
+
+    /// <summary>
+    /// Key Vault's client retries throttling (429, honouring Retry-After), 408, 5xx and cut connections on its own
+    /// (<see cref="ConfigureForRequestPath"/>); what still fails after that is <see cref="VaultUnavailableException"/>,
+    /// a 503 <c>vault_unavailable</c> for the caller. Other failures (403, 400…) stay what they are.
+    /// </summary>
+    private static VaultUnavailableException? Unavailable(Exception ex, CancellationToken cancellationToken)
+    {
+        switch (ex)
+        {
+            case RequestFailedException { Status: 0 or 408 or 429 or 500 or 502 or 503 or 504 } failed:
+                return new VaultUnavailableException($"Key Vault answered {failed.Status}.", RetryAfterOf(failed), ex);
+            case AggregateException aggregate when aggregate.InnerExceptions.All(inner => Unavailable(inner, cancellationToken) is not null):
+                // Every retry ended in an exception (cut connections, network timeouts): the client gives them all at once.
+                return new VaultUnavailableException("Key Vault could not be reached.", null, ex);
+            case HttpRequestException or IOException:
+                return new VaultUnavailableException("Key Vault could not be reached.", null, ex);
+            case OperationCanceledException when !cancellationToken.IsCancellationRequested:
+                // The client's network timeout, not the caller's cancellation.
+                return new VaultUnavailableException("Key Vault did not answer in time.", null, ex);
+            default:
+                return null;
+        }
+    }
+
+    private static TimeSpan? RetryAfterOf(RequestFailedException failed)
+    {
+        var response = failed.GetRawResponse();
+        if (response is null)
+        {
+            return null;
+        }
+
+        if (response.Headers.TryGetValue("retry-after-ms", out var ms) && double.TryParse(ms, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var millis))
+        {
+            return TimeSpan.FromMilliseconds(millis);
+        }
+
+        return response.Headers.TryGetValue("Retry-After", out var seconds) && int.TryParse(seconds, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var s)
+            ? TimeSpan.FromSeconds(s)
+            : null;
+    }
+
+    /// <summary>
+    /// Retries fit for the request path: three, from 200 ms up to 2 s apart (Retry-After honoured), each try at most 10 s
+    /// — a vault that stays down answers the caller <c>503 vault_unavailable</c> within seconds, not minutes.
+    /// </summary>
+    public static SecretClientOptions ConfigureForRequestPath(SecretClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Retry.Mode = Azure.Core.RetryMode.Exponential;
+        options.Retry.MaxRetries = 3;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(10);
+        return options;
     }
 
     private void Remember(string name, string? version, string? value)

@@ -99,9 +99,16 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
 
     public async Task<T> ReadAsync<T>(Func<SqliteConnection, Task<T>> work)
     {
-        await using var connection = new SqliteConnection(ConnectionString);
-        await connection.OpenAsync();
-        return await work(connection);
+        try
+        {
+            await using var connection = new SqliteConnection(ConnectionString);
+            await connection.OpenAsync();
+            return await work(connection);
+        }
+        catch (SqliteException ex) when (Unavailable(ex) is { } unavailable)
+        {
+            throw unavailable;
+        }
     }
 
     /// <summary>
@@ -138,10 +145,15 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
                 _writer ??= await OpenWriterAsync();
                 return await work(_writer);
             }
-            catch (SqliteException)
+            catch (SqliteException ex)
             {
                 // A broken connection is replaced on the next write rather than reused.
                 ResetWriter();
+                if (Unavailable(ex) is { } unavailable)
+                {
+                    throw unavailable;
+                }
+
                 throw;
             }
             finally
@@ -279,6 +291,16 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
             pending.Complete();
         }
     }
+
+    /// <summary>
+    /// The file is locked by another process past the busy timeout, or cannot be read or written (I/O error, disk full,
+    /// cannot open): the request answers 503 <c>store_unavailable</c>, not 500. Nothing of the failed transaction was
+    /// committed (SQLite rolls it back), so the caller may try again. Constraint and schema errors stay what they are.
+    /// </summary>
+    internal static KillToken.Core.Ports.StoreUnavailableException? Unavailable(Exception ex) =>
+        ex is SqliteException { SqliteErrorCode: 5 or 6 or 10 or 13 or 14 } sqlite
+            ? new KillToken.Core.Ports.StoreUnavailableException($"The SQLite store failed (error {sqlite.SqliteErrorCode}).", null, sqlite)
+            : null;
 
     /// <summary>Disk full, I/O error, corruption: the whole group fails, not one append.</summary>
     private static bool FailsTheGroup(Exception ex) => ex is SqliteException { SqliteErrorCode: 13 or 10 or 11 };
@@ -467,6 +489,6 @@ public sealed class SqliteDatabase : IDisposable, IAsyncDisposable
 
         public override void Complete() => _completion.TrySetResult(_result!);
 
-        public override void Fail(Exception exception) => _completion.TrySetException(exception);
+        public override void Fail(Exception exception) => _completion.TrySetException(Unavailable(exception) ?? exception);
     }
 }

@@ -521,5 +521,9 @@ internal sealed class SqliteHealthCheck(SqliteDatabase db) : IHealthCheck
         {
             return HealthCheckResult.Unhealthy($"sqlite error {ex.SqliteErrorCode}");
         }
+        catch (StoreUnavailableException ex) when (ex.InnerException is SqliteException sqlite)
+        {
+            return HealthCheckResult.Unhealthy($"sqlite error {sqlite.SqliteErrorCode}");
+        }
     }
 }

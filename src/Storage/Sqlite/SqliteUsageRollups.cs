@@ -162,7 +162,7 @@ internal sealed class SqliteUsageRollups : IUsageRollups, IAsyncDisposable
         {
             await CatchUpAsync();
         }
-        catch (Exception ex) when (ex is SqliteException or ObjectDisposedException or InvalidOperationException or JsonException)
+        catch (Exception ex) when (ex is SqliteException or KillToken.Core.Ports.StoreUnavailableException or ObjectDisposedException or InvalidOperationException or JsonException)
         {
             // The next catch-up (or the next query) starts again from the mark; reports may lag, calls never fail for it.
         }
