@@ -47,6 +47,7 @@ public sealed class ScaleOutPeriodCloseTests
     [TestMethod]
     public async Task EveryInstancesTimerFiresOnTheFirst_DayAndMonthCloseOnce_EachOwnerAndAdminGetsOneDigest()
     {
+        var phases = Stopwatch.StartNew();
         // Workspaces made through different instances: the team's (owner, an admin, a member) and two more owners'.
         var owner = await SharedStoreCluster.CreateTenantAsync(_cluster[0], name: "Olivia " + Guid.NewGuid().ToString("N")[..6]);
         var admin = await SharedStoreCluster.CreateTenantAsync(_cluster[1], name: "Adam " + Guid.NewGuid().ToString("N")[..6]);
@@ -55,6 +56,7 @@ public sealed class ScaleOutPeriodCloseTests
         await SharedStoreCluster.JoinAsync(_cluster[1], owner, _cluster[3], admin, "admin");
         await SharedStoreCluster.JoinAsync(_cluster[3], owner, _cluster[2], member, "member");
 
+        TestContext.WriteLine($"four accounts and two joins through four instances: {phases.ElapsedMilliseconds} ms");
         // Traffic on the team's workspace through every instance: 8 gpt-4o-mini calls at $0.06.
         _openai.Handler = Usage(prompt: 0, completion: 100_000);
         for (var i = 0; i < 8; i++)

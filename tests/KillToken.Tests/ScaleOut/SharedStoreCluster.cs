@@ -42,9 +42,13 @@ internal sealed class SharedStoreCluster : IAsyncDisposable
 
     /// <param name="openai">The fake OpenAI every instance calls.</param>
     /// <param name="selfHosts">In-process self-hosts.</param>
-    /// <param name="functionsWorker">Also start the Functions worker (one more instance, last in <see cref="Instances"/>).</param>
+    /// <param name="functionsWorker">Also start the Functions worker (one more instance, after the self-hosts).</param>
     /// <param name="extra">More settings for every instance (SMTP, …).</param>
-    public static async Task<SharedStoreCluster> StartAsync(FakeUpstream openai, int selfHosts, bool functionsWorker, params (string Key, string? Value)[] extra)
+    public static Task<SharedStoreCluster> StartAsync(FakeUpstream openai, int selfHosts, bool functionsWorker, params (string Key, string? Value)[] extra) =>
+        StartAsync(openai, selfHosts, functionsWorker, processes: 0, extra);
+
+    /// <param name="processes">Self-hosts as child processes (<see cref="GatewayProcess"/>, last in <see cref="Instances"/>), which a test can stop with SIGTERM.</param>
+    public static async Task<SharedStoreCluster> StartAsync(FakeUpstream openai, int selfHosts, bool functionsWorker, int processes, params (string Key, string? Value)[] extra)
     {
         var database = CosmosEmulator.NewDatabaseName("scaleout");
         var dataDirectory = Directory.CreateTempSubdirectory("killtoken-scaleout-").FullName;
@@ -72,6 +76,12 @@ internal sealed class SharedStoreCluster : IAsyncDisposable
             starting.Add(StartFunctionsAsync(settings));
         }
 
+        for (var i = 0; i < processes; i++)
+        {
+            var name = $"process {(char)('A' + selfHosts + i)}";
+            starting.Add(StartProcessAsync(name, dataDirectory, settings));
+        }
+
         try
         {
             var instances = await Task.WhenAll(starting);
@@ -91,6 +101,9 @@ internal sealed class SharedStoreCluster : IAsyncDisposable
 
     private static async Task<GatewayInstance> StartSelfHostAsync(string name, Dictionary<string, string?> settings) =>
         new(name, await GatewayHost.StartAsync(new Dictionary<string, string?>(settings)), null);
+
+    private static async Task<GatewayInstance> StartProcessAsync(string name, string dataDirectory, Dictionary<string, string?> settings) =>
+        new(name, await GatewayProcess.StartAsync(dataDirectory, settings.Where(s => s.Value is not null).ToDictionary(s => s.Key, s => s.Value!)));
 
     private static async Task<GatewayInstance> StartFunctionsAsync(Dictionary<string, string?> settings) =>
         new("Functions worker", null, await FunctionsTestHost.StartAsync(FunctionsWorkerBuild.Directory, GatewayHost.Settings(settings)));
@@ -164,6 +177,7 @@ internal sealed class GatewayInstance : IAsyncDisposable
 {
     private readonly GatewayHost? _selfHost;
     private readonly FunctionsTestHost? _functions;
+    private readonly GatewayProcess? _process;
 
     public GatewayInstance(string name, GatewayHost? selfHost, FunctionsTestHost? functions)
     {
@@ -172,14 +186,20 @@ internal sealed class GatewayInstance : IAsyncDisposable
         _functions = functions;
     }
 
+    public GatewayInstance(string name, GatewayProcess process)
+    {
+        Name = name;
+        _process = process;
+    }
+
     public string Name { get; }
 
     public bool IsFunctionsWorker => _functions is not null;
 
-    public HttpClient Client => _selfHost?.Client ?? _functions!.Client;
+    public HttpClient Client => _selfHost?.Client ?? _functions?.Client ?? _process!.Client;
 
-    /// <summary>What the instance logged (the self-host's lines, or the worker's output).</summary>
-    public IReadOnlyList<string> Logs => _selfHost?.Logs.Lines ?? _functions!.WorkerOutput;
+    /// <summary>SIGTERM to a child-process instance, as the platform stops an instance when it scales in; waits for it to exit.</summary>
+    public Task StopProcessAsync() => _process?.StopAsync() ?? throw new InvalidOperationException($"{Name} is not a child process.");
 
     public override string ToString() => Name;
 
@@ -240,6 +260,11 @@ internal sealed class GatewayInstance : IAsyncDisposable
     /// </summary>
     public async Task<PeriodCloseResult?> RunDailyCloseAsync(DateTimeOffset now)
     {
+        if (_process is not null)
+        {
+            throw new InvalidOperationException($"{Name}: a child process's close runs on its own timer only.");
+        }
+
         if (_functions is not null)
         {
             var result = await _functions.InvokeTimerAsync("DailyClose");
@@ -261,6 +286,11 @@ internal sealed class GatewayInstance : IAsyncDisposable
         if (_functions is not null)
         {
             await _functions.DisposeAsync();
+        }
+
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
         }
     }
 }
