@@ -18,6 +18,7 @@ namespace KillToken.Tests.ScaleOut;
 public sealed class ScaleOutGatewayTests
 {
     private static FakeUpstream _openai = null!;
+    private static SmtpTestServer _smtp = null!;
     private static SharedStoreCluster _cluster = null!;
 
     public TestContext TestContext { get; set; } = null!;
@@ -26,7 +27,12 @@ public sealed class ScaleOutGatewayTests
     public static async Task StartAsync(TestContext context)
     {
         _openai = await FakeUpstream.StartAsync(FakeUpstream.Json(Fixtures.OpenAIChatCompletion()));
-        _cluster = await SharedStoreCluster.StartAsync(_openai, selfHosts: 2, functionsWorker: true);
+        _smtp = await SmtpTestServer.StartAsync();
+        _cluster = await SharedStoreCluster.StartAsync(_openai, selfHosts: 2, functionsWorker: true,
+            ("SMTP_HOST", "127.0.0.1"),
+            ("SMTP_PORT", _smtp.Port.ToString(CultureInfo.InvariantCulture)),
+            ("SMTP_FROM", "alerts@killtoken.test"),
+            ("SMTP_SECURE", "none")); // the plain emulator offers no STARTTLS
         context.WriteLine($"{_cluster.Instances.Count} instances on database {_cluster.Database} started together in {_cluster.Startup.TotalSeconds:0.0} s");
         await _cluster.WarmUpAsync();
     }
@@ -36,6 +42,7 @@ public sealed class ScaleOutGatewayTests
     {
         await _cluster.DisposeAsync();
         await _openai.DisposeAsync();
+        _smtp.Dispose();
     }
 
     private static GatewayInstance A => _cluster.Instances[0];
@@ -46,12 +53,14 @@ public sealed class ScaleOutGatewayTests
     /// The budget scenario of <see cref="GatewayScenarios.TwoHundredConcurrentCalls_NeverOverspendAsync"/>, with the 200
     /// calls spread round-robin over the three instances: each call reserves exactly $0.02 and costs exactly $0.01 against
     /// a $1.00 daily limit. The reservation is one conditional patch of the shared counter document and a settlement one
-    /// immediate patch, so no instance can admit a call another instance's spend has no room for.
+    /// immediate patch, so no instance can admit a call another instance's spend has no room for. The 80% alert, claimed
+    /// in the shared store, is mailed once although settlements past 80% happened on every instance.
     /// </summary>
     [TestMethod]
     public async Task TwoHundredConcurrentCalls_RoundRobinOverEveryInstance_NeverSettlePastTheLimit()
     {
-        var tenant = await SharedStoreCluster.CreateTenantAsync(A, new { name = "budgeted", dailyBudgetUsd = 1.00m });
+        var alertEmail = $"ops-{Guid.NewGuid():N}@example.com";
+        var tenant = await SharedStoreCluster.CreateTenantAsync(A, new { name = "budgeted", dailyBudgetUsd = 1.00m, alertEmail });
         // gpt-4.1: $2 in / $8 out per 1M. Reserve exactly $0.02 (input estimate + max_tokens), cost exactly $0.01.
         var estimate = TokenCounter.For(ProviderId.OpenAI, "gpt-4.1").CountMessages([new JsonObject { ["role"] = "user", ["content"] = "hi" }]);
         Assert.AreEqual(0, (20_000 - (2 * estimate)) % 8, "the reservation must come out at exactly $0.02");
@@ -109,6 +118,18 @@ public sealed class ScaleOutGatewayTests
         TestContext.WriteLine($"traced cost {traced.ToString(CultureInfo.InvariantCulture)} USD over {traces.Count} traces");
         Assert.AreEqual(0.01m * ok, traced, "the traced cost is the settled spend");
         Assert.IsLessThanOrEqualTo(1.00m, traced, "the traced cost is within the limit");
+
+        // One 80% alert for the day, whichever instance crossed it; $0.99 never reached 100%.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!_smtp.Messages.Any(m => m.To.Contains(alertEmail)) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(25);
+        }
+
+        await Task.Delay(1_000); // give a (wrong) second alert the chance to arrive
+        var alerts = _smtp.Messages.Where(m => m.To.Contains(alertEmail)).ToList();
+        Assert.HasCount(1, alerts, string.Join(" | ", alerts.Select(m => m.Subject)));
+        StringAssert.Contains(alerts[0].Subject, "80%");
     }
 
     /// <summary>

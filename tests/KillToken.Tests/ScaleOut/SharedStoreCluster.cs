@@ -123,17 +123,20 @@ internal sealed class SharedStoreCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// One call through every instance, so each has compiled its request path before a test races them against each
-    /// other (a cold instance answers its first call a few seconds late, and would only see a budget already spent).
+    /// An account signed up through every instance, and a call with the first one's key through every instance, so each
+    /// has compiled its request paths before a test races them against each other (a cold instance answers its first
+    /// sign-up and call seconds late, and would only see a budget already spent). Returns the accounts, one per instance.
     /// </summary>
-    public async Task WarmUpAsync()
+    public async Task<IReadOnlyList<ClusterTenant>> WarmUpAsync()
     {
-        var tenant = await CreateTenantAsync(Instances[0]);
+        var tenants = await Task.WhenAll(Instances.Select(instance => CreateTenantAsync(instance, name: "Warm " + Guid.NewGuid().ToString("N")[..6])));
         foreach (var instance in Instances)
         {
-            using var response = await instance.ChatAsync(tenant.ApiKey, new { provider = "openai", model = "gpt-4o-mini", messages = new[] { new { role = "user", content = "warm up" } } });
+            using var response = await instance.ChatAsync(tenants[0].ApiKey, new { provider = "openai", model = "gpt-4o-mini", messages = new[] { new { role = "user", content = "warm up" } } });
             Assert.AreEqual(200, (int)response.StatusCode, $"{instance.Name}: {await response.Content.ReadAsStringAsync()}");
         }
+
+        return tenants;
     }
 
     /// <summary><paramref name="invitee"/> joins the owner's workspace: invited through one instance, accepted through another.</summary>
