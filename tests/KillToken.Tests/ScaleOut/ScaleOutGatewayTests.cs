@@ -133,6 +133,64 @@ public sealed class ScaleOutGatewayTests
     }
 
     /// <summary>
+    /// A workspace's monthly limit over two projects without limits of their own, 200 concurrent calls alternating
+    /// projects and spread over the three instances: the workspace counter (the reserved ledger id <c>_workspace</c>) takes
+    /// each reservation in one conditional patch, so its settled spend never passes the limit whichever instance admits.
+    /// The limit is set before any other instance read the workspace (the 30 s cache of workspace settings is a
+    /// documented lag, not what this shows). Other workspaces have counters with the same document id in their own
+    /// partitions: the test emulator once let their counters answer this one's conditional reservations.
+    /// </summary>
+    [TestMethod]
+    public async Task WorkspaceLimit_TwoHundredCallsFromTwoProjectsOverEveryInstance_NeverSettlePastIt()
+    {
+        var tenant = await SharedStoreCluster.CreateTenantAsync(A);
+        var second = await A.JsonAsync(HttpMethod.Post, $"api/workspaces/{tenant.WorkspaceId}/projects", tenant.Token, new { name = "second" }, 201);
+        string[] keys = [tenant.ApiKey, second["apiKey"]!.GetValue<string>()];
+        await A.JsonAsync(HttpMethod.Patch, $"api/workspaces/{tenant.WorkspaceId}", tenant.Token, new { monthlyBudgetUsd = 0.50m }, 200);
+        var estimate = TokenCounter.For(ProviderId.OpenAI, "gpt-4.1").CountMessages([new JsonObject { ["role"] = "user", ["content"] = "hi" }]);
+        var maxTokens = (int)((20_000 - (2 * estimate)) / 8); // reserves $0.02, costs $0.01 (as above)
+        _openai.Handler = Usage(prompt: 1000, completion: 1000);
+
+        var clock = Stopwatch.StartNew();
+        var calls = Enumerable.Range(0, 200).Select(i => (Instance: _cluster[i], Response: _cluster[i].ChatAsync(keys[(i / 3) % 2], Chat("gpt-4.1", maxTokens: maxTokens)))).ToList();
+        await Task.WhenAll(calls.Select(c => c.Response));
+        var elapsed = clock.Elapsed;
+
+        var served = new Dictionary<string, int>();
+        foreach (var (instance, task) in calls)
+        {
+            using var response = await task;
+            if ((int)response.StatusCode == 200)
+            {
+                served[instance.Name] = served.GetValueOrDefault(instance.Name) + 1;
+                continue;
+            }
+
+            var error = (await instance.ReadAsync(response, 429))["error"]!;
+            Assert.AreEqual("budget_exceeded", error["code"]!.GetValue<string>(), instance.Name);
+            Assert.AreEqual("workspace", error["scope"]!.GetValue<string>(), $"{instance.Name}: {error.ToJsonString()}");
+        }
+
+        var ok = served.Values.Sum();
+        TestContext.WriteLine($"200 calls in {elapsed.TotalSeconds:0.0} s: {ok} served ({string.Join(", ", served.Select(s => $"{s.Key} {s.Value}"))}), {200 - ok} refused");
+        Assert.IsLessThan(200, ok, "the workspace limit refused some calls");
+        foreach (var instance in _cluster.Instances)
+        {
+            var month = (await instance.JsonAsync(HttpMethod.Get, $"api/workspaces/{tenant.WorkspaceId}", tenant.Token, null, 200))["month"]!;
+            TestContext.WriteLine($"{instance.Name}: workspace month {month.ToJsonString()}");
+            Assert.AreEqual(0.01m * ok, month["spentUsd"]!.GetValue<decimal>(), $"{instance.Name}: the workspace's settled spend is what was served");
+            Assert.IsLessThanOrEqualTo(0.50m, month["spentUsd"]!.GetValue<decimal>(), $"{instance.Name}: never past the workspace limit");
+            Assert.AreEqual(0m, month["reservedUsd"]!.GetValue<decimal>(), $"{instance.Name}: every workspace reservation was settled");
+        }
+
+        Assert.AreEqual(49, ok, "served until settled spend + $0.02 would pass $0.50, as on one instance");
+
+        var traces = await AllTracesAsync(tenant);
+        Assert.HasCount(200, traces, "one trace per call");
+        Assert.AreEqual(0.01m * ok, traces.Sum(t => t["costUsd"]?.GetValue<decimal>() ?? 0m), "the traced cost is the workspace's settled spend");
+    }
+
+    /// <summary>
     /// 60 twins (same Idempotency-Key, same body) at once, 20 per instance: the first holds the key in the shared store,
     /// the others — on its instance by signal, on the others by polling the store — wait and replay its answer. One
     /// provider call; 60 identical answers; the replays are free. A twin with another body is 409 at every instance.
