@@ -200,7 +200,7 @@ async function patchDocument(account, req, res, params) {
     partitionKey: req.headers["x-ms-documentdb-partitionkey"],
     ifMatch: req.headers["if-match"],
     operations,
-    condition: Array.isArray(body) ? undefined : caseKeptCondition(body.condition),
+    condition: Array.isArray(body) ? undefined : caseKeptCondition(body.condition, data),
   });
   res.statusCode = result.statusCode;
   if (result.statusCode === 404) return notFound(res);
@@ -209,11 +209,13 @@ async function patchDocument(account, req, res, params) {
 
 // A conditional patch's filter predicate ("FROM c WHERE …", as the .NET SDK sends it) is lower-cased whole by the
 // package before it is run, so a camelCase property (c.lastAtMs) never matches. Sent as a complete query, it is run
-// as written.
-function caseKeptCondition(condition) {
+// as written. The package runs it over the whole container with only the id to match, so with one id in several
+// partitions (a workspace's budget counter is "budget:_workspace:{month}" in every workspace) another partition's
+// item could satisfy it; Cosmos DB judges the target item alone, so the query is pinned to the item found (its _rid).
+function caseKeptCondition(condition, target) {
   if (typeof condition !== "string") return condition;
   const where = /^\s*from\s+c\s+where\s+([\s\S]*)$/i.exec(condition);
-  return where ? `SELECT * FROM c WHERE c.id = @id AND (${where[1]})` : condition;
+  return where ? `SELECT * FROM c WHERE c.id = @id AND c._rid = ${JSON.stringify(target._rid)} AND (${where[1]})` : condition;
 }
 
 // Wrap a package handler so the target collection gets its expired items purged first.
