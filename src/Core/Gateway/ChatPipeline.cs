@@ -188,7 +188,9 @@ public sealed partial class ChatPipeline(
             {
                 try
                 {
-                    return new ChatStreamResult { Outcome = await FailAsync(flight, start.Error!, TokenUsage.None, start.Latency, cancellationToken) };
+                    // A request that reached the provider before the connection broke is charged for its prompt.
+                    var usage = start.RequestDelivered ? UsageSoFar(flight, ProviderStreamResult.Empty) : TokenUsage.None;
+                    return new ChatStreamResult { Outcome = await FailAsync(flight, start.Error!, usage, start.Latency, cancellationToken) };
                 }
                 finally
                 {

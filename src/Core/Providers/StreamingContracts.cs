@@ -100,6 +100,12 @@ public sealed record ProviderStreamStart
     public int UpstreamStatus { get; init; }
     /// <summary>Until the upstream's response headers.</summary>
     public TimeSpan Latency { get; init; }
+
+    /// <summary>
+    /// The request was sent and the connection broke before the response's headers could be read: the provider may be
+    /// working on it (and billing it), so it was not sent again and the call is charged for its prompt.
+    /// </summary>
+    public bool RequestDelivered { get; init; }
 }
 
 /// <summary>An adapter whose wire format streams as server-sent events.</summary>

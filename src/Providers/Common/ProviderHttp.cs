@@ -134,6 +134,21 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
                     Latency = time.GetElapsedTime(started),
                 };
             }
+            catch (HttpRequestException ex) when (MayHaveReachedProvider(ex))
+            {
+                // The connection broke after the request went out (a reset, or an end before the headers were read): the
+                // provider may already be generating, and billing, this answer. Sending it again would be a second
+                // billable call, so it is not retried, and the pipeline charges the prompt it delivered.
+                Log.ConnectionFailed(logger, providerName, attempt, ex.HttpRequestError.ToString());
+                return new ProviderStreamStart
+                {
+                    Error = new GatewayError(502, ErrorCodes.ProviderError,
+                        $"{providerName} broke the connection before its answer began ({ex.HttpRequestError})."),
+                    UpstreamStatus = 502,
+                    Latency = time.GetElapsedTime(started),
+                    RequestDelivered = true,
+                };
+            }
             catch (HttpRequestException ex)
             {
                 Log.ConnectionFailed(logger, providerName, attempt, ex.HttpRequestError.ToString());
@@ -158,6 +173,16 @@ internal sealed partial class ProviderHttp(IHttpClientFactory clients, GatewayOp
 
         return last!;
     }
+
+    /// <summary>
+    /// False for failures that happen before a request can leave (no connection, no name, no TLS, no proxy tunnel),
+    /// which are safe to retry; true for the rest (reset, premature end, invalid response), after which the provider
+    /// may have received the request.
+    /// </summary>
+    private static bool MayHaveReachedProvider(HttpRequestException ex) => ex.HttpRequestError is not
+        (HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError
+        or HttpRequestError.ProxyTunnelError or HttpRequestError.ConfigurationLimitExceeded or HttpRequestError.VersionNegotiationError
+        or HttpRequestError.ExtendedConnectNotSupported or HttpRequestError.UserAuthenticationError);
 
     private static bool IsEventStream(HttpResponseMessage response, StreamWireFormat format) =>
         string.Equals(response.Content.Headers.ContentType?.MediaType, format.MediaType, StringComparison.OrdinalIgnoreCase);
