@@ -1,3 +1,5 @@
+using KillToken.Soak;
+
 namespace KillToken.Bench;
 
 /// <summary>

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-
+using KillToken.Soak;
 namespace KillToken.Bench;
 
 /// <summary>

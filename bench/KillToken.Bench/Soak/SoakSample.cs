@@ -16,24 +16,7 @@ internal sealed record SoakSample(double ElapsedSeconds, long RssKb, long HwmKb,
     /// <param name="databasePath">The SQLite file (its WAL is beside it, <c>-wal</c>); null on Cosmos.</param>
     public static SoakSample Read(int pid, double elapsedSeconds, string? databasePath, int calls)
     {
-        long rss = 0, hwm = 0;
-        var threads = 0;
-        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-        {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-            {
-                rss = Kb(line);
-            }
-            else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-            {
-                hwm = Kb(line);
-            }
-            else if (line.StartsWith("Threads:", StringComparison.Ordinal))
-            {
-                threads = int.Parse(line["Threads:".Length..].Trim(), CultureInfo.InvariantCulture);
-            }
-        }
-
+        var memory = ProcMemory.Read(pid);
         var handles = 0;
         var sockets = 0;
         foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
@@ -52,12 +35,9 @@ internal sealed record SoakSample(double ElapsedSeconds, long RssKb, long HwmKb,
             }
         }
 
-        return new SoakSample(elapsedSeconds, rss, hwm, threads, handles, sockets,
+        return new SoakSample(elapsedSeconds, memory.VmRssKb, memory.VmHwmKb, memory.Threads, handles, sockets,
             databasePath is null ? null : Size(databasePath), databasePath is null ? null : Size(databasePath + "-wal"), calls);
     }
 
     private static long Size(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
-
-    private static long Kb(string line) =>
-        long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Replace("kB", "", StringComparison.Ordinal).Trim(), CultureInfo.InvariantCulture);
 }
