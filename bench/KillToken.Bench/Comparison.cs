@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using KillToken.Soak;
+
 namespace KillToken.Bench;
 
 /// <summary>What a results file says about where and with what it was measured.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using KillToken.Soak;
+
 namespace KillToken.Bench;
 
 /// <summary>
