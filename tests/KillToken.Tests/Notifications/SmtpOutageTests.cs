@@ -69,6 +69,22 @@ public sealed class SmtpOutageTests
     private static async Task<string> EmailOfAsync(Tenant tenant) =>
         (await GatewayHost.ReadJsonAsync(await tenant.SendAsync(HttpMethod.Get, "api/me", session: true), 200))["user"]!["email"]!.GetValue<string>();
 
+    /// <summary>A gateway whose clock stands at noon on the 15th, one tenant, and the close job to run on the 1st of next month.</summary>
+    private static async Task<MidMonth> MidMonthAsync(SmtpRelay relay)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FakeTimeProvider(new DateTimeOffset(now.Year, now.Month, 15, 12, 0, 0, TimeSpan.Zero));
+        var host = await StartHostAsync(relay, timeoutSeconds: 3, clock);
+        var tenant = await host.CreateTenantAsync();
+        return new MidMonth(host, tenant, await EmailOfAsync(tenant),
+            new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 5, TimeSpan.Zero).AddMonths(1), host.Services.GetRequiredService<IPeriodCloseJob>());
+    }
+
+    private sealed record MidMonth(GatewayHost Host, Tenant Tenant, string Owner, DateTimeOffset FirstOfNextMonth, IPeriodCloseJob Close) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Host.DisposeAsync();
+    }
+
     [TestMethod]
     public async Task AHungMailServer_DelaysNoCallAndNoInvite_TheAlertShowsAsFailed_AndIsSentOnceTheServerIsBack()
     {
@@ -116,15 +132,10 @@ public sealed class SmtpOutageTests
     public async Task DigestsTheServerNeverTook_AreSentByTheNextClose_Once_AndTheCloseItselfNeverFails()
     {
         await using var relay = new SmtpRelay(_smtp.Port, SmtpRelayMode.Refuse);
-        var now = DateTimeOffset.UtcNow;
-        var clock = new FakeTimeProvider(new DateTimeOffset(now.Year, now.Month, 15, 12, 0, 0, TimeSpan.Zero));
-        await using var host = await StartHostAsync(relay, timeoutSeconds: 3, clock);
-        var tenant = await host.CreateTenantAsync();
-        var owner = await EmailOfAsync(tenant);
+        await using var month = await MidMonthAsync(relay);
+        var (tenant, owner, first, job) = (month.Tenant, month.Owner, month.FirstOfNextMonth, month.Close);
         _openai.Handler = Usage(prompt: 0, completion: 1_000);
         await GatewayHost.ReadJsonAsync(await tenant.ChatAsync(Chat("gpt-4.1")), 200);
-        var first = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 5, TimeSpan.Zero).AddMonths(1);
-        var job = host.Services.GetRequiredService<IPeriodCloseJob>();
 
         // The 1st: the server is down. The close completes; the digest is not sent and says it will be retried.
         await job.RunAsync(first);
@@ -152,13 +163,8 @@ public sealed class SmtpOutageTests
     public async Task ADigestCutOffAfterItsMessage_MayHaveArrived_SoNoCloseSendsItAgain()
     {
         await using var relay = new SmtpRelay(_smtp.Port, SmtpRelayMode.CutAfterData);
-        var now = DateTimeOffset.UtcNow;
-        var clock = new FakeTimeProvider(new DateTimeOffset(now.Year, now.Month, 15, 12, 0, 0, TimeSpan.Zero));
-        await using var host = await StartHostAsync(relay, timeoutSeconds: 3, clock);
-        var tenant = await host.CreateTenantAsync();
-        var owner = await EmailOfAsync(tenant);
-        var first = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 5, TimeSpan.Zero).AddMonths(1);
-        var job = host.Services.GetRequiredService<IPeriodCloseJob>();
+        await using var month = await MidMonthAsync(relay);
+        var (tenant, owner, first, job) = (month.Tenant, month.Owner, month.FirstOfNextMonth, month.Close);
 
         await job.RunAsync(first);
         relay.Mode = SmtpRelayMode.Pass;
