@@ -1,0 +1,106 @@
+// client.chatStream against the real gateway: provider events as they arrive, then the metrics; a refusal thrown
+// before the loop; a stream that breaks off; the trace written at its end.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { KillTokenAPIError, KillTokenClient, KillTokenError } from "../dist/index.js";
+import { assertNoSecret, chatRequest, client, env, eventually, needsGateway, nonce, providerCalls, rejection } from "./helpers.mjs";
+
+/** The text of OpenAI's chunks among `events`. */
+const text = (events) => events
+  .filter((e) => e.type === "provider" && typeof e.data === "object" && e.data !== null)
+  .map((e) => e.data.choices?.[0]?.delta?.content ?? "")
+  .join("");
+
+describe("chatStream", { skip: needsGateway, timeout: 60_000 }, () => {
+  test("yields the provider's events as they arrive, then one metrics event; stream.metrics after the loop", async () => {
+    const tag = nonce("stream");
+    const started = Date.now();
+
+    const stream = await client().chatStream(chatRequest(`[hold:1500] ${tag}`));
+    const events = [];
+    for await (const event of stream) events.push({ ...event, at: Date.now() - started });
+
+    assert.equal(text(events), "Hello there!");
+    assert.ok(events.some((e) => e.type === "provider" && e.data === "[DONE]"), "the provider's own terminator passes through as the raw string");
+    const last = events.at(-1);
+    assert.equal(last.type, "metrics", "the stream closes with the gateway's metrics");
+    assert.equal(events.filter((e) => e.type === "metrics").length, 1);
+    assert.match(last.metrics.requestId, /^req/);
+    assert.equal(last.metrics.inputTokens, 9, "usage read from the stream");
+    assert.equal(last.metrics.outputTokens, 12);
+    assert.deepEqual(stream.metrics, last.metrics);
+    // The provider held the rest for 1.5 s after its first event: that event reached the loop long before the end.
+    assert.ok(last.at - events[0].at >= 1000, `not buffered: first event at ${events[0].at} ms, last at ${last.at} ms`);
+
+    const seen = await providerCalls(tag);
+    assert.equal(seen.count, 1);
+    assert.equal(seen.lastBody.stream, true);
+    assert.equal(seen.lastBody.stream_options?.include_usage, true, "the gateway asked for usage in the stream");
+  });
+
+  test("the stream's trace is written at its end and reads back through requests.get", async () => {
+    const stream = await client().chatStream(chatRequest(nonce("trace")));
+    for await (const _ of stream) { /* drain */ }
+    const requestId = stream.metrics.requestId;
+
+    const trace = await eventually(
+      () => client().requests.get(requestId).catch((error) => (error instanceof KillTokenAPIError && error.status === 404 ? null : Promise.reject(error))),
+      (value) => value !== null,
+      15_000);
+
+    assert.ok(trace, "the trace appeared within 15 s");
+    assert.equal(trace.id, requestId);
+    assert.equal(trace.stream, true);
+    assert.equal(trace.outputTokens, 12);
+    assert.equal(trace.status, 200);
+  });
+
+  test("a refused stream rejects chatStream itself with KillTokenAPIError, before any event", async () => {
+    const unknownKey = `kt_live_${"Q".repeat(40)}`;
+    const stranger = new KillTokenClient({ baseUrl: env.baseUrl, apiKey: unknownKey });
+
+    const error = await rejection(stranger.chatStream(chatRequest(nonce("refused"))));
+
+    assert.ok(error instanceof KillTokenAPIError, `got ${error?.name}`);
+    assert.ok(error instanceof KillTokenError);
+    assert.equal(error.status, 401);
+    assert.equal(error.code, "invalid_api_key");
+    assertNoSecret(error, [unknownKey, ...[env.apiKey, env.providerKey]]);
+  });
+
+  test("a provider without a credential is refused before the stream: 400 provider_credential_required", async () => {
+    const error = await rejection(client().chatStream({ ...chatRequest(nonce("anthropic")), provider: "anthropic", model: "claude-3-5-haiku-latest" }));
+
+    assert.ok(error instanceof KillTokenAPIError, `got ${error?.name}`);
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "provider_credential_required");
+  });
+
+  test("a stream that breaks off yields what arrived and the metrics, then throws the gateway's error", async () => {
+    const tag = nonce("cut");
+    const events = [];
+
+    const stream = await client().chatStream(chatRequest(`[cut] ${tag}`));
+    const error = await rejection((async () => {
+      for await (const event of stream) events.push(event);
+    })());
+
+    assert.equal(text(events), "Half an ans");
+    assert.equal(events.at(-1)?.type, "metrics", "the metrics still arrive before the failure is raised");
+    assert.ok(error instanceof KillTokenAPIError, `got ${error?.name}: ${error?.message}`);
+    assert.equal(error.code, "provider_error");
+    assert.ok(error.message.includes("provider_error"), "the message names the code");
+    assertNoSecret(error);
+  });
+
+  test("timeoutMs covers the wait for the headers only: a stream that pauses longer mid-way is not cut", async () => {
+    const tag = nonce("pause");
+
+    const stream = await client({ timeoutMs: 700 }).chatStream(chatRequest(`[hold:1500] ${tag}`));
+    const events = [];
+    for await (const event of stream) events.push(event);
+
+    assert.equal(text(events), "Hello there!");
+    assert.equal(events.at(-1).type, "metrics");
+  });
+});
