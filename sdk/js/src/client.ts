@@ -157,6 +157,16 @@ export class ChatStream implements AsyncIterable<ChatStreamEvent> {
     return this.#response.headers.get("x-request-id");
   }
 
+  /** Stops a stream that will not be read (or not to its end), so its connection is freed. */
+  async cancel(): Promise<void> {
+    this.#started = true;
+    try {
+      await this.#response.body?.cancel();
+    } finally {
+      this.#release();
+    }
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<ChatStreamEvent> {
     if (this.#started) {
       throw new KillTokenError("A chat stream can be read once.");
