@@ -161,7 +161,8 @@ export class ChatStream implements AsyncIterable<ChatStreamEvent> {
   async cancel(): Promise<void> {
     this.#started = true;
     try {
-      await this.#response.body?.cancel();
+      // A stream being iterated is locked to its reader: leaving the loop (break) stops it instead.
+      await this.#response.body?.cancel().catch(() => undefined);
     } finally {
       this.#release();
     }
