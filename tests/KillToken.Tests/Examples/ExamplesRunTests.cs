@@ -53,7 +53,7 @@ public sealed class ExamplesRunTests
     {
         await NodeExamples.EnsureInstalledAsync();
 
-        var output = await RunAsync("node", "openai-sdk.mjs", Path.Combine(Examples, "node"));
+        var output = await RunAsync("node", "openai-sdk-compatible.mjs", Examples);
 
         StringAssert.Contains(output, "answer: Hello from the fake provider.");
         var metrics = MetricsLine(output);
@@ -68,7 +68,7 @@ public sealed class ExamplesRunTests
     {
         await NodeExamples.EnsureInstalledAsync();
 
-        var output = await RunAsync("node", "anthropic-sdk.mjs", Path.Combine(Examples, "node"));
+        var output = await RunAsync("node", "anthropic-sdk.mjs", Examples);
 
         StringAssert.Contains(output, "answer: " + AnthropicAnswer);
         StringAssert.Contains(output, "usage: 25 in, 12 out");
@@ -76,6 +76,64 @@ public sealed class ExamplesRunTests
         Assert.AreEqual("anthropic", metrics["provider"]!.GetValue<string>());
         Assert.AreEqual(12, metrics["outputTokens"]!.GetValue<long>());
         Assert.AreEqual("/v1/messages", _anthropic.Requests[^1].Path);
+    }
+
+    [TestMethod]
+    public async Task NodeKillTokenSdk_PrintsTheAnswerAndTheMetrics_AndItsRetryIsReplayed()
+    {
+        await NodeExamples.EnsureInstalledAsync();
+        var providerCalls = _openai.Requests.Count;
+
+        var output = await RunAsync("node", "sdk-chat.mjs", Examples);
+
+        StringAssert.Contains(output, "answer: Hello from the fake provider.");
+        var metrics = MetricsLine(output);
+        Assert.AreEqual("examples", metrics["feature"]!.GetValue<string>());
+        Assert.AreEqual("new", metrics["idempotency"]!.GetValue<string>());
+        StringAssert.StartsWith(metrics["requestId"]!.GetValue<string>(), "req_");
+        StringAssert.Contains(output, "again: idempotency=replayed");
+        Assert.AreEqual(CallCostUsd, metrics["costUsd"]!.GetValue<decimal>());
+        Assert.AreNotEqual("hit", metrics["cacheStatus"]!.GetValue<string>());
+        Assert.AreEqual(providerCalls + 1, _openai.Requests.Count, "the replayed call did not reach the provider");
+    }
+
+    [TestMethod]
+    public async Task NodeFetch_PrintsTheAnswerAndTheMetrics()
+    {
+        var output = await RunAsync("node", "node-fetch-chat.mjs", Examples);
+
+        StringAssert.Contains(output, "answer: Hello from the fake provider.");
+        var metrics = MetricsLine(output);
+        Assert.AreEqual("measure_only", metrics["optimizationMode"]!.GetValue<string>());
+        Assert.AreEqual(CallCostUsd, metrics["costUsd"]!.GetValue<decimal>());
+        Assert.AreEqual("examples", metrics["feature"]!.GetValue<string>());
+    }
+
+    [TestMethod]
+    public async Task NodeFetchAnthropicWrapper_PrintsTheAnswerAndTheMetrics()
+    {
+        var output = await RunAsync("node", "anthropic-messages-wrapper.mjs", Examples);
+
+        StringAssert.Contains(output, "answer: " + AnthropicAnswer);
+        StringAssert.Contains(output, "usage: 25 in, 12 out");
+        var metrics = MetricsLine(output);
+        Assert.AreEqual("anthropic", metrics["provider"]!.GetValue<string>());
+        Assert.AreEqual(25, metrics["inputTokens"]!.GetValue<long>());
+        var sent = _anthropic.Requests[^1].Json;
+        Assert.AreEqual("Answer in one line.", sent["system"]!.GetValue<string>(), "the top-level system reached Anthropic");
+    }
+
+    [TestMethod]
+    public async Task NodeExamples_HoldNoProviderKey_AndReadOnlyTheTwoVariables()
+    {
+        foreach (var file in Directory.GetFiles(Examples, "*.mjs"))
+        {
+            var text = await File.ReadAllTextAsync(file);
+            Assert.DoesNotMatchRegex(new System.Text.RegularExpressions.Regex(@"sk-[A-Za-z0-9]|sk-ant-|AKIA[0-9A-Z]{8}|AIza[0-9A-Za-z_-]{10}"), text, $"{Path.GetFileName(file)} holds a provider key");
+            var variables = System.Text.RegularExpressions.Regex.Matches(text, @"process\.env\.([A-Z_]+)").Select(m => m.Groups[1].Value).ToHashSet();
+            CollectionAssert.IsSubsetOf(variables.ToList(), new[] { "KILLTOKEN_BASE_URL", "KILLTOKEN_API_KEY" }, $"{Path.GetFileName(file)} reads {string.Join(", ", variables)}");
+            Assert.Contains("KILLTOKEN_API_KEY", variables, $"{Path.GetFileName(file)} does not read the project key");
+        }
     }
 
     [TestMethod]
@@ -152,25 +210,30 @@ public sealed class ExamplesRunTests
     }
 }
 
-/// <summary>Installs examples/node's pinned SDKs with <c>npm ci</c> when node_modules is missing (CI installs them up front).</summary>
+/// <summary>
+/// Builds sdk/js and installs examples/'s packages (the pinned OpenAI and Anthropic SDKs, and @killtoken/sdk linked from
+/// sdk/js) with <c>npm ci</c> when node_modules is missing (CI installs them up front).
+/// </summary>
 internal static class NodeExamples
 {
     private static readonly SemaphoreSlim InstallGate = new(1, 1);
 
     public static async Task EnsureInstalledAsync()
     {
-        var folder = Path.Combine(Repository.Root, "examples", "node");
+        await Sdk.JsSdkBuild.EnsureBuiltAsync();
+        var folder = Path.Combine(Repository.Root, "examples");
         await InstallGate.WaitAsync();
         try
         {
-            if (Directory.Exists(Path.Combine(folder, "node_modules", "openai")) && Directory.Exists(Path.Combine(folder, "node_modules", "@anthropic-ai", "sdk")))
+            if (Directory.Exists(Path.Combine(folder, "node_modules", "openai")) && Directory.Exists(Path.Combine(folder, "node_modules", "@anthropic-ai", "sdk"))
+                && Directory.Exists(Path.Combine(folder, "node_modules", "@killtoken", "sdk")))
             {
                 return;
             }
 
             using var install = Process.Start(new ProcessStartInfo("npm", "ci --no-audit --no-fund --loglevel=error") { WorkingDirectory = folder })!;
             await install.WaitForExitAsync();
-            Assert.AreEqual(0, install.ExitCode, "npm ci failed in examples/node");
+            Assert.AreEqual(0, install.ExitCode, "npm ci failed in examples");
         }
         finally
         {

@@ -4,8 +4,9 @@ using KillToken.Tests.TestInfrastructure;
 namespace KillToken.Tests.Sdk;
 
 /// <summary>
-/// Builds sdk/js (<c>@killtoken/sdk</c>) once per test process — <c>npm ci</c> when its node_modules is missing, then
-/// <c>npm run build</c> (tsc → dist/) — and runs node/npm from tests without the test run's own MSBuild variables.
+/// Builds sdk/js (<c>@killtoken/sdk</c>) once per test process, so the SDK's tests and the examples run the source as it
+/// is now — <c>npm ci</c> when its node_modules is missing (CI installs it up front), then <c>npm run build</c>
+/// (tsc → dist/) — and runs node/npm from tests without the test run's own MSBuild variables.
 /// Shared by every test that runs the SDK (its own node tests, the examples that use it); classes run two at a time, so
 /// the build is behind a gate and a failed build is tried again by the next caller.
 /// </summary>

@@ -1,5 +1,5 @@
-// The official `openai` npm SDK pointed at KillToken's OpenAI-compatible route. The API key is a KillToken project key,
-// not an OpenAI key: the gateway calls OpenAI with the workspace's own stored credential.
+// The official `openai` npm SDK pointed at KillToken's OpenAI-compatible route (baseURL ends with /v1/openai). The
+// API key is a KillToken project key, not an OpenAI key: the gateway calls OpenAI with the workspace's own credential.
 //   KILLTOKEN_BASE_URL  the gateway, e.g. http://localhost:7071
 //   KILLTOKEN_API_KEY   a project key (kt_live_…) whose workspace has an openai credential
 import OpenAI from "openai";
