@@ -102,6 +102,7 @@ public sealed class JsSdkTests
             .AppendLine()
             .AppendLine("stderr: " + Tail(run.Stderr))
             .ToString();
+        Console.WriteLine(report);
         Assert.AreEqual(0, run.ExitCode, report);
         Assert.AreEqual(0, tap.Count("fail"), report);
         Assert.IsTrue(tap.Count("pass") > 0, "no test ran. " + report);
