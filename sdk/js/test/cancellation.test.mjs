@@ -115,6 +115,16 @@ describe("AbortSignal", { skip: needsGateway, timeout: 60_000 }, () => {
     assert.equal(seen.aborted, 1, "the provider's stream was cancelled");
   });
 
+  test("cancel() frees a stream that will not be read", async () => {
+    const tag = nonce("cancel");
+
+    const stream = await client().chatStream(chatRequest(`[hold-forever] ${tag}`));
+    await stream.cancel();
+
+    const seen = await eventually(() => providerCalls(tag), (s) => s.aborted === 1, 10_000);
+    assert.equal(seen.aborted, 1, "the connection was released, and the gateway cancelled the provider's stream");
+  });
+
   test("breaking out of a stream's loop closes the stream", async () => {
     const tag = nonce("break");
 

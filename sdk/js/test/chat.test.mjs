@@ -62,6 +62,37 @@ describe("chat", { skip: needsGateway, timeout: 60_000 }, () => {
     assert.equal(byBody.metrics.feature, "from-body");
   });
 
+  test("a call's own headers go with that call only", async () => {
+    const sdk = client();
+
+    const tagged = await sdk.chat(chatRequest(nonce("call-header")), { headers: { "x-killtoken-feature": "one-call" } });
+    const plain = await sdk.chat(chatRequest(nonce("no-header")));
+
+    assert.equal(tagged.metrics.feature, "one-call");
+    assert.notEqual(plain.metrics.feature, "one-call");
+  });
+
+  test("the client refuses what it can tell is wrong before sending anything", async () => {
+    const tag = nonce("invalid");
+
+    await assert.rejects(client().chat({ ...chatRequest(tag), messages: [] }), TypeError);
+    assert.throws(() => new KillTokenClient({ baseUrl: env.baseUrl, apiKey: "" }), TypeError);
+    assert.throws(() => new KillTokenClient({ baseUrl: "", apiKey: env.apiKey }), TypeError);
+    assert.throws(() => new KillTokenClient({ baseUrl: "ftp://example.com", apiKey: env.apiKey }), TypeError);
+    assert.throws(() => new KillTokenClient({ baseUrl: env.baseUrl, apiKey: env.apiKey, maxRetries: -1 }), TypeError);
+    // A call that returns a promise reports a bad argument through it, as chat() does, so .catch() sees it.
+    let thrown;
+    let pending;
+    try {
+      pending = client().requests.get("");
+    } catch (error) {
+      thrown = error;
+    }
+    assert.equal(thrown, undefined, `requests.get("") threw synchronously (${thrown?.name}) instead of returning a rejected promise`);
+    await assert.rejects(pending, TypeError);
+    assert.equal((await providerCalls(tag)).count, 0);
+  });
+
   test("baseUrl is kept without its trailing slash, and calls through it work", async () => {
     const slashed = new KillTokenClient({ baseUrl: `${env.baseUrl}/`, apiKey: env.apiKey });
 

@@ -78,6 +78,21 @@ describe("providerCredentials", { skip: needsGateway, timeout: 60_000 }, () => {
     await sdk.providerCredentials.delete(created.id);
   });
 
+  test("a secrets bundle (aws_bedrock) is stored, and none of its values comes back", async () => {
+    const sdk = client();
+    const secretAccessKey = `wJalrXUtnFEMI-${nonce("aws")}`;
+
+    const created = await sdk.providerCredentials.create({
+      provider: "aws_bedrock", secrets: { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey }, config: { region: "us-east-1" }, label: "bedrock",
+    });
+
+    assert.equal(created.provider, "aws_bedrock");
+    assert.equal(created.config?.region, "us-east-1");
+    assert.ok(!JSON.stringify(created).includes(secretAccessKey));
+    assert.ok(!JSON.stringify(await sdk.providerCredentials.list()).includes(secretAccessKey));
+    await sdk.providerCredentials.delete(created.id);
+  });
+
   test("a bundle the provider cannot use is 400 invalid_provider_secrets, without the secret in the error", async () => {
     const secret = `AKIA-not-a-bundle-${nonce("aws")}`;
 

@@ -81,6 +81,23 @@ describe("reads", { skip: needsGateway, timeout: 60_000 }, () => {
     assert.equal(recent.data.length, 5);
   });
 
+  test("Date objects work wherever a date is taken, and project filters by the trace's project", async () => {
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const soon = new Date(Date.now() + 60_000);
+
+    const page = await sdk.requests.list({ from: hourAgo, to: soon });
+    const ofProject = await sdk.requests.list({ project: page.data[0].projectId });
+    const summary = await sdk.summary({ from: new Date(Date.now() - 86_400_000), to: soon });
+    const analytics = await sdk.exports.analytics({ from: new Date(Date.now() - 86_400_000), to: new Date() });
+    const csv = await sdk.exports.requestsCsv({ from: hourAgo, to: soon });
+
+    assert.equal(page.data.length, 5);
+    assert.equal(ofProject.data.length, 5);
+    assert.equal(summary.totals.requests, 5);
+    assert.equal(analytics.totals.requests, 5);
+    assert.equal(csv.trimEnd().split(/\r?\n/).length, 6, "a header and five rows");
+  });
+
   test("requests.get reads one privacy-safe trace", async () => {
     const trace = await sdk.requests.get(requestIds[0]);
 

@@ -149,6 +149,27 @@ describe("retry policy (stand-in gateway)", { timeout: 60_000 }, () => {
     assert.equal(stub.requests.length, 2);
   });
 
+  test("a Retry-After given as an HTTP date is waited for", async () => {
+    const sdk = await refusing(1, { "retry-after": new Date(Date.now() + 2000).toUTCString() }, summaryAnswer());
+
+    const summary = await sdk.summary();
+
+    assert.equal(summary.totals.requests, 7);
+    assert.equal(stub.requests.length, 2);
+    assert.ok(stub.requests[1].at - stub.requests[0].at >= 800, `waited until the date (${stub.requests[1].at - stub.requests[0].at} ms)`);
+  });
+
+  test("a read that times out is tried again, then fails with KillTokenTimeoutError", async () => {
+    stub = await stubGateway(() => new Promise(() => {})); // never answers
+    const sdk = new KillTokenClient({ baseUrl: stub.url, apiKey: key, timeoutMs: 200, maxRetries: 1 });
+
+    const error = await rejection(sdk.requests.list());
+
+    assert.ok(error instanceof KillTokenTimeoutError, `got ${error?.name}`);
+    assert.equal(stub.requests.length, 2, "the first attempt and one retry");
+    assertNoSecret(error, [key]);
+  });
+
   test("x-should-retry: false is obeyed", async () => {
     const sdk = await refusing(1, { "retry-after": "0", "x-should-retry": "false" }, summaryAnswer());
 

@@ -29,6 +29,7 @@ describe("chatStream", { skip: needsGateway, timeout: 60_000 }, () => {
     assert.equal(last.metrics.inputTokens, 9, "usage read from the stream");
     assert.equal(last.metrics.outputTokens, 12);
     assert.deepEqual(stream.metrics, last.metrics);
+    assert.equal(stream.requestId, last.metrics.requestId, "the request id was known from the headers");
     // The provider held the rest for 1.5 s after its first event: that event reached the loop long before the end.
     assert.ok(last.at - events[0].at >= 1000, `not buffered: first event at ${events[0].at} ms, last at ${last.at} ms`);
 
