@@ -145,7 +145,8 @@ public static class ApiCatalog
         Page(R.ApiReference, "apiReference", "This API's reference page."),
         new("GET", R.ApiReferenceAsset, "apiReferenceAsset", Pages, ApiAuth.None, "The reference page's script.") { Response = typeof(string), ResponseContentType = "text/javascript", Errors = [404] },
         new("GET", R.OpenApiDocument, "openApiDocument", Pages, ApiAuth.None, "This document (OpenAPI 3.1).") { Response = typeof(string) },
-        new("GET", R.LlmsTxt, "llmsTxt", Pages, ApiAuth.None, "How a coding assistant integrates with this gateway (plain markdown).") { Response = typeof(string), ResponseContentType = "text/plain" },
+        new("GET", R.LlmsTxt, "llmsTxt", Pages, ApiAuth.None, "How a coding assistant integrates with this gateway: a short index (plain markdown).") { Response = typeof(string), ResponseContentType = "text/markdown" },
+        new("GET", R.LlmsFullTxt, "llmsFullTxt", Pages, ApiAuth.None, "The complete integration guide for a coding assistant: every endpoint, header, error code and example (plain markdown).") { Response = typeof(string), ResponseContentType = "text/markdown" },
     ];
 
     private static ApiOperation Wrapper(string method, string route, string id, string summary) =>
