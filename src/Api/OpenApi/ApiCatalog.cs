@@ -52,6 +52,8 @@ public static class ApiCatalog
     private static readonly string[] TracePaging = [.. TraceFilters, "limit", "cursor"];
     private static readonly string[] Period = ["from", "to"];
     private static readonly string[] AnalyticsFilters = ["workspaceId", "from", "to", "provider", "projectId", "model"];
+    /// <summary>The analytics export's filters: the rollups are not kept per mode or cache status, so those two are refused.</summary>
+    private static readonly string[] AnalyticsExportFilters = ["provider", "model", "feature", "projectId", "from", "to"];
     private static readonly string[] WholeWorkspace = ["workspaceId", "from", "to"];
 
     public static IReadOnlyList<ApiOperation> Operations { get; } =
@@ -81,7 +83,7 @@ public static class ApiCatalog
         new("GET", R.Summary, "summary", Reports, ApiAuth.ProjectKey, "Totals, cost, savings, cache hit rate, top templates and savings by feature.") { Response = typeof(SummaryReport), Query = Period },
         new("GET", R.RoiReport, "roi", Reports, ApiAuth.ProjectKey, "Estimated, verified, potential and cache savings.") { Response = typeof(RoiReport), Query = Period },
         new("GET", R.ExportRequestsCsv, "exportRequestsCsv", Reports, ApiAuth.ProjectKey, "The traces as CSV with fixed, privacy-safe columns.") { Response = typeof(string), ResponseContentType = "text/csv", Query = TraceFilters },
-        new("GET", R.ExportAnalyticsJson, "exportAnalyticsJson", Reports, ApiAuth.ProjectKey, "The analytics reports as one JSON document.") { Response = typeof(AnalyticsExport), Query = TraceFilters },
+        new("GET", R.ExportAnalyticsJson, "exportAnalyticsJson", Reports, ApiAuth.ProjectKey, "The analytics reports as one JSON document.") { Response = typeof(AnalyticsExport), Query = AnalyticsExportFilters },
 
         new("GET", R.Credentials, "listCredentials", Credentials, ApiAuth.ProjectKey, "The workspace's provider credentials (secrets never shown, only keyPreview).") { Response = typeof(ListBody<CredentialView>) },
         new("POST", R.Credentials, "createCredential", Credentials, ApiAuth.ProjectKey, "Add a provider credential (key scope credentials:write).") { Request = typeof(CredentialBody), Response = typeof(CredentialView), Status = 201, Errors = [409] },
