@@ -6,7 +6,7 @@ using Microsoft.Azure.Functions.Worker;
 
 namespace KillToken.Functions;
 
-/// <summary>The OpenAPI document, the API reference page and llms.txt: one line each over the shared <see cref="ApiReferencePages"/>.</summary>
+/// <summary>The OpenAPI document, the API reference page, llms.txt and llms-full.txt: one line each over the shared <see cref="ApiReferencePages"/>.</summary>
 public static class ApiReferenceFunctions
 {
     [Function(nameof(OpenApiDocument))]
@@ -24,4 +24,8 @@ public static class ApiReferenceFunctions
     [Function(nameof(LlmsTxt))]
     public static Task<IActionResult> LlmsTxt([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.LlmsTxt)] HttpRequest req) =>
         ApiReferencePages.LlmsTxt(req.HttpContext).AsAction();
+
+    [Function(nameof(LlmsFullTxt))]
+    public static Task<IActionResult> LlmsFullTxt([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = Routes.LlmsFullTxt)] HttpRequest req) =>
+        ApiReferencePages.LlmsFullTxt(req.HttpContext).AsAction();
 }

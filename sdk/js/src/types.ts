@@ -45,7 +45,8 @@ export interface ChatRequest {
 
 export type CacheStatus = "hit" | "miss" | "bypass" | "disabled" | "write" | (string & {});
 export type IdempotencyStatus = "none" | "new" | "replayed" | (string & {});
-export type CostStatus = "priced" | "unpriced" | (string & {});
+/** `free`: a cache hit, a replay or a failure before any usage; `estimated`: a priced model whose usage the provider did not report validly. */
+export type CostStatus = "priced" | "unpriced" | "free" | "estimated" | (string & {});
 
 /** What the gateway measured of one call. */
 export interface ChatMetrics {

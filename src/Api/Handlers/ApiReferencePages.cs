@@ -9,8 +9,8 @@ namespace KillToken.Api.Handlers;
 
 /// <summary>
 /// What a developer reads: the OpenAPI document (<c>/openapi/v1.json</c>), its reference page (<c>/docs</c>, Scalar's
-/// bundle as the Scalar.AspNetCore package embeds it, served from here: no CDN) and <c>/llms.txt</c> for coding
-/// assistants. The same for both hosts.
+/// bundle as the Scalar.AspNetCore package embeds it, served from here: no CDN), and for coding assistants
+/// <c>/llms.txt</c> (a short index) and <c>/llms-full.txt</c> (the complete integration guide). The same for both hosts.
 /// </summary>
 public static class ApiReferencePages
 {
@@ -38,9 +38,11 @@ public static class ApiReferencePages
     public static Task<IResult> Reference(HttpContext context) => Task.FromResult(Serve(context, "index.html"));
 
     public static Task<IResult> Asset(HttpContext context, string file) =>
-        Task.FromResult(file is "index.html" or "llms.txt" ? NotFound(context) : Serve(context, file));
+        Task.FromResult(file is "index.html" or "llms.txt" or "llms-full.txt" ? NotFound(context) : Serve(context, file));
 
     public static Task<IResult> LlmsTxt(HttpContext context) => Task.FromResult(Serve(context, "llms.txt"));
+
+    public static Task<IResult> LlmsFullTxt(HttpContext context) => Task.FromResult(Serve(context, "llms-full.txt"));
 
     private static IResult Serve(HttpContext context, string name)
     {
@@ -94,7 +96,7 @@ public static class ApiReferencePages
         return unpacked.ToArray();
     }
 
-    /// <summary>llms.txt is markdown; everything else as any embedded page.</summary>
+    /// <summary>llms.txt and llms-full.txt are markdown; everything else as any embedded page.</summary>
     private static string ContentTypeOf(string name) =>
         name.EndsWith(".txt", StringComparison.Ordinal) ? "text/markdown; charset=utf-8" : EmbeddedPages.ContentTypeOf(name);
 

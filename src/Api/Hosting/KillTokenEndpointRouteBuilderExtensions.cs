@@ -104,6 +104,7 @@ public static class KillTokenEndpointRouteBuilderExtensions
         app.MapGet(Routes.ApiReference, Handle(ApiReferencePages.Reference));
         app.MapGet(Routes.ApiReferenceAsset, (HttpContext c, string file) => ApiReferencePages.Asset(c, file));
         app.MapGet(Routes.LlmsTxt, Handle(ApiReferencePages.LlmsTxt));
+        app.MapGet(Routes.LlmsFullTxt, Handle(ApiReferencePages.LlmsFullTxt));
         return app;
     }
 

@@ -81,6 +81,8 @@ public static class Routes
     public const string ApiReference = "docs";
     public const string ApiReferenceAsset = "docs/{file}";
     public const string LlmsTxt = "llms.txt";
+    /// <summary>The complete integration guide behind llms.txt's short index: every endpoint, header, error code and example.</summary>
+    public const string LlmsFullTxt = "llms-full.txt";
     // Seed 002's analytics (session, workspace chosen by ?workspaceId=).
     public const string AnalyticsOverview = "api/analytics/overview";
     public const string AnalyticsTrends = "api/analytics/trends";

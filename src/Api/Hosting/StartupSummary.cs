@@ -68,7 +68,7 @@ public static class StartupSummary
             : "held by the Functions host and the platform's front ends (their header, size and timeout limits apply)");
         var root = baseUrl ?? string.Empty;
         Line("dashboard", $"{root}/ (sign up there, or sign in; invite links open {root}/invites/…)");
-        Line("API reference", $"{root}/docs (the OpenAPI 3.1 document: {root}/openapi/v1.json; for coding assistants: {root}/llms.txt)");
+        Line("API reference", $"{root}/docs (the OpenAPI 3.1 document: {root}/openapi/v1.json; for coding assistants: {root}/llms.txt and {root}/llms-full.txt)");
         Line("health", $"{root}/health (alive), {root}/ready (store, vault, keys)");
         return text.ToString().TrimEnd('\n');
     }

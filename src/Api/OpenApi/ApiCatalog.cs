@@ -52,6 +52,8 @@ public static class ApiCatalog
     private static readonly string[] TracePaging = [.. TraceFilters, "limit", "cursor"];
     private static readonly string[] Period = ["from", "to"];
     private static readonly string[] AnalyticsFilters = ["workspaceId", "from", "to", "provider", "projectId", "model"];
+    /// <summary>The analytics export's filters: the rollups are not kept per mode or cache status, so those two are refused.</summary>
+    private static readonly string[] AnalyticsExportFilters = ["provider", "model", "feature", "projectId", "from", "to"];
     private static readonly string[] WholeWorkspace = ["workspaceId", "from", "to"];
 
     public static IReadOnlyList<ApiOperation> Operations { get; } =
@@ -81,7 +83,7 @@ public static class ApiCatalog
         new("GET", R.Summary, "summary", Reports, ApiAuth.ProjectKey, "Totals, cost, savings, cache hit rate, top templates and savings by feature.") { Response = typeof(SummaryReport), Query = Period },
         new("GET", R.RoiReport, "roi", Reports, ApiAuth.ProjectKey, "Estimated, verified, potential and cache savings.") { Response = typeof(RoiReport), Query = Period },
         new("GET", R.ExportRequestsCsv, "exportRequestsCsv", Reports, ApiAuth.ProjectKey, "The traces as CSV with fixed, privacy-safe columns.") { Response = typeof(string), ResponseContentType = "text/csv", Query = TraceFilters },
-        new("GET", R.ExportAnalyticsJson, "exportAnalyticsJson", Reports, ApiAuth.ProjectKey, "The analytics reports as one JSON document.") { Response = typeof(AnalyticsExport), Query = TraceFilters },
+        new("GET", R.ExportAnalyticsJson, "exportAnalyticsJson", Reports, ApiAuth.ProjectKey, "The analytics reports as one JSON document.") { Response = typeof(AnalyticsExport), Query = AnalyticsExportFilters },
 
         new("GET", R.Credentials, "listCredentials", Credentials, ApiAuth.ProjectKey, "The workspace's provider credentials (secrets never shown, only keyPreview).") { Response = typeof(ListBody<CredentialView>) },
         new("POST", R.Credentials, "createCredential", Credentials, ApiAuth.ProjectKey, "Add a provider credential (key scope credentials:write).") { Request = typeof(CredentialBody), Response = typeof(CredentialView), Status = 201, Errors = [409] },
@@ -145,7 +147,8 @@ public static class ApiCatalog
         Page(R.ApiReference, "apiReference", "This API's reference page."),
         new("GET", R.ApiReferenceAsset, "apiReferenceAsset", Pages, ApiAuth.None, "The reference page's script.") { Response = typeof(string), ResponseContentType = "text/javascript", Errors = [404] },
         new("GET", R.OpenApiDocument, "openApiDocument", Pages, ApiAuth.None, "This document (OpenAPI 3.1).") { Response = typeof(string) },
-        new("GET", R.LlmsTxt, "llmsTxt", Pages, ApiAuth.None, "How a coding assistant integrates with this gateway (plain markdown).") { Response = typeof(string), ResponseContentType = "text/plain" },
+        new("GET", R.LlmsTxt, "llmsTxt", Pages, ApiAuth.None, "How a coding assistant integrates with this gateway: a short index (plain markdown).") { Response = typeof(string), ResponseContentType = "text/markdown" },
+        new("GET", R.LlmsFullTxt, "llmsFullTxt", Pages, ApiAuth.None, "The complete integration guide for a coding assistant: every endpoint, header, error code and example (plain markdown).") { Response = typeof(string), ResponseContentType = "text/markdown" },
     ];
 
     private static ApiOperation Wrapper(string method, string route, string id, string summary) =>

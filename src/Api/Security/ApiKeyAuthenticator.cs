@@ -17,7 +17,8 @@ namespace KillToken.Api.Security;
 /// </summary>
 public sealed class ApiKeyAuthenticator(IProjectStore projects, ApiKeyHasher hasher, ProjectRateLimiter rateLimiter, KillTokenTelemetry telemetry, TimeProvider time)
 {
-    private static readonly string[] KeyHeaders = ["x-killtoken-key", "x-api-key", "api-key", "x-goog-api-key", "x-tokenguard-key"];
+    /// <summary>The headers a project key is read from besides <c>Authorization: Bearer</c>, in the order they are tried.</summary>
+    public static IReadOnlyList<string> KeyHeaders { get; } = ["x-killtoken-key", "x-api-key", "api-key", "x-goog-api-key", "x-tokenguard-key"];
 
     public async Task<(ProjectRecord? Project, GatewayError? Error)> AuthenticateAsync(HttpRequest request, string requiredScope, CancellationToken cancellationToken)
     {

@@ -187,6 +187,7 @@ internal static class FuzzRoutes
         [Key("GET", Routes.ApiReference)] = r => r,
         [Key("GET", Routes.ApiReferenceAsset)] = r => r,
         [Key("GET", Routes.LlmsTxt)] = r => r,
+        [Key("GET", Routes.LlmsFullTxt)] = r => r,
         [Key("GET", Routes.AnalyticsOverview)] = Analytics,
         [Key("GET", Routes.AnalyticsTrends)] = Analytics,
         [Key("GET", Routes.AnalyticsProviders)] = Analytics,
