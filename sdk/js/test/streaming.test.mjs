@@ -97,7 +97,7 @@ describe("chatStream", { skip: needsGateway, timeout: 60_000 }, () => {
   test("timeoutMs covers the wait for the headers only: a stream that pauses longer mid-way is not cut", async () => {
     const tag = nonce("pause");
 
-    const stream = await client({ timeoutMs: 700 }).chatStream(chatRequest(`[hold:1500] ${tag}`));
+    const stream = await client({ timeoutMs: 1000 }).chatStream(chatRequest(`[hold:2500] ${tag}`));
     const events = [];
     for await (const event of stream) events.push(event);
 
