@@ -2,6 +2,7 @@
 // stand-in gateway (a long Retry-After that an abort must cut short).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { KillTokenAPIError, KillTokenConnectionError, KillTokenError, KillTokenTimeoutError } from "../dist/index.js";
 import {
   ANSWER, answer, assertNoSecret, chatRequest, client, eventually, gatewayError, needsGateway, nonce, providerCalls, rejection, sleep, stubGateway,
@@ -136,6 +137,42 @@ describe("AbortSignal", { skip: needsGateway, timeout: 60_000 }, () => {
 
     const seen = await eventually(() => providerCalls(tag), (s) => s.aborted === 1, 10_000);
     assert.equal(seen.aborted, 1, "leaving the loop released the connection, and the gateway cancelled the provider's stream");
+  });
+});
+
+describe("a finished script", { skip: needsGateway, timeout: 60_000 }, () => {
+  test("exits at once: no timer or connection of the client keeps node alive after its calls are done", async () => {
+    const script = `
+      import { KillTokenClient } from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};
+      const client = new KillTokenClient({ baseUrl: process.env.KILLTOKEN_BASE_URL, apiKey: process.env.KILLTOKEN_API_KEY });
+      const request = (content) => ({ provider: "openai", model: "gpt-4o", messages: [{ role: "user", content }] });
+      await client.chat(request("exit 1"));
+      const stream = await client.chatStream(request("exit 2"));
+      for await (const event of stream) { /* to the end */ }
+      const early = await client.chatStream(request("exit 3"));
+      for await (const event of early) break;
+      await client.summary();
+      await client.requests.get("req_missing").catch(() => undefined);
+      console.log("done");
+    `;
+    const started = Date.now();
+
+    const { code, stdout, stderr, elapsed } = await new Promise((resolve) => {
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script], { env: process.env });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => { out += d; });
+      child.stderr.on("data", (d) => { err += d; });
+      const guard = setTimeout(() => child.kill(), 30_000);
+      child.on("exit", (exitCode) => {
+        clearTimeout(guard);
+        resolve({ code: exitCode, stdout: out, stderr: err, elapsed: Date.now() - started });
+      });
+    });
+
+    assert.equal(code, 0, `the script failed: ${stderr.slice(0, 2000)}`);
+    assert.equal(stdout.trim(), "done");
+    assert.ok(elapsed < 10_000, `node took ${elapsed} ms to exit after its calls`);
   });
 });
 

@@ -170,6 +170,29 @@ describe("retry policy (stand-in gateway)", { timeout: 60_000 }, () => {
     assertNoSecret(error, [key]);
   });
 
+  test("an answer that is not the gateway's (a proxy's HTML 502) is KillTokenAPIError with no code, and a read retries it", async () => {
+    stub = await stubGateway((req, res, n) => {
+      if (n === 1 || req.method === "POST") {
+        res.writeHead(502, { "content-type": "text/html", "x-request-id": "req_from_header" });
+        res.end("<html><body><h1>502 Bad Gateway</h1>nginx</body></html>");
+      } else {
+        answer(res, 200, summaryAnswer());
+      }
+    });
+    const sdk = new KillTokenClient({ baseUrl: stub.url, apiKey: key });
+
+    const summary = await sdk.summary();
+    const error = await rejection(sdk.chat(chatRequest(nonce("html"))));
+
+    assert.equal(summary.totals.requests, 7, "the read was retried");
+    assert.ok(error instanceof KillTokenAPIError, `got ${error?.name}`);
+    assert.equal(error.status, 502);
+    assert.equal(error.code, null);
+    assert.equal(error.requestId, "req_from_header");
+    assert.ok(!error.message.includes("<html>"), `no page in the message: ${error.message}`);
+    assert.equal(stub.requests.filter((r) => r.method === "POST").length, 1, "a key-less chat is not resent");
+  });
+
   test("x-should-retry: false is obeyed", async () => {
     const sdk = await refusing(1, { "retry-after": "0", "x-should-retry": "false" }, summaryAnswer());
 
