@@ -2,6 +2,7 @@
 // details, and no key or provider secret in any form of the error.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import util from "node:util";
 import { KillTokenAPIError, KillTokenClient, KillTokenConnectionError, KillTokenError } from "../dist/index.js";
 import { assertNoSecret, chatRequest, client, env, needsGateway, nonce, providerCalls, rejection, secrets } from "./helpers.mjs";
 
@@ -43,6 +44,7 @@ describe("typed errors", { skip: needsGateway, timeout: 60_000 }, () => {
     }
     assert.ok(!JSON.stringify(stranger).includes(unknownKey), "nor in the client's JSON form");
     assert.ok(!String(stranger).includes(unknownKey));
+    assert.ok(!util.inspect(stranger, { depth: 5, showHidden: true }).includes(unknownKey), "nor in util.inspect(client)");
   });
 
   test("403: a key without credentials:write cannot create a credential (insufficient_scope), and neither key nor secret leaks", async () => {

@@ -1,9 +1,9 @@
 // client.chatStream against the real gateway: provider events as they arrive, then the metrics; a refusal thrown
 // before the loop; a stream that breaks off; the trace written at its end.
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { KillTokenAPIError, KillTokenClient, KillTokenError } from "../dist/index.js";
-import { assertNoSecret, chatRequest, client, env, eventually, needsGateway, nonce, providerCalls, rejection } from "./helpers.mjs";
+import { KillTokenAPIError, KillTokenClient, KillTokenConnectionError, KillTokenError } from "../dist/index.js";
+import { assertNoSecret, chatRequest, client, env, eventually, needsGateway, nonce, providerCalls, rejection, stubGateway } from "./helpers.mjs";
 
 /** The text of OpenAI's chunks among `events`. */
 const text = (events) => events
@@ -103,5 +103,29 @@ describe("chatStream", { skip: needsGateway, timeout: 60_000 }, () => {
 
     assert.equal(text(events), "Hello there!");
     assert.equal(events.at(-1).type, "metrics");
+  });
+});
+
+describe("chatStream when the connection breaks (stand-in gateway)", { timeout: 30_000 }, () => {
+  let stub;
+  after(() => stub?.close());
+
+  test("a connection that breaks mid-stream is KillTokenConnectionError after the events that arrived", async () => {
+    const key = "kt_live_stubkey0123456789abcdefghijklmnop";
+    stub = await stubGateway((req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream", "x-request-id": "req_stub_stream" });
+      res.write('data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n');
+      setTimeout(() => res.socket.destroy(), 100);
+    });
+    const events = [];
+
+    const stream = await new KillTokenClient({ baseUrl: stub.url, apiKey: key }).chatStream(chatRequest(nonce("broken")));
+    const error = await rejection((async () => {
+      for await (const event of stream) events.push(event);
+    })());
+
+    assert.equal(events.length, 1, "the event that arrived was yielded");
+    assert.ok(error instanceof KillTokenConnectionError, `the connection broke, so KillTokenConnectionError (its doc: "the gateway could not be reached or the connection broke"); got ${error?.name}: ${error?.message}`);
+    assertNoSecret(error, [key]);
   });
 });
