@@ -39,6 +39,31 @@ describe("chatStream", { skip: needsGateway, timeout: 60_000 }, () => {
     assert.equal(seen.lastBody.stream_options?.include_usage, true, "the gateway asked for usage in the stream");
   });
 
+  test("a replay (same idempotencyKey) and a cache hit stream too: the same text, their own metrics, one provider call", async () => {
+    const tag = nonce("stream-replay");
+    const read = async (request) => {
+      const stream = await client().chatStream(request);
+      const events = [];
+      for await (const event of stream) events.push(event);
+      return { text: text(events), metrics: stream.metrics };
+    };
+
+    const first = await read(chatRequest(`Replay ${tag}`, { idempotencyKey: tag }));
+    const replay = await read(chatRequest(`Replay ${tag}`, { idempotencyKey: tag }));
+    const miss = await read(chatRequest(`Cache ${tag}`, { cachePolicy: { exactCache: "read_write" } }));
+    const hit = await read(chatRequest(`Cache ${tag}`, { cachePolicy: { exactCache: "read_write" } }));
+
+    assert.equal(replay.text, first.text);
+    assert.equal(first.metrics.idempotency, "new");
+    assert.equal(replay.metrics.idempotency, "replayed");
+    assert.equal(replay.metrics.costUsd, 0);
+    assert.equal(hit.text, miss.text);
+    assert.equal(miss.metrics.cacheStatus, "miss");
+    assert.equal(hit.metrics.cacheStatus, "hit");
+    assert.equal((await providerCalls(`Replay ${tag}`)).count, 1);
+    assert.equal((await providerCalls(`Cache ${tag}`)).count, 1);
+  });
+
   test("the stream's trace is written at its end and reads back through requests.get", async () => {
     const stream = await client().chatStream(chatRequest(nonce("trace")));
     for await (const _ of stream) { /* drain */ }
