@@ -8,6 +8,8 @@
 //   KILLTOKEN_RATE_LIMITED_BASE_URL, KILLTOKEN_RATE_LIMITED_API_KEYS
 //                                                a gateway allowing each project 1 call a second (then 429 rate_limited,
 //                                                Retry-After: 1) and three of its project keys, comma-separated
+// The gateway's Anthropic base URL points at a fake answering the API reference's message and stream; the workspace
+// has no Anthropic credential until a test adds one.
 // Run them with `dotnet test tests/KillToken.Tests --filter FullyQualifiedName~KillToken.Tests.Sdk`; without the
 // harness the gateway tests are skipped with that hint (and the harness fails any run that skipped something).
 //

@@ -64,6 +64,25 @@ describe("chatStream", { skip: needsGateway, timeout: 60_000 }, () => {
     assert.equal((await providerCalls(`Cache ${tag}`)).count, 1);
   });
 
+  test("a provider with named events (Anthropic): each event keeps its name, and the metrics come last", async () => {
+    const sdk = client();
+    const credential = await sdk.providerCredentials.create({ provider: "anthropic", apiKey: `sk-ant-${nonce("stream")}` });
+
+    const stream = await sdk.chatStream({ ...chatRequest(nonce("anthropic")), provider: "anthropic", model: "claude-3-5-haiku-20241022", providerOptions: { max_tokens: 64 } });
+    const events = [];
+    for await (const event of stream) events.push(event);
+    await sdk.providerCredentials.delete(credential.id);
+
+    const named = events.filter((e) => e.type === "provider").map((e) => e.event);
+    assert.deepEqual(named, ["message_start", "content_block_start", "ping", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+    const text = events.filter((e) => e.event === "content_block_delta").map((e) => e.data.delta.text).join("");
+    assert.equal(text, "Hello!");
+    assert.equal(events.at(-1).type, "metrics");
+    assert.equal(stream.metrics.provider, "anthropic");
+    assert.equal(stream.metrics.inputTokens, 25);
+    assert.equal(stream.metrics.outputTokens, 15);
+  });
+
   test("the stream's trace is written at its end and reads back through requests.get", async () => {
     const stream = await client().chatStream(chatRequest(nonce("trace")));
     for await (const _ of stream) { /* drain */ }
@@ -95,7 +114,7 @@ describe("chatStream", { skip: needsGateway, timeout: 60_000 }, () => {
   });
 
   test("a provider without a credential is refused before the stream: 400 provider_credential_required", async () => {
-    const error = await rejection(client().chatStream({ ...chatRequest(nonce("anthropic")), provider: "anthropic", model: "claude-3-5-haiku-latest" }));
+    const error = await rejection(client().chatStream({ ...chatRequest(nonce("gemini")), provider: "gemini", model: "gemini-2.0-flash" }));
 
     assert.ok(error instanceof KillTokenAPIError, `got ${error?.name}`);
     assert.equal(error.status, 400);

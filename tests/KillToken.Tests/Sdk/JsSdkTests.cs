@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using KillToken.Tests.Streaming;
 using KillToken.Tests.TestInfrastructure;
 
 namespace KillToken.Tests.Sdk;
@@ -16,6 +17,8 @@ namespace KillToken.Tests.Sdk;
 /// <item><c>KILLTOKEN_READONLY_API_KEY</c> — another project of that workspace with a new key's scopes (no credential writes)</item>
 /// <item><c>KILLTOKEN_BUDGET_API_KEY</c> — another project of that workspace with a $0.003 monthly budget (one call spends it)</item>
 /// <item><c>KILLTOKEN_FAKE_PROVIDER_URL</c> — the fake provider, for <c>/control/calls?tag=…</c></item>
+/// <item>the gateway's Anthropic base URL points at a fake that answers the API reference's message and stream; the
+/// workspace has no Anthropic credential until a test adds one</item>
 /// <item><c>KILLTOKEN_RATE_LIMITED_BASE_URL</c>, <c>KILLTOKEN_RATE_LIMITED_API_KEYS</c> — a second gateway over the same
 /// provider with a per-project rate of 60 a minute in bursts of 1 (so a second call within a second is <c>429 rate_limited</c>
 /// with <c>Retry-After: 1</c>), and three project keys there, comma-separated</item>
@@ -25,6 +28,7 @@ namespace KillToken.Tests.Sdk;
 public sealed class JsSdkTests
 {
     private static ScriptedProvider _provider = null!;
+    private static FakeUpstream _anthropic = null!;
     private static GatewayHost _host = null!;
     private static GatewayHost _rateLimited = null!;
     private static string _rateLimitedKeys = null!;
@@ -33,9 +37,14 @@ public sealed class JsSdkTests
     public static async Task StartAsync(TestContext _)
     {
         _provider = await ScriptedProvider.StartAsync();
+        // Anthropic's API reference answers (a message; a stream of named events), for a workspace that adds the credential itself.
+        _anthropic = await FakeUpstream.StartAsync((context, request) => request.Json["stream"]?.GetValue<bool>() == true
+            ? SseTestKit.Serve(SseTestKit.AnthropicStream(input: 25, output: 15))(context, request)
+            : FakeUpstream.Json(Fixtures.AnthropicMessage(input: 25, output: 12))(context, request));
         _host = await GatewayHost.StartAsync(new Dictionary<string, string?>
         {
             ["KILLTOKEN_OPENAI_BASE_URL"] = _provider.OpenAIBaseUrl,
+            ["KILLTOKEN_ANTHROPIC_BASE_URL"] = _anthropic.BaseAddress.ToString(),
             ["KILLTOKEN_PROVIDER_TIMEOUT_SECONDS"] = "10",
         });
         _rateLimited = await GatewayHost.StartAsync(new Dictionary<string, string?>
@@ -60,6 +69,7 @@ public sealed class JsSdkTests
         await _rateLimited.DisposeAsync();
         await _host.DisposeAsync();
         await _provider.DisposeAsync();
+        await _anthropic.DisposeAsync();
     }
 
     [TestMethod]
