@@ -81,15 +81,26 @@ describe("chat", { skip: needsGateway, timeout: 60_000 }, () => {
     assert.throws(() => new KillTokenClient({ baseUrl: "ftp://example.com", apiKey: env.apiKey }), TypeError);
     assert.throws(() => new KillTokenClient({ baseUrl: env.baseUrl, apiKey: env.apiKey, maxRetries: -1 }), TypeError);
     // A call that returns a promise reports a bad argument through it, as chat() does, so .catch() sees it.
-    let thrown;
-    let pending;
-    try {
-      pending = client().requests.get("");
-    } catch (error) {
-      thrown = error;
+    const sdk = client();
+    const calls = {
+      "requests.get('')": () => sdk.requests.get(""),
+      "providerCredentials.get('')": () => sdk.providerCredentials.get(""),
+      "providerCredentials.update('')": () => sdk.providerCredentials.update("", { label: "x" }),
+      "providerCredentials.test('')": () => sdk.providerCredentials.test(""),
+      "providerCredentials.delete('')": () => sdk.providerCredentials.delete(""),
+    };
+    const synchronous = [];
+    for (const [name, call] of Object.entries(calls)) {
+      let pending;
+      try {
+        pending = call();
+      } catch {
+        synchronous.push(name);
+        continue;
+      }
+      await assert.rejects(pending, TypeError, name);
     }
-    assert.equal(thrown, undefined, `requests.get("") threw synchronously (${thrown?.name}) instead of returning a rejected promise`);
-    await assert.rejects(pending, TypeError);
+    assert.deepEqual(synchronous, [], "these threw synchronously instead of returning a rejected promise");
     assert.equal((await providerCalls(tag)).count, 0);
   });
 
