@@ -193,6 +193,22 @@ describe("retry policy (stand-in gateway)", { timeout: 60_000 }, () => {
     assert.equal(stub.requests.filter((r) => r.method === "POST").length, 1, "a key-less chat is not resent");
   });
 
+  test("a redirect is not followed: the key never goes to another address", async () => {
+    const elsewhere = await stubGateway((req, res) => answer(res, 200, summaryAnswer()));
+    try {
+      stub = await stubGateway((req, res) => { res.writeHead(307, { location: `${elsewhere.url}${req.url}` }); res.end(); });
+
+      const error = await rejection(new KillTokenClient({ baseUrl: stub.url, apiKey: key }).summary());
+
+      assert.ok(error instanceof KillTokenAPIError, `got ${error?.name}`);
+      assert.equal(error.status, 307);
+      assert.equal(elsewhere.requests.length, 0, "nothing reached the redirect's target");
+      assertNoSecret(error, [key]);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   test("x-should-retry: false is obeyed", async () => {
     const sdk = await refusing(1, { "retry-after": "0", "x-should-retry": "false" }, summaryAnswer());
 
