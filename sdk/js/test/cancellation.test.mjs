@@ -71,7 +71,7 @@ describe("AbortSignal", { skip: needsGateway, timeout: 60_000 }, () => {
 
     assert.equal(error?.name, "AbortError", `got ${error?.name}: ${error?.message}`);
     assert.strictEqual(error, controller.signal.reason, "the signal's own reason");
-    assert.ok(Date.now() - started < 1000, "rejected at once");
+    assert.ok(Date.now() - started < 2000, "rejected at once");
     const seen = await eventually(() => providerCalls(tag), (s) => s.aborted === 1, 10_000);
     assert.equal(seen.aborted, 1, "the gateway saw the call go away and cancelled the provider call");
     assert.equal(seen.count, 1, "not retried");

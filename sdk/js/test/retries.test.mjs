@@ -46,31 +46,34 @@ describe("retries against the real gateway", { skip: needsGateway, timeout: 60_0
   test("a chat without an idempotencyKey IS retried after the gateway's 429 rate_limited (refused before any provider call)", async () => {
     const [key] = env.rateLimitedKeys;
     const sdk = client({ baseUrl: env.rateLimitedBaseUrl, apiKey: key });
-    await sdk.chat(chatRequest(nonce("first"))); // spends the burst of one
-    const tag = nonce("second");
+    const tags = [nonce("first"), nonce("second")];
     const started = Date.now();
 
-    const result = await sdk.chat(chatRequest(tag));
+    // Sent together: the project's burst of one lets one through at once, the other is refused with Retry-After: 1.
+    const results = await Promise.all(tags.map(async (tag) => ({ result: await sdk.chat(chatRequest(tag)), at: Date.now() - started })));
 
-    assert.equal(result.response.choices[0].message.content, ANSWER);
-    assert.ok(Date.now() - started >= 800, `waited the Retry-After (${Date.now() - started} ms)`);
-    assert.equal((await providerCalls(tag)).count, 1, "sent to the provider once");
+    assert.ok(results.every((r) => r.result.response.choices[0].message.content === ANSWER), "both answered");
+    assert.ok(Math.max(...results.map((r) => r.at)) >= 800, `one waited the Retry-After (${results.map((r) => r.at).join(", ")} ms)`);
+    for (const tag of tags) assert.equal((await providerCalls(tag)).count, 1, "each sent to the provider once");
   });
 
   test("with maxRetries: 0 the 429 rate_limited comes back with its Retry-After", async () => {
     const [, key] = env.rateLimitedKeys;
     const sdk = client({ baseUrl: env.rateLimitedBaseUrl, apiKey: key, maxRetries: 0 });
-    await sdk.chat(chatRequest(nonce("first")));
-    const tag = nonce("refused");
+    const tags = [nonce("one"), nonce("two")];
 
-    const error = await rejection(sdk.chat(chatRequest(tag)));
+    const outcomes = await Promise.allSettled(tags.map((tag) => sdk.chat(chatRequest(tag))));
 
+    const refused = outcomes.filter((o) => o.status === "rejected");
+    assert.equal(refused.length, 1, "one of the two was refused");
+    const error = refused[0].reason;
     assert.ok(error instanceof KillTokenAPIError, `got ${error?.name}`);
     assert.equal(error.status, 429);
     assert.equal(error.code, "rate_limited");
     assert.ok(error.retryAfterMs >= 1000 && error.retryAfterMs <= 60_000, `retryAfterMs ${error.retryAfterMs}`);
     assert.match(error.requestId, /^req/);
-    assert.equal((await providerCalls(tag)).count, 0);
+    const counts = await Promise.all(tags.map(async (tag) => (await providerCalls(tag)).count));
+    assert.deepEqual(counts.sort(), [0, 1], "the refused call never reached the provider");
     assertNoSecret(error);
   });
 
