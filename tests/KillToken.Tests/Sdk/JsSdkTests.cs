@@ -116,8 +116,16 @@ public sealed class JsSdkTests
         Assert.AreEqual(0, run.ExitCode, report);
         Assert.AreEqual(0, tap.Count("fail"), report);
         Assert.IsTrue(tap.Count("pass") > 0, "no test ran. " + report);
-        Assert.AreEqual(0, tap.Count("skipped") + tap.Count("todo") + tap.Count("cancelled"), "every test must run. " + report);
+        Assert.AreEqual(0, tap.Count("skipped") + tap.Count("cancelled"), "every test must run. " + report);
         Assert.AreEqual(0, tap.NotRun.Count, "every test and suite must run, none skipped: " + string.Join("; ", tap.NotRun) + Environment.NewLine + report);
+        // A known SDK defect is marked `todo: "FINDING Fn: …"` (see /work/notes/20-sdk-findings.md): it still runs and is
+        // reported here; once it passes, the mark must go, so a fixed finding cannot stay hidden behind it.
+        Assert.AreEqual(0, tap.FixedFindings.Count, "these findings pass now: remove their todo mark: " + string.Join("; ", tap.FixedFindings));
+        Assert.AreEqual(tap.Findings.Count, tap.Count("todo"), "a todo that is not a known finding: " + report);
+        foreach (var finding in tap.Findings)
+        {
+            Console.WriteLine("KNOWN SDK FINDING (still failing): " + finding);
+        }
         foreach (var secret in environment.Where(e => e.Key.EndsWith("_KEY", StringComparison.Ordinal) || e.Key.EndsWith("_KEYS", StringComparison.Ordinal)))
         {
             foreach (var value in secret.Value.Split(','))
@@ -157,10 +165,12 @@ public sealed class JsSdkTests
 }
 
 /// <summary>
-/// What a node test run says: the closing counts, each failed test with its YAML diagnostics, and every test or suite
-/// marked SKIP or TODO (node 20 leaves a skipped suite out of the closing counts).
+/// What a node test run says: the closing counts, each failed test with its YAML diagnostics, every test or suite marked
+/// SKIP or TODO (node 20 leaves a skipped suite out of the closing counts) — except the TODOs whose reason starts with
+/// <c>FINDING</c>, known SDK defects, listed apart as still failing or as fixed.
 /// </summary>
-internal sealed partial record Tap(IReadOnlyDictionary<string, int> Counts, IReadOnlyList<string> Failures, IReadOnlyList<string> NotRun)
+internal sealed partial record Tap(IReadOnlyDictionary<string, int> Counts, IReadOnlyList<string> Failures, IReadOnlyList<string> NotRun,
+    IReadOnlyList<string> Findings, IReadOnlyList<string> FixedFindings)
 {
     public int Count(string name) => Counts.TryGetValue(name, out var n) ? n : 0;
 
@@ -170,7 +180,7 @@ internal sealed partial record Tap(IReadOnlyDictionary<string, int> Counts, IRea
     [GeneratedRegex(@"^(?<indent>\s*)not ok \d+ - (?<name>.*)$")]
     private static partial Regex FailureLine();
 
-    [GeneratedRegex(@"^\s*(?:not )?ok \d+ - (?<name>.*) # (?:SKIP|TODO)\b.*$")]
+    [GeneratedRegex(@"^\s*(?<outcome>not ok|ok) \d+ - (?<name>.*?) # (?<kind>SKIP|TODO)\b ?(?<reason>.*)$")]
     private static partial Regex NotRunLine();
 
     public static Tap Parse(string output)
@@ -179,11 +189,23 @@ internal sealed partial record Tap(IReadOnlyDictionary<string, int> Counts, IRea
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         var failures = new List<string>();
         var notRun = new List<string>();
+        var findings = new List<string>();
+        var fixedFindings = new List<string>();
         for (var i = 0; i < lines.Length; i++)
         {
-            if (NotRunLine().Match(lines[i]) is { Success: true } skipped)
+            if (NotRunLine().Match(lines[i]) is { Success: true } marked)
             {
-                notRun.Add(skipped.Groups["name"].Value);
+                var described = $"{marked.Groups["name"].Value} ({marked.Groups["reason"].Value})";
+                if (marked.Groups["kind"].Value == "TODO" && marked.Groups["reason"].Value.StartsWith("FINDING", StringComparison.Ordinal))
+                {
+                    (marked.Groups["outcome"].Value == "ok" ? fixedFindings : findings).Add(described);
+                }
+                else
+                {
+                    notRun.Add(described);
+                }
+
+                continue;
             }
 
             if (CountLine().Match(lines[i]) is { Success: true } count)
@@ -216,6 +238,6 @@ internal sealed partial record Tap(IReadOnlyDictionary<string, int> Counts, IRea
             }
         }
 
-        return new Tap(counts, failures, notRun);
+        return new Tap(counts, failures, notRun, findings, fixedFindings);
     }
 }
