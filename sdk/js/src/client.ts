@@ -1,4 +1,4 @@
-import { KillTokenAPIError, KillTokenError } from "./errors.js";
+import { KillTokenAPIError, KillTokenConnectionError, KillTokenError } from "./errors.js";
 import { readServerSentEvents } from "./sse.js";
 import { Transport, type RequestOptions, type RetryPolicy, type SendRequest } from "./transport.js";
 import type {
@@ -124,12 +124,12 @@ export class KillTokenClient {
   }
 
   /** `GET /v1/summary`: totals, savings, cache hit rate, top templates and savings by feature (the last 30 days by default). */
-  summary(range: DateRange = {}, options?: RequestOptions): Promise<SummaryReport> {
+  async summary(range: DateRange = {}, options?: RequestOptions): Promise<SummaryReport> {
     return json(this.#transport, { method: "GET", path: "v1/summary", query: { from: range.from, to: range.to }, retry: "idempotent", options });
   }
 
   /** `GET /v1/reports/roi`: estimated, verified, potential and cache savings (the last 30 days by default). */
-  roi(range: DateRange = {}, options?: RequestOptions): Promise<RoiReport> {
+  async roi(range: DateRange = {}, options?: RequestOptions): Promise<RoiReport> {
     return json(this.#transport, { method: "GET", path: "v1/reports/roi", query: { from: range.from, to: range.to }, retry: "idempotent", options });
   }
 }
@@ -193,12 +193,8 @@ export class ChatStream implements AsyncIterable<ChatStreamEvent> {
       if (this.#signal?.aborted) {
         throw this.#signal.reason;
       }
-      throw thrown instanceof KillTokenError ? thrown : new KillTokenAPIError({
-        status: this.#response.status,
-        code: null,
-        requestId: this.requestId,
-        message: "The stream broke off before it ended.",
-      });
+      // The connection broke after the stream began: no answer to the rest, as for a call that got none.
+      throw thrown instanceof KillTokenError ? thrown : new KillTokenConnectionError("The connection broke before the stream ended.");
     } finally {
       this.#release();
     }
@@ -217,7 +213,7 @@ export class RequestTraces {
   }
 
   /** One page of traces, newest first; pass `nextCursor` as `cursor` for the next. */
-  list(query: RequestPageQuery = {}, options?: RequestOptions): Promise<RequestTracePage> {
+  async list(query: RequestPageQuery = {}, options?: RequestOptions): Promise<RequestTracePage> {
     return json(this.#transport, { method: "GET", path: "v1/requests", query: traceFilters(query, true), retry: "idempotent", options });
   }
 
@@ -232,7 +228,7 @@ export class RequestTraces {
   }
 
   /** One trace of the key's workspace. */
-  get(requestId: string, options?: RequestOptions): Promise<RequestTrace> {
+  async get(requestId: string, options?: RequestOptions): Promise<RequestTrace> {
     return json(this.#transport, { method: "GET", path: "v1/requests/" + segment(requestId, "requestId"), retry: "idempotent", options });
   }
 }
@@ -259,7 +255,7 @@ export class Exports {
   }
 
   /** `GET /v1/exports/analytics.json`: every analytics report of the range in one stamped document. */
-  analytics(query: AnalyticsQuery = {}, options?: RequestOptions): Promise<AnalyticsExport> {
+  async analytics(query: AnalyticsQuery = {}, options?: RequestOptions): Promise<AnalyticsExport> {
     return json(this.#transport, {
       method: "GET",
       path: "v1/exports/analytics.json",
@@ -284,17 +280,17 @@ export class ProviderCredentials {
     return page.data;
   }
 
-  get(credentialId: string, options?: RequestOptions): Promise<ProviderCredential> {
+  async get(credentialId: string, options?: RequestOptions): Promise<ProviderCredential> {
     return json(this.#transport, { method: "GET", path: credentialPath(credentialId), retry: "idempotent", options });
   }
 
   /** Stores a credential (the secret goes to the gateway's vault and is never shown again); needs `credentials:write`. */
-  create(credential: CreateProviderCredential, options?: RequestOptions): Promise<ProviderCredential> {
+  async create(credential: CreateProviderCredential, options?: RequestOptions): Promise<ProviderCredential> {
     return json(this.#transport, { method: "POST", path: "v1/provider-credentials", body: credential, retry: writeRetry, options });
   }
 
   /** Relabels, reconfigures, rotates, disables or enables a credential; needs `credentials:write`. */
-  update(credentialId: string, changes: UpdateProviderCredential, options?: RequestOptions): Promise<ProviderCredential> {
+  async update(credentialId: string, changes: UpdateProviderCredential, options?: RequestOptions): Promise<ProviderCredential> {
     return json(this.#transport, { method: "PATCH", path: credentialPath(credentialId), body: changes, retry: writeRetry, options });
   }
 
@@ -304,7 +300,7 @@ export class ProviderCredentials {
   }
 
   /** Makes the cheapest real call the provider allows with the stored credential; needs `credentials:write`. */
-  test(credentialId: string, options?: RequestOptions): Promise<CredentialTestResult> {
+  async test(credentialId: string, options?: RequestOptions): Promise<CredentialTestResult> {
     return json(this.#transport, { method: "POST", path: credentialPath(credentialId) + "/test", retry: writeRetry, options });
   }
 }
