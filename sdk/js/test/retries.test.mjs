@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { KillTokenAPIError, KillTokenClient, KillTokenConnectionError, KillTokenTimeoutError } from "../dist/index.js";
 import {
-  ANSWER, answer, assertNoSecret, chatAnswer, chatRequest, client, env, gatewayError, needsGateway, nonce, providerCalls, rejection, summaryAnswer, stubGateway,
+  ANSWER, CALL_COST_USD, answer, assertNoSecret, chatAnswer, chatRequest, client, env, gatewayError, needsGateway, nonce, providerCalls, rejection, summaryAnswer, stubGateway,
 } from "./helpers.mjs";
 
 describe("retries against the real gateway", { skip: needsGateway, timeout: 60_000 }, () => {
@@ -20,6 +20,16 @@ describe("retries against the real gateway", { skip: needsGateway, timeout: 60_0
     assert.equal(result.response.choices[0].message.content, ANSWER);
     assert.equal(result.metrics.idempotency, "new", "the failed attempt left the key free");
     assert.equal((await providerCalls(tag)).count, 4, "the gateway's three attempts, then the client's retry");
+  });
+
+  test("a chat without an idempotencyKey is resent after the provider's 429 with Retry-After (refused, so nothing was billed)", async () => {
+    const tag = nonce("ratelimit-nokey");
+
+    const result = await client().chat(chatRequest(`[ratelimit:3] ${tag}`));
+
+    assert.equal(result.response.choices[0].message.content, ANSWER);
+    assert.equal(result.metrics.costUsd, CALL_COST_USD, "billed once, for the answer");
+    assert.equal((await providerCalls(tag)).count, 4, "the gateway's three refused attempts, then the client's one resend");
   });
 
   test("an idempotent chat is retried after a 502 provider_error and succeeds", async () => {
