@@ -87,6 +87,18 @@ describe("AbortSignal", { skip: needsGateway, timeout: 60_000 }, () => {
     assert.strictEqual(error, reason);
   });
 
+  test("AbortSignal.timeout() rejects with its TimeoutError (the signal's reason), and is not retried", async () => {
+    const tag = nonce("signal-timeout");
+    const signal = AbortSignal.timeout(300);
+
+    const error = await rejection(client().chat(chatRequest(`[slow:4000] ${tag}`, { idempotencyKey: tag }), { signal }));
+
+    assert.equal(error?.name, "TimeoutError", `got ${error?.name}: ${error?.message}`);
+    assert.strictEqual(error, signal.reason);
+    await sleep(1000);
+    assert.equal((await providerCalls(tag)).count, 1, "not retried");
+  });
+
   test("a signal aborted before the call sends nothing", async () => {
     const tag = nonce("pre-aborted");
 
