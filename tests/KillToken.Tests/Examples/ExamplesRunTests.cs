@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using KillToken.Tests.Client;
 using KillToken.Tests.TestInfrastructure;
@@ -171,42 +170,19 @@ public sealed class ExamplesRunTests
     /// <summary>Runs an example with the two variables its README names and nothing of the test run's own configuration; its stdout.</summary>
     private static async Task<string> RunAsync(string program, string arguments, string folder, TimeSpan? timeout = null)
     {
-        var start = new ProcessStartInfo(program, arguments)
+        var environment = new Dictionary<string, string>
         {
-            WorkingDirectory = folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["KILLTOKEN_BASE_URL"] = _host.BaseAddress.ToString().TrimEnd('/'),
+            ["KILLTOKEN_API_KEY"] = _tenant.ApiKey,
+            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+            ["DOTNET_NOLOGO"] = "1",
         };
-        // `dotnet test` sets MSBuild variables for its own build; a `dotnet run` started from it must not inherit them.
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k.StartsWith("MSBUILD", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(name);
-        }
+        var run = await ChildProcess.RunAsync(program, arguments, folder, environment, timeout ?? TimeSpan.FromSeconds(90));
 
-        start.Environment["KILLTOKEN_BASE_URL"] = _host.BaseAddress.ToString().TrimEnd('/');
-        start.Environment["KILLTOKEN_API_KEY"] = _tenant.ApiKey;
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(90));
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{program} {arguments} in {folder} did not finish in time. stderr: {await stderr}");
-        }
-
-        var output = await stdout;
-        Assert.AreEqual(0, process.ExitCode, $"{program} {arguments} in {folder} failed.\nstdout: {output}\nstderr: {await stderr}");
-        Assert.IsFalse(output.Contains(_tenant.ApiKey, StringComparison.Ordinal), "an example printed the key");
-        return output;
+        Assert.IsFalse(run.TimedOut, $"{program} {arguments} in {folder} did not finish in time. stderr: {run.Stderr}");
+        Assert.AreEqual(0, run.ExitCode, $"{program} {arguments} in {folder} failed.\nstdout: {run.Stdout}\nstderr: {run.Stderr}");
+        Assert.IsFalse(run.Stdout.Contains(_tenant.ApiKey, StringComparison.Ordinal), "an example printed the key");
+        return run.Stdout;
     }
 }
 
@@ -231,9 +207,8 @@ internal static class NodeExamples
                 return;
             }
 
-            using var install = Process.Start(new ProcessStartInfo("npm", "ci --no-audit --no-fund --loglevel=error") { WorkingDirectory = folder })!;
-            await install.WaitForExitAsync();
-            Assert.AreEqual(0, install.ExitCode, "npm ci failed in examples");
+            var install = await ChildProcess.RunAsync("npm", "ci --no-audit --no-fund --loglevel=error", folder, timeout: TimeSpan.FromMinutes(5));
+            Assert.AreEqual(0, install.ExitCode, $"npm ci failed in examples.\nstderr: {install.Stderr}");
         }
         finally
         {

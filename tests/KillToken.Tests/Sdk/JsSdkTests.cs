@@ -102,7 +102,7 @@ public sealed class JsSdkTests
         await JsSdkBuild.EnsureBuiltAsync();
         var environment = await NewWorkspaceAsync();
 
-        var run = await JsSdkBuild.RunAsync("node", $"--test --test-reporter=tap test/{file}", JsSdkBuild.Folder, environment, TimeSpan.FromMinutes(4));
+        var run = await ChildProcess.RunAsync("node", $"--test --test-reporter=tap test/{file}", JsSdkBuild.Folder, environment, TimeSpan.FromMinutes(4));
 
         var tap = Tap.Parse(run.Stdout);
         var report = new StringBuilder()
